@@ -1,0 +1,166 @@
+import { z } from 'zod';
+import { type Issue, UnsupportedVersionError, ValidationError } from './errors';
+import {
+  AckV1,
+  DeadLetterV1,
+  ErasureRequestedV1,
+  HoldPlacedV1,
+  ServiceRegisteredV1,
+  SweepRequestedV1,
+} from './schemas';
+
+/**
+ * Every message is a CloudEvents 1.0 event in structured JSON mode. The payload's schema version is
+ * carried in `dataschema` (`urn:retention:schema:<type>:<major>.<minor>`): a consumer accepts every
+ * minor version of a major it knows (unknown fields are ignored) and rejects an unknown major.
+ */
+export const EventTypes = {
+  erasureRequested: 'retention.erasure.requested',
+  sweepRequested: 'retention.sweep.requested',
+  ack: 'retention.ack',
+  holdPlaced: 'retention.hold.placed',
+  serviceRegistered: 'retention.service.registered',
+  deadLetter: 'retention.dead-letter',
+} as const;
+
+const schemas = {
+  [EventTypes.erasureRequested]: { 1: ErasureRequestedV1 },
+  [EventTypes.sweepRequested]: { 1: SweepRequestedV1 },
+  [EventTypes.ack]: { 1: AckV1 },
+  [EventTypes.holdPlaced]: { 1: HoldPlacedV1 },
+  [EventTypes.serviceRegistered]: { 1: ServiceRegisteredV1 },
+  [EventTypes.deadLetter]: { 1: DeadLetterV1 },
+} as const;
+
+export type EventType = keyof typeof schemas;
+
+/** The current version this build writes, per type. */
+export const CurrentVersions: Readonly<Record<EventType, `${number}.${number}`>> = {
+  [EventTypes.erasureRequested]: '1.0',
+  [EventTypes.sweepRequested]: '1.0',
+  [EventTypes.ack]: '1.0',
+  [EventTypes.holdPlaced]: '1.0',
+  [EventTypes.serviceRegistered]: '1.0',
+  [EventTypes.deadLetter]: '1.0',
+};
+
+type LatestSchema<T extends EventType> = (typeof schemas)[T][1];
+export type EventData<T extends EventType> = z.output<LatestSchema<T>>;
+export type EventInput<T extends EventType> = z.input<LatestSchema<T>>;
+
+export interface Envelope<T extends EventType = EventType> {
+  specversion: '1.0';
+  id: string;
+  type: T;
+  source: string;
+  time: string;
+  datacontenttype: 'application/json';
+  dataschema: string;
+  data: EventData<T>;
+}
+
+/** A decoded event, discriminated by `type`. */
+export type AnyEnvelope = { [T in EventType]: Envelope<T> }[EventType];
+
+export const CONTENT_TYPE = 'application/cloudevents+json; charset=utf-8';
+
+export function dataSchemaUri(type: EventType, version: string = CurrentVersions[type]): string {
+  return `urn:retention:schema:${type}:${version}`;
+}
+
+const EnvelopeSchema = z.object({
+  specversion: z.literal('1.0'),
+  id: z.string().min(1).max(128),
+  type: z.string().min(1).max(128),
+  source: z.string().min(1).max(512),
+  time: z.iso.datetime({ offset: true }),
+  datacontenttype: z.literal('application/json').optional(),
+  dataschema: z.string().regex(/^urn:retention:schema:[a-z.-]+:\d+\.\d+$/, 'must be urn:retention:schema:<type>:<major>.<minor>'),
+  data: z.unknown(),
+});
+
+export interface EncodeOptions {
+  source: string;
+  id?: string;
+  time?: Date;
+}
+
+/** Validates `data` against the current schema of `type` and returns the event and its JSON. */
+export function encodeEvent<T extends EventType>(
+  type: T,
+  data: EventInput<T>,
+  options: EncodeOptions,
+): { envelope: Envelope<T>; value: string } {
+  const schema = schemas[type][1] as z.ZodType;
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new ValidationError(`invalid ${type} data`, toIssues(parsed.error, 'data'));
+  const envelope: Envelope<T> = {
+    specversion: '1.0',
+    id: options.id ?? crypto.randomUUID(),
+    type,
+    source: options.source,
+    time: (options.time ?? new Date()).toISOString(),
+    datacontenttype: 'application/json',
+    dataschema: dataSchemaUri(type),
+    data: parsed.data as EventData<T>,
+  };
+  return { envelope, value: JSON.stringify(envelope) };
+}
+
+export type DecodeResult<T extends EventType = EventType> =
+  | { ok: true; event: { [K in T]: Envelope<K> }[T] }
+  | { ok: false; error: ValidationError | UnsupportedVersionError };
+
+/**
+ * Parses and validates a message. Never throws: a bad message is a value the caller routes to the
+ * dead-letter topic. `accept` restricts the types the caller handles (others are an error).
+ */
+export function decodeEvent<T extends EventType = EventType>(
+  raw: Buffer | string | null | undefined,
+  accept?: readonly T[],
+): DecodeResult<T> {
+  if (raw === null || raw === undefined) return fail(new ValidationError('message has no value'));
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (error) {
+    return fail(new ValidationError(`message is not valid JSON (${(error as Error).message})`));
+  }
+  const envelope = EnvelopeSchema.safeParse(json);
+  if (!envelope.success) return fail(new ValidationError('invalid CloudEvents envelope', toIssues(envelope.error)));
+  const { type, dataschema } = envelope.data;
+  if (!(type in schemas) || (accept && !accept.includes(type as T))) {
+    return fail(new UnsupportedVersionError(`unsupported event type "${type}"${accept ? ` (accepted: ${accept.join(', ')})` : ''}`));
+  }
+  const [, schemaType, version] = /^urn:retention:schema:([a-z.-]+):(\d+)\.\d+$/.exec(dataschema) ?? [];
+  if (schemaType !== type) {
+    return fail(new ValidationError('invalid CloudEvents envelope', [{ path: 'dataschema', message: `names type "${schemaType}" but type is "${type}"` }]));
+  }
+  const versions = schemas[type as EventType] as Record<number, z.ZodType | undefined>;
+  const schema = versions[Number(version)];
+  if (!schema) {
+    return fail(new UnsupportedVersionError(`unsupported major version ${version} of ${type} (supported: ${Object.keys(versions).join(', ')})`));
+  }
+  const data = schema.safeParse(envelope.data.data);
+  if (!data.success) return fail(new ValidationError(`invalid ${type} data`, toIssues(data.error, 'data')));
+  return { ok: true, event: { ...envelope.data, datacontenttype: 'application/json', data: data.data } as never };
+}
+
+function fail(error: ValidationError | UnsupportedVersionError): { ok: false; error: ValidationError | UnsupportedVersionError } {
+  return { ok: false, error };
+}
+
+/** Turns zod issues into `{path, message}` pairs naming the offending field. */
+export function toIssues(error: z.ZodError, prefix?: string): Issue[] {
+  return error.issues.map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter((p) => p !== undefined && p !== '').join('.'),
+    message: issue.message,
+  }));
+}
+
+/** JSON Schemas of the current version of every event's data, for the AsyncAPI document. */
+export function eventJsonSchemas(): Record<EventType, unknown> {
+  return Object.fromEntries(
+    (Object.keys(schemas) as EventType[]).map((type) => [type, z.toJSONSchema(schemas[type][1] as z.ZodType, { io: 'input', unrepresentable: 'any' })]),
+  ) as Record<EventType, unknown>;
+}

@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './topics';
+export * from './schemas';
+export * from './envelope';
+export * from './headers';

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+
+/** Names of services, policies, tables and subject types: safe to log and to use as metric labels. */
+export const ServiceName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter');
+export const PolicyName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lowercase letters, digits and underscores, starting with a letter');
+export const SubjectType = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lowercase letters, digits and underscores, starting with a letter');
+export const Identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier');
+
+export const Subject = z.object({
+  type: SubjectType,
+  id: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
+});
+export type Subject = z.infer<typeof Subject>;
+
+const Timestamp = z.iso.datetime({ offset: true });
+const RequestId = z.uuid();
+
+export const AckStatus = z.enum(['completed', 'failed', 'held', 'not_applicable']);
+export type AckStatus = z.infer<typeof AckStatus>;
+
+export const Action = z.enum(['delete', 'anonymize', 'archive']);
+export type Action = z.infer<typeof Action>;
+
+/** `erasure.requested` v1: erase everything a service stores about one subject. */
+export const ErasureRequestedV1 = z.object({
+  requestId: RequestId,
+  subject: Subject,
+  dryRun: z.boolean().default(false),
+  requestedAt: Timestamp,
+  dueAt: Timestamp,
+  /** The services that must act; a service not listed ignores the command. Empty = every service. */
+  targets: z.array(ServiceName).default([]),
+  /** 1 for the first publication, incremented on each redelivery by the coordinator. */
+  attempt: z.int().min(1).default(1),
+});
+export type ErasureRequested = z.infer<typeof ErasureRequestedV1>;
+
+/** `sweep.requested` v1: run retention policies now. */
+export const SweepRequestedV1 = z.object({
+  requestId: RequestId,
+  /** Restrict to one service; absent = every target. */
+  service: ServiceName.optional(),
+  /** Restrict to one policy of the service(s); absent = all policies. */
+  policy: PolicyName.optional(),
+  dryRun: z.boolean().default(false),
+  requestedAt: Timestamp,
+  /** The instant the retention cutoffs are computed from (usually `requestedAt`). */
+  asOf: Timestamp,
+  targets: z.array(ServiceName).default([]),
+  attempt: z.int().min(1).default(1),
+});
+export type SweepRequested = z.infer<typeof SweepRequestedV1>;
+
+export const TableResult = z.object({
+  table: Identifier,
+  policy: PolicyName.optional(),
+  action: Action,
+  matched: z.int().min(0),
+  deleted: z.int().min(0),
+  anonymized: z.int().min(0),
+  archived: z.int().min(0),
+  held: z.int().min(0),
+});
+export type TableResult = z.infer<typeof TableResult>;
+
+export const AckError = z.object({
+  code: z.string().max(64),
+  message: z.string().max(2000),
+  retriable: z.boolean(),
+});
+
+/** `ack` v1: what one service did for one command. */
+export const AckV1 = z.object({
+  requestId: RequestId,
+  /** The CloudEvent id of the command this acknowledges (one request may be delivered several times). */
+  commandId: z.string().min(1).max(128),
+  kind: z.enum(['erasure', 'sweep']),
+  service: ServiceName,
+  status: AckStatus,
+  dryRun: z.boolean(),
+  startedAt: Timestamp,
+  finishedAt: Timestamp,
+  tables: z.array(TableResult).default([]),
+  /** Legal holds that kept records from being changed. */
+  holdIds: z.array(z.string().min(1).max(128)).default([]),
+  /** Why `held` / `not_applicable` / `failed`: never contains a subject identifier. */
+  reason: z.string().max(2000).optional(),
+  error: AckError.optional(),
+  /** Hash of the policies the service applied (its manifest's `policyHash`). */
+  policyHash: z.string().max(128).optional(),
+});
+export type Ack = z.infer<typeof AckV1>;
+
+export const HoldScope = z.enum(['subject', 'policy', 'record']);
+export type HoldScope = z.infer<typeof HoldScope>;
+
+/**
+ * `hold.placed` v1, on the compacted holds topic keyed by hold id; a tombstone (null value)
+ * releases the hold. A subject hold carries the subject id: the service must match its rows.
+ */
+export const HoldPlacedV1 = z
+  .object({
+    holdId: z.string().min(1).max(128),
+    scope: HoldScope,
+    subject: Subject.optional(),
+    /** Restrict the hold to one service; absent = every service. */
+    service: ServiceName.optional(),
+    policy: PolicyName.optional(),
+    table: Identifier.optional(),
+    recordKey: z.string().min(1).max(256).optional(),
+    reason: z.string().min(1).max(2000),
+    placedBy: z.string().min(1).max(256),
+    placedAt: Timestamp,
+    expiresAt: Timestamp.optional(),
+  })
+  .superRefine((h, ctx) => {
+    if (h.scope === 'subject' && !h.subject) ctx.addIssue({ code: 'custom', path: ['subject'], message: 'required for a subject hold' });
+    if (h.scope === 'policy' && !h.policy) ctx.addIssue({ code: 'custom', path: ['policy'], message: 'required for a policy hold' });
+    if (h.scope === 'record' && (!h.table || !h.recordKey)) {
+      ctx.addIssue({ code: 'custom', path: [h.table ? 'recordKey' : 'table'], message: 'table and recordKey are required for a record hold' });
+    }
+  });
+export type HoldPlaced = z.infer<typeof HoldPlacedV1>;
+
+export const ConditionOperator = z.enum(['eq', 'neq', 'in', 'not_in', 'is_null', 'is_not_null', 'lt', 'lte', 'gt', 'gte']);
+export type ConditionOperator = z.infer<typeof ConditionOperator>;
+
+export const ConditionValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))]);
+
+export const Condition = z.object({
+  column: Identifier,
+  op: ConditionOperator,
+  value: ConditionValue.optional(),
+});
+export type Condition = z.infer<typeof Condition>;
+
+export const ManifestPolicy = z.object({
+  name: PolicyName,
+  table: Identifier,
+  timestampColumn: Identifier,
+  retentionDays: z.int().min(1).max(36500),
+  action: Action,
+  legalBasis: z.string().min(1).max(500),
+  conditions: z.array(Condition).default([]),
+  /** Cron expression (UTC) for the scheduled sweep; absent = the coordinator's default. */
+  schedule: z.string().max(100).optional(),
+});
+export type ManifestPolicy = z.infer<typeof ManifestPolicy>;
+
+export const ManifestSubject = z.object({
+  type: SubjectType,
+  tables: z.array(z.object({ table: Identifier, column: Identifier, action: Action })).min(1),
+});
+
+/** `service.registered` v1, on the compacted registry topic keyed by service name. */
+export const ServiceRegisteredV1 = z.object({
+  service: ServiceName,
+  version: z.string().min(1).max(64),
+  subjects: z.array(ManifestSubject).default([]),
+  policies: z.array(ManifestPolicy).default([]),
+  policyHash: z.string().min(1).max(128),
+  publishedAt: Timestamp,
+});
+export type ServiceRegistered = z.infer<typeof ServiceRegisteredV1>;
+
+/** `dead-letter` v1: a message a consumer could not process, with the reason. */
+export const DeadLetterV1 = z.object({
+  consumer: z.string().min(1).max(128),
+  reason: z.object({ code: z.string(), message: z.string() }),
+  topic: z.string(),
+  partition: z.int().min(0),
+  offset: z.string(),
+  /** The original value as received (UTF-8), truncated to 64 KiB. */
+  payload: z.string().nullable(),
+  failedAt: Timestamp,
+});
+export type DeadLetter = z.infer<typeof DeadLetterV1>;

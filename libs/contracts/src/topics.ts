@@ -1,0 +1,38 @@
+/** Logical topic names. Deployments (and tests) may prefix them; see {@link topicNames}. */
+export const TopicKeys = ['commands', 'acks', 'holds', 'registry', 'dlq'] as const;
+export type TopicKey = (typeof TopicKeys)[number];
+
+export const DefaultTopics: Readonly<Record<TopicKey, string>> = {
+  commands: 'data.retention',
+  acks: 'data.retention.ack',
+  holds: 'data.retention.holds',
+  registry: 'data.retention.registry',
+  dlq: 'data.retention.dlq',
+};
+
+export type TopicNames = Readonly<Record<TopicKey, string>>;
+
+/** Topic names with an optional prefix (e.g. `staging.` or a per-test namespace). */
+export function topicNames(prefix = ''): TopicNames {
+  return Object.fromEntries(TopicKeys.map((k) => [k, `${prefix}${DefaultTopics[k]}`])) as unknown as TopicNames;
+}
+
+export interface TopicSpec {
+  partitions: number;
+  /** Broker-side topic configuration. */
+  config: Record<string, string>;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * How each topic is created. Command topics carry subject identifiers, so they keep a short
+ * retention; holds and the registry are compacted state (tombstones remove released holds).
+ */
+export const TopicSpecs: Readonly<Record<TopicKey, TopicSpec>> = {
+  commands: { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) } },
+  acks: { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': String(14 * DAY_MS) } },
+  holds: { partitions: 1, config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'delete.retention.ms': String(DAY_MS) } },
+  registry: { partitions: 1, config: { 'cleanup.policy': 'compact' } },
+  dlq: { partitions: 3, config: { 'cleanup.policy': 'delete', 'retention.ms': String(14 * DAY_MS) } },
+};
