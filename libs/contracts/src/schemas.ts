@@ -144,7 +144,8 @@ export const ManifestPolicy = z.object({
   name: PolicyName,
   table: Identifier,
   timestampColumn: Identifier,
-  retentionDays: z.int().min(1).max(36500),
+  /** ISO 8601 period, e.g. `P90D`, `P13M`, `P7Y`: rows older than this (by `timestampColumn`) are due. */
+  period: z.string().regex(/^P(?=\d)(\d+Y)?(\d+M)?(\d+D)?$/, 'must be an ISO 8601 period of years, months and days, e.g. P90D'),
   action: Action,
   legalBasis: z.string().min(1).max(500),
   conditions: z.array(Condition).default([]),
@@ -155,7 +156,7 @@ export type ManifestPolicy = z.infer<typeof ManifestPolicy>;
 
 export const ManifestSubject = z.object({
   type: SubjectType,
-  tables: z.array(z.object({ table: Identifier, column: Identifier, action: Action })).min(1),
+  tables: z.array(z.object({ table: Identifier, column: Identifier, action: z.enum(['delete', 'anonymize']) })).min(1),
 });
 
 /** `service.registered` v1, on the compacted registry topic keyed by service name. */

@@ -1,0 +1,197 @@
+import {
+  type Ack,
+  encodeEvent,
+  type ErasureRequested,
+  EventTypes,
+  type SweepRequested,
+  type TableResult,
+  type TopicNames,
+} from '@retention/contracts';
+import type { Logger } from '@retention/observability';
+import { enqueueOutbox } from '@retention/outbox';
+import { activeScopedHolds, type BoundPolicies, initialJobState, type JobPlan, type JobState, planErasure, planSweep, runJobBatch } from '@retention/policy';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { RetentionMetrics } from './metrics';
+import { isRetriablePgError, safeErrorMessage } from './pg-errors';
+
+export type Command = { kind: 'erasure'; commandId: string; data: ErasureRequested } | { kind: 'sweep'; commandId: string; data: SweepRequested };
+
+export interface CommandHandlerDeps {
+  dataSource: DataSource;
+  bound: BoundPolicies;
+  topics: TopicNames;
+  logger: Logger;
+  metrics: RetentionMetrics;
+  /** Called after an ack was written to the outbox, so the relay publishes it at once. */
+  onAckQueued: () => void;
+  /** Waits until the local holds replica has caught up with the holds topic. */
+  holdsCaughtUp: () => Promise<void>;
+  now?: () => Date;
+}
+
+export type CommandOutcome = 'ignored' | 'duplicate' | Ack['status'];
+
+interface InboxRow {
+  status: 'running' | 'done' | 'failed';
+  state: JobState;
+  ack: Ack | null;
+  command_id: string;
+  started_at: Date;
+}
+
+/**
+ * Applies one retention command to the service's own database, safe to replay:
+ * - the inbox row (keyed by request id) makes a redelivered command a no-op that re-sends the
+ *   stored ack (the coordinator redelivers when it did not see one);
+ * - each batch runs in its own short transaction together with its audit row and the job's
+ *   progress, so a crash resumes after the last committed batch with exact counts;
+ * - the ack is written to the outbox in the same transaction as the last batch.
+ */
+export function createCommandHandler(deps: CommandHandlerDeps): (command: Command) => Promise<CommandOutcome> {
+  const { dataSource, bound, logger } = deps;
+  const service = bound.policies.service;
+  const now = deps.now ?? (() => new Date());
+
+  function isForUs(command: Command): boolean {
+    const { targets } = command.data;
+    if (targets.length > 0 && !targets.includes(service)) return false;
+    return !(command.kind === 'sweep' && command.data.service && command.data.service !== service);
+  }
+
+  function plan(command: Command, holds: Awaited<ReturnType<typeof activeScopedHolds>>): JobPlan {
+    return command.kind === 'erasure'
+      ? planErasure(bound, command.data.subject, holds)
+      : planSweep(bound, { policy: command.data.policy, asOf: new Date(command.data.asOf) }, holds);
+  }
+
+  function buildAck(command: Command, startedAt: Date, fields: Pick<Ack, 'status'> & Partial<Ack>): Ack {
+    return {
+      requestId: command.data.requestId,
+      commandId: command.commandId,
+      kind: command.kind,
+      service,
+      dryRun: command.data.dryRun,
+      startedAt: startedAt.toISOString(),
+      finishedAt: now().toISOString(),
+      tables: [],
+      holdIds: [],
+      policyHash: undefined,
+      ...fields,
+    };
+  }
+
+  async function queueAck(manager: EntityManager, ack: Ack): Promise<void> {
+    const { value } = encodeEvent(EventTypes.ack, ack, { source: `/retention/services/${service}` });
+    await enqueueOutbox(manager, [{ topic: deps.topics.acks, key: ack.requestId, value }]);
+  }
+
+  async function finish(manager: EntityManager, command: Command, ack: Ack, status: 'done' | 'failed'): Promise<void> {
+    await manager.query(`UPDATE retention_inbox SET status = $2, ack = $3, finished_at = now() WHERE request_id = $1`, [command.data.requestId, status, ack]);
+    await queueAck(manager, ack);
+  }
+
+  async function audit(manager: EntityManager, command: Command, batch: { table: string; policy?: string; action: string; affected: number; held?: number }): Promise<void> {
+    const counts = { deleted: 0, anonymized: 0, archived: 0 };
+    if (batch.action === 'delete') counts.deleted = batch.affected;
+    if (batch.action === 'anonymize') counts.anonymized = batch.affected;
+    if (batch.action === 'archive') counts.archived = batch.affected;
+    await manager.query(
+      `INSERT INTO retention_audit (request_id, kind, policy, table_name, action, dry_run, matched, deleted, anonymized, archived, held)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [command.data.requestId, command.kind, batch.policy ?? null, batch.table, batch.action, command.data.dryRun, batch.affected + (batch.held ?? 0), counts.deleted, counts.anonymized, counts.archived, batch.held ?? 0],
+    );
+  }
+
+  /** One transaction: the next batch, its audit row, the progress, and on the last batch the ack. */
+  async function step(command: Command): Promise<{ done: boolean; ack?: Ack }> {
+    return dataSource.transaction(async (manager) => {
+      const [row] = (await manager.query(`SELECT status, state, ack, command_id, started_at FROM retention_inbox WHERE request_id = $1 FOR UPDATE`, [
+        command.data.requestId,
+      ])) as InboxRow[];
+      if (!row) throw new TypeError('inbox row vanished');
+      if (row.status !== 'running') return { done: true };
+      const startedAt = new Date(row.started_at);
+      const holds = await activeScopedHolds(manager);
+      const p = plan(command, holds);
+      if (p.status !== 'run') {
+        const ack = buildAck(command, startedAt, { status: p.status, reason: p.reason, holdIds: p.status === 'held' ? p.holdIds : [], policyHash: undefined });
+        await finish(manager, command, ack, 'done');
+        return { done: true, ack };
+      }
+      const result = await runJobBatch(manager, bound, p.steps, row.state, command.data.dryRun);
+      for (const batch of result.batches) {
+        await audit(manager, command, batch);
+        if (!command.data.dryRun) deps.metrics.recordBatch(batch.policy ?? `erasure:${batch.table}`, batch.action, batch.affected, batch.held ?? 0);
+      }
+      if (!result.done) {
+        await manager.query(`UPDATE retention_inbox SET state = $2 WHERE request_id = $1`, [command.data.requestId, result.state]);
+        return { done: false };
+      }
+      const tables: TableResult[] = result.state.results;
+      const heldBy = [...new Set(p.steps.flatMap((s) => s.heldBy))];
+      const held = tables.reduce((n, t) => n + t.held, 0);
+      const status: Ack['status'] = command.kind === 'erasure' && held > 0 ? 'held' : 'completed';
+      const ack = buildAck(command, startedAt, {
+        status,
+        tables,
+        holdIds: heldBy,
+        reason: held > 0 ? `${held} record(s) kept under legal hold` : undefined,
+      });
+      await manager.query(`UPDATE retention_inbox SET state = $2 WHERE request_id = $1`, [command.data.requestId, result.state]);
+      await finish(manager, command, ack, 'done');
+      return { done: true, ack };
+    });
+  }
+
+  return async function handle(command: Command): Promise<CommandOutcome> {
+    const log = logger.child({ requestId: command.data.requestId, kind: command.kind, dryRun: command.data.dryRun });
+    if (!isForUs(command)) return 'ignored';
+
+    const inserted = (await dataSource.query(
+      `INSERT INTO retention_inbox (request_id, kind, command_id, dry_run, status, state)
+       VALUES ($1, $2, $3, $4, 'running', $5)
+       ON CONFLICT (request_id) DO UPDATE SET deliveries = retention_inbox.deliveries + 1,
+         status = CASE WHEN retention_inbox.status = 'failed' THEN 'running' ELSE retention_inbox.status END,
+         command_id = CASE WHEN retention_inbox.status = 'failed' THEN EXCLUDED.command_id ELSE retention_inbox.command_id END
+       RETURNING status, ack, deliveries`,
+      [command.data.requestId, command.kind, command.commandId, command.data.dryRun, initialJobState()],
+    )) as Array<{ status: string; ack: Ack | null; deliveries: number }>;
+    const existing = inserted[0];
+    if (existing?.status === 'done' && existing.ack) {
+      // Applied before: send the same ack again (the first may not have reached the coordinator).
+      await dataSource.transaction((manager) => queueAck(manager, existing.ack!));
+      deps.onAckQueued();
+      log.info({ deliveries: existing.deliveries }, 'duplicate command: ack re-sent, nothing applied');
+      return 'duplicate';
+    }
+
+    await deps.holdsCaughtUp();
+    const started = Date.now();
+    try {
+      for (;;) {
+        const { done, ack } = await step(command);
+        if (done) {
+          deps.onAckQueued();
+          if (ack) {
+            deps.metrics.observeRun(command.kind === 'sweep' ? (command.data.policy ?? 'all') : 'erasure', (Date.now() - started) / 1000);
+            log.info({ status: ack.status, tables: ack.tables.map((t) => ({ table: t.table, policy: t.policy, matched: t.matched, held: t.held })) }, 'command applied');
+            return ack.status;
+          }
+          return 'duplicate';
+        }
+      }
+    } catch (error) {
+      if (isRetriablePgError(error)) throw error;
+      // A failure that will not pass by itself (e.g. a constraint violation): report it to the
+      // coordinator as a failed target, which can be retried after the cause is fixed.
+      log.error({ err: safeErrorMessage(error) }, 'command failed');
+      const ack = buildAck(command, new Date(started), {
+        status: 'failed',
+        error: { code: (error as { code?: string }).code ?? 'execution_failed', message: safeErrorMessage(error), retriable: false },
+      });
+      await dataSource.transaction((manager) => finish(manager, command, ack, 'failed'));
+      deps.onAckQueued();
+      return 'failed';
+    }
+  };
+}

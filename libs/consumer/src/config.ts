@@ -1,0 +1,21 @@
+import { boolFlag, commonEnv, port, postgresUrl } from '@retention/config';
+import { z } from 'zod';
+
+/** Environment of a domain service; every key is documented in libs/consumer/README.md. */
+export const ServiceEnv = z.object({
+  ...commonEnv,
+  /** The service's own database. */
+  DATABASE_URL: postgresUrl,
+  /** Create the database when it does not exist (local stacks). */
+  DATABASE_AUTO_CREATE: boolFlag.default(false),
+  /** Key of the `hash` anonymization strategy; keep it secret and stable. */
+  RETENTION_HASH_KEY: z.string().min(16, 'must be at least 16 characters'),
+  HTTP_HOST: z.string().default('127.0.0.1'),
+  /** Port of /metrics, /healthz, /readyz (0 = any free port). */
+  HTTP_PORT: port.default(0),
+  /** Distinguishes instances of one service (defaults to a random id per process). */
+  INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  /** Partitions of the command topic processed at once by this instance. */
+  RETENTION_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
+});
+export type ServiceConfig = z.output<typeof ServiceEnv>;

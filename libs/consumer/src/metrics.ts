@@ -1,0 +1,46 @@
+import { Counter, Histogram, type Registry } from '@retention/observability';
+
+/** The SDK's metrics; label values are policy and action names only, never subject data. */
+export interface RetentionMetrics {
+  recordBatch(policy: string, action: string, affected: number, held: number): void;
+  observeRun(policy: string, seconds: number): void;
+  commandsTotal: Counter<'kind' | 'outcome'>;
+}
+
+export function createRetentionMetrics(registry: Registry): RetentionMetrics {
+  const processed = new Counter({
+    name: 'retention_records_processed_total',
+    help: 'Records deleted, anonymized or archived, by policy (erasures: erasure:<table>) and action',
+    labelNames: ['policy', 'action'] as const,
+    registers: [registry],
+  });
+  const held = new Counter({
+    name: 'retention_records_held_total',
+    help: 'Records left unchanged because of a legal hold, by policy',
+    labelNames: ['policy'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'retention_run_duration_seconds',
+    help: 'Wall time of one command (sweep of a policy, or one erasure) from first to last batch',
+    labelNames: ['policy'] as const,
+    buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+    registers: [registry],
+  });
+  const commandsTotal = new Counter({
+    name: 'retention_commands_total',
+    help: 'Commands handled, by kind and outcome',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [registry],
+  });
+  return {
+    recordBatch(policy, action, affected, heldCount) {
+      if (affected > 0) processed.inc({ policy, action }, affected);
+      if (heldCount > 0) held.inc({ policy }, heldCount);
+    },
+    observeRun(policy, seconds) {
+      duration.observe({ policy }, seconds);
+    },
+    commandsTotal,
+  };
+}

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { encodeEvent, EventTypes, topicNames } from '@retention/contracts';
+import { createDataSource, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
+import { createKafka, createPublisher, ensureTopics, runConsumer, type Publisher, type RunningConsumer } from '@retention/kafka';
+import { createLogger, createMetricsRegistry, type Logger, type Registry, startOpsServer, startTelemetry } from '@retention/observability';
+import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
+import { bindPolicies, type BoundPolicies, buildManifest, type Policies, policyMigrations } from '@retention/policy';
+import type { DataSource, EntitySchema, MixedList } from 'typeorm';
+import { createCommandHandler } from './command.handler';
+import type { ServiceConfig } from './config';
+import { type HoldsReplica, startHoldsReplica } from './holds-replica';
+import { CreateRetentionInbox1763800000200 } from './inbox.migration';
+import { createRetentionMetrics } from './metrics';
+
+/** What a domain service declares: its policies, entities and migrations. The SDK does the rest. */
+export interface RetentionServiceDefinition {
+  policies: Policies;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  entities: MixedList<Function | EntitySchema>;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  migrations: Function[];
+  version: string;
+  /** Runs after migrations, before consuming (e.g. demo data for local stacks). */
+  onReady?: (dataSource: DataSource, logger: Logger) => Promise<void>;
+}
+
+export interface RunningRetentionService {
+  service: string;
+  dataSource: DataSource;
+  bound: BoundPolicies;
+  registry: Registry;
+  url: string;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a domain service's part in retention: migrates its database, checks its policies against
+ * its entities (a bad policy stops it here, naming the problem), publishes its manifest to the
+ * registry, replicates legal holds, consumes commands and publishes acks through its outbox.
+ */
+export async function startRetentionService(
+  definition: RetentionServiceDefinition,
+  config: ServiceConfig,
+  options: { logger?: Logger; registry?: Registry } = {},
+): Promise<RunningRetentionService> {
+  const service = definition.policies.service;
+  const logger = options.logger ?? createLogger({ service, level: config.LOG_LEVEL });
+  const registry = options.registry ?? createMetricsRegistry(service);
+  const telemetry = startTelemetry({ service, version: definition.version, otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  const instanceId = config.INSTANCE_ID ?? randomUUID().slice(0, 8);
+  const topics = topicNames(config.RETENTION_TOPIC_PREFIX);
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) {
+      await stop().catch((error: unknown) => logger.error({ err: String(error) }, 'error during shutdown'));
+    }
+  };
+
+  try {
+    if (config.DATABASE_AUTO_CREATE) await ensureDatabase(config.DATABASE_URL);
+    const dataSource = createDataSource({
+      url: config.DATABASE_URL,
+      entities: [...(Array.isArray(definition.entities) ? definition.entities : Object.values(definition.entities)), OutboxMessage],
+      migrations: [...outboxMigrations, ...policyMigrations, CreateRetentionInbox1763800000200, ...definition.migrations],
+      logger: new TypeOrmPinoLogger(logger),
+      applicationName: `retention-${service}`,
+    });
+    await openDatabase(dataSource);
+    stops.push(() => dataSource.destroy());
+    const bound = bindPolicies(definition.policies, dataSource, { hashKey: config.RETENTION_HASH_KEY });
+    if (definition.onReady) await definition.onReady(dataSource, logger);
+
+    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `retention-${service}`, logger });
+    await ensureTopics(kafka, topics);
+    const publisher: Publisher = await createPublisher(kafka);
+    stops.push(() => publisher.disconnect());
+
+    const relay = new OutboxRelay({ dataSource, publisher, logger });
+    relay.start();
+    stops.push(() => relay.stop());
+
+    const manifest = buildManifest(definition.policies, definition.version);
+    const { value } = encodeEvent(EventTypes.serviceRegistered, manifest, { source: `/retention/services/${service}` });
+    await publisher.publish([{ topic: topics.registry, key: service, value }]);
+
+    const holds: HoldsReplica = await startHoldsReplica({ kafka, dataSource, topics, service, instanceId, publisher, logger });
+    stops.push(() => holds.stop());
+
+    const metrics = createRetentionMetrics(registry);
+    const handle = createCommandHandler({
+      dataSource,
+      bound,
+      topics,
+      logger,
+      metrics,
+      onAckQueued: () => relay.wake(),
+      holdsCaughtUp: () => holds.caughtUp(),
+    });
+    const commands: RunningConsumer = await runConsumer({
+      kafka,
+      groupId: `retention.${service}`,
+      topics: [topics.commands],
+      accept: [EventTypes.erasureRequested, EventTypes.sweepRequested],
+      name: service,
+      logger,
+      partitionsConsumedConcurrently: config.RETENTION_CONCURRENCY,
+      deadLetters: { topic: topics.dlq, publisher },
+      handle: async (event) => {
+        const kind = event.type === EventTypes.erasureRequested ? 'erasure' : 'sweep';
+        const outcome =
+          event.type === EventTypes.erasureRequested
+            ? await handle({ kind: 'erasure', commandId: event.id, data: event.data })
+            : await handle({ kind: 'sweep', commandId: event.id, data: event.data });
+        metrics.commandsTotal.inc({ kind, outcome });
+      },
+    });
+    stops.push(() => commands.stop());
+
+    const ops = await startOpsServer({
+      host: config.HTTP_HOST,
+      port: config.HTTP_PORT,
+      registry,
+      readiness: async () => {
+        try {
+          await dataSource.query('SELECT 1');
+          return null;
+        } catch {
+          return 'database unreachable';
+        }
+      },
+    });
+    stops.push(() => ops.close());
+    stops.unshift(() => telemetry.shutdown());
+    logger.info({ url: ops.url, instanceId, policies: definition.policies.rules.map((r) => r.name), policyHash: manifest.policyHash }, 'retention service started');
+
+    return { service, dataSource, bound, registry, url: ops.url, logger, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    await telemetry.shutdown();
+    throw error;
+  }
+}

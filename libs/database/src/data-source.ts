@@ -1,0 +1,45 @@
+import { DataSource, type EntitySchema, type MixedList, type Logger as TypeOrmLogger } from 'typeorm';
+
+export interface DataSourceOptions {
+  url: string;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  entities: MixedList<Function | string | EntitySchema>;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  migrations: MixedList<Function | string>;
+  logger?: TypeOrmLogger;
+  /** Connection pool size. */
+  poolSize?: number;
+  applicationName?: string;
+}
+
+/**
+ * A PostgreSQL DataSource. Schemas change only through migrations (`synchronize` is never on);
+ * every statement has a timeout so that a lock wait cannot hang a batch forever.
+ */
+export function createDataSource(options: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: options.url,
+    entities: options.entities,
+    migrations: options.migrations,
+    migrationsTableName: 'typeorm_migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: ['error', 'warn', 'migration'],
+    logger: options.logger ?? 'advanced-console',
+    maxQueryExecutionTime: 5_000,
+    extra: {
+      max: options.poolSize ?? 10,
+      application_name: options.applicationName ?? 'retention',
+      statement_timeout: 60_000,
+      idle_in_transaction_session_timeout: 120_000,
+    },
+  });
+}
+
+/** Initializes the DataSource and applies pending migrations. */
+export async function openDatabase(dataSource: DataSource, options: { migrate?: boolean } = {}): Promise<DataSource> {
+  if (!dataSource.isInitialized) await dataSource.initialize();
+  if (options.migrate ?? true) await dataSource.runMigrations({ transaction: 'each' });
+  return dataSource;
+}

@@ -1,0 +1,192 @@
+import {
+  type AnyEnvelope,
+  decodeEvent,
+  EventTypes,
+  type EventType,
+  Headers,
+  isRetriable,
+  encodeEvent,
+  RetentionError,
+  TransientError,
+} from '@retention/contracts';
+import { contextFromHeaders, inSpan, type Logger, SpanKind } from '@retention/observability';
+import type { Context } from '@opentelemetry/api';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { headersToRecord } from './headers';
+import type { Publisher } from './producer';
+
+export interface MessageContext {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  headers: Record<string, string>;
+  /** The trace context carried by the message's `traceparent` header. */
+  trace: Context;
+}
+
+export interface ConsumerOptions<T extends EventType> {
+  kafka: Kafka;
+  groupId: string;
+  topics: readonly string[];
+  /** Event types this consumer handles; anything else is dead-lettered. */
+  accept: readonly T[];
+  handle: (event: Extract<AnyEnvelope, { type: T }>, ctx: MessageContext) => Promise<void>;
+  /** Called for a message with a null value (a tombstone on a compacted topic). Without it, tombstones are dead-lettered. */
+  onTombstone?: (ctx: MessageContext) => Promise<void>;
+  deadLetters: { topic: string; publisher: Publisher };
+  /** Name recorded on dead letters, e.g. `sessions` or `coordinator.acks`. */
+  name: string;
+  logger: Logger;
+  /** Backoff for retriable failures: starts at `initialMs`, doubles up to `maxMs`, retries until stopped. */
+  retry?: { initialMs?: number; maxMs?: number };
+  partitionsConsumedConcurrently?: number;
+  /** Called after every message whose processing finished (handled or dead-lettered). */
+  onProcessed?: (ctx: MessageContext, outcome: 'handled' | 'dead_lettered') => void;
+}
+
+export interface RunningConsumer {
+  consumer: Consumer;
+  stop(): Promise<void>;
+}
+
+class ConsumerStoppingError extends RetentionError {
+  readonly code = 'consumer_stopping';
+  readonly retriable = true;
+}
+
+const MAX_DLQ_PAYLOAD = 64 * 1024;
+
+/**
+ * Runs a consumer group member. Each message is decoded and validated; a message that does not
+ * parse, or whose handler fails with a non-retriable error, goes to the dead-letter topic with the
+ * reason and the consumer moves on. Retriable failures are retried in place with backoff (the
+ * offset is not committed meanwhile), so nothing is skipped. An offset is committed only after
+ * its message was handled or dead-lettered.
+ */
+export async function runConsumer<T extends EventType>(options: ConsumerOptions<T>): Promise<RunningConsumer> {
+  const { kafka, logger } = options;
+  const log = logger.child({ component: 'consumer', consumer: options.name });
+  const initialMs = options.retry?.initialMs ?? 250;
+  const maxMs = options.retry?.maxMs ?? 10_000;
+  const abort = new AbortController();
+
+  const consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+  await consumer.connect();
+  for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: true });
+
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (abort.signal.aborted) return reject(new ConsumerStoppingError('consumer is stopping'));
+      const timer = setTimeout(() => {
+        abort.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(new ConsumerStoppingError('consumer is stopping'));
+      };
+      abort.signal.addEventListener('abort', onAbort, { once: true });
+    });
+
+  /** Runs `work` until it succeeds or fails with a non-retriable error (which it rethrows). */
+  async function retrying(work: () => Promise<void>, ctx: MessageContext, heartbeat: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await work();
+        return;
+      } catch (error) {
+        if (!isRetriable(error) || error instanceof ConsumerStoppingError) throw error;
+        const delay = Math.min(maxMs, initialMs * 2 ** (attempt - 1));
+        log.warn({ topic: ctx.topic, partition: ctx.partition, offset: ctx.offset, attempt, delayMs: delay, err: errorSummary(error) }, 'retriable failure, retrying');
+        await sleep(delay);
+        await heartbeat().catch(() => undefined);
+      }
+    }
+  }
+
+  async function deadLetter(message: KafkaMessage, ctx: MessageContext, reason: { code: string; message: string }): Promise<void> {
+    const payload = message.value ? message.value.toString('utf8').slice(0, MAX_DLQ_PAYLOAD) : null;
+    const { value } = encodeEvent(
+      EventTypes.deadLetter,
+      { consumer: options.name, reason, topic: ctx.topic, partition: ctx.partition, offset: ctx.offset, payload, failedAt: new Date().toISOString() },
+      { source: `/retention/${options.name}` },
+    );
+    await options.deadLetters.publisher.publish([
+      { topic: options.deadLetters.topic, key: ctx.key, value, headers: { ...pickTrace(ctx.headers), [Headers.dlqReason]: reason.code } },
+    ]);
+    log.warn({ topic: ctx.topic, partition: ctx.partition, offset: ctx.offset, reason: reason.code, detail: reason.message }, 'message dead-lettered');
+  }
+
+  await consumer.run({
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+    eachMessage: async ({ topic, partition, message, heartbeat }) => {
+      const headers = headersToRecord(message.headers);
+      const ctx: MessageContext = {
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key ? message.key.toString('utf8') : null,
+        headers,
+        trace: contextFromHeaders(headers),
+      };
+      let outcome: 'handled' | 'dead_lettered' = 'handled';
+      if (message.value === null) {
+        if (options.onTombstone) {
+          const onTombstone = options.onTombstone;
+          await retrying(() => onTombstone(ctx), ctx, heartbeat);
+        } else {
+          await retrying(() => deadLetter(message, ctx, { code: 'validation_failed', message: 'message has no value' }), ctx, heartbeat);
+          outcome = 'dead_lettered';
+        }
+        options.onProcessed?.(ctx, outcome);
+        return;
+      }
+      const decoded = decodeEvent(message.value, options.accept);
+      if (!decoded.ok) {
+        await retrying(() => deadLetter(message, ctx, { code: decoded.error.code, message: decoded.error.message }), ctx, heartbeat);
+        options.onProcessed?.(ctx, 'dead_lettered');
+        return;
+      }
+      const event = decoded.event as unknown as Extract<AnyEnvelope, { type: T }>;
+      try {
+        await inSpan(
+          `${topic} process`,
+          { kind: SpanKind.CONSUMER, parent: ctx.trace, attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': topic, 'messaging.kafka.consumer.group': options.groupId, 'retention.event_type': event.type } },
+          () => retrying(() => options.handle(event, ctx), ctx, heartbeat),
+        );
+      } catch (error) {
+        if (error instanceof ConsumerStoppingError) throw error;
+        const reason = error instanceof RetentionError ? { code: error.code, message: error.message } : { code: 'handler_failed', message: errorSummary(error) };
+        await retrying(() => deadLetter(message, ctx, reason), ctx, heartbeat);
+        outcome = 'dead_lettered';
+      }
+      options.onProcessed?.(ctx, outcome);
+    },
+  });
+
+  return {
+    consumer,
+    async stop() {
+      abort.abort();
+      await consumer.disconnect();
+    },
+  };
+}
+
+function pickTrace(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of [Headers.traceparent, Headers.tracestate]) {
+    const value = headers[name];
+    if (value) out[name] = value;
+  }
+  return out;
+}
+
+/** Error name and message only: driver errors can quote SQL parameters, so never whole objects. */
+export function errorSummary(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 1000);
+  return String(error).slice(0, 1000);
+}
+
+export { TransientError };

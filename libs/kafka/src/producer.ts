@@ -1,0 +1,43 @@
+import { CONTENT_TYPE, Headers } from '@retention/contracts';
+import { currentTraceHeaders } from '@retention/observability';
+import type { Kafka, Producer } from 'kafkajs';
+
+export interface OutgoingMessage {
+  topic: string;
+  key: string | null;
+  /** Serialized value; `null` is a tombstone (compacted topics). */
+  value: string | null;
+  headers?: Record<string, string>;
+}
+
+export interface Publisher {
+  publish(messages: readonly OutgoingMessage[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/**
+ * An idempotent producer (no duplicates from its own retries; `acks=-1`). Messages without trace
+ * headers get the current trace context, so a trace continues across Kafka.
+ */
+export async function createPublisher(kafka: Kafka): Promise<Publisher> {
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  return {
+    async publish(messages) {
+      const byTopic = new Map<string, OutgoingMessage[]>();
+      for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, list]) => ({
+          topic,
+          messages: list.map((m) => ({
+            key: m.key,
+            value: m.value,
+            headers: { [Headers.contentType]: CONTENT_TYPE, ...(m.headers ?? currentTraceHeaders()) },
+          })),
+        })),
+      });
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}

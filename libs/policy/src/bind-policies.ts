@@ -1,0 +1,92 @@
+import { ConfigError, type Issue } from '@retention/contracts';
+import type { DataSource } from 'typeorm';
+import type { ColumnStrategy, Policies } from './define-policies';
+import { type ColumnInfo, isDateColumn, strategies } from './strategies';
+
+export interface TableInfo {
+  name: string;
+  primaryKey: ColumnInfo;
+  columns: ReadonlyMap<string, ColumnInfo>;
+}
+
+/** Policies checked against the service's entities: every table and column exists and fits. */
+export interface BoundPolicies {
+  policies: Policies;
+  tables: ReadonlyMap<string, TableInfo>;
+  /** Key for the `hash` strategy. */
+  hashKey: string;
+}
+
+/**
+ * Checks every identifier of the policies against the TypeORM entity metadata and every
+ * anonymization strategy against its column's type. Throws one {@link ConfigError} naming every
+ * problem (e.g. `rules[0].timestampColumn: table "sessions" has no column "startd_at"`).
+ */
+export function bindPolicies(policies: Policies, dataSource: DataSource, options: { hashKey: string }): BoundPolicies {
+  const tables = new Map<string, TableInfo>();
+  for (const meta of dataSource.entityMetadatas) {
+    const columns = new Map<string, ColumnInfo>(
+      meta.columns.map((c) => [
+        c.databaseName,
+        { name: c.databaseName, type: typeof c.type === 'string' ? c.type : String((c.type as { name?: string }).name ?? 'unknown').toLowerCase(), nullable: c.isNullable, length: c.length ? Number(c.length) : undefined },
+      ]),
+    );
+    const [pk, ...more] = meta.primaryColumns;
+    if (pk && more.length === 0) tables.set(meta.tableName, { name: meta.tableName, primaryKey: columns.get(pk.databaseName)!, columns });
+  }
+
+  const issues: Issue[] = [];
+  const table = (name: string, path: string): TableInfo | undefined => {
+    const info = tables.get(name);
+    if (!info) {
+      const known = [...tables.keys()].sort().join(', ') || 'none';
+      issues.push({ path, message: `unknown table "${name}" (entities with a single-column primary key: ${known})` });
+    }
+    return info;
+  };
+  const column = (t: TableInfo, name: string, path: string): ColumnInfo | undefined => {
+    const info = t.columns.get(name);
+    if (!info) issues.push({ path, message: `table "${t.name}" has no column "${name}"` });
+    return info;
+  };
+  const anonymize = (t: TableInfo, map: Record<string, ColumnStrategy> | undefined, path: string): void => {
+    for (const [col, spec] of Object.entries(map ?? {})) {
+      const info = column(t, col, `${path}.${col}`);
+      if (!info) continue;
+      if (col === t.primaryKey.name) issues.push({ path: `${path}.${col}`, message: 'the primary key cannot be anonymized' });
+      const name = typeof spec === 'string' ? spec : spec.strategy;
+      const problem = strategies[name].check(info);
+      if (problem) issues.push({ path: `${path}.${col}`, message: `strategy ${name} ${problem}` });
+    }
+  };
+
+  for (const [i, rule] of policies.rules.entries()) {
+    const path = `rules[${i}]`;
+    const t = table(rule.table, `${path}.table`);
+    if (!t) continue;
+    const ts = column(t, rule.timestampColumn, `${path}.timestampColumn`);
+    if (ts && !isDateColumn(ts)) issues.push({ path: `${path}.timestampColumn`, message: `"${ts.name}" is ${ts.type}, not a date or timestamp` });
+    for (const [j, c] of rule.conditions.entries()) column(t, c.column, `${path}.conditions[${j}].column`);
+    anonymize(t, rule.anonymize, `${path}.anonymize`);
+    if (rule.markerColumn) {
+      const marker = column(t, rule.markerColumn, `${path}.markerColumn`);
+      if (marker && (!marker.nullable || !isDateColumn(marker))) issues.push({ path: `${path}.markerColumn`, message: `"${marker.name}" must be a nullable timestamp column` });
+      if (marker && rule.anonymize && rule.markerColumn in rule.anonymize) issues.push({ path: `${path}.markerColumn`, message: 'must not be one of the anonymized columns' });
+    }
+    if (rule.archiveTable) {
+      const archive = table(rule.archiveTable, `${path}.archiveTable`);
+      if (archive) for (const col of t.columns.keys()) if (!archive.columns.has(col)) issues.push({ path: `${path}.archiveTable`, message: `archive table "${archive.name}" lacks column "${col}" of "${t.name}"` });
+    }
+  }
+  for (const [type, list] of Object.entries(policies.subjects)) {
+    for (const [i, s] of list.entries()) {
+      const path = `subjects.${type}[${i}]`;
+      const t = table(s.table, `${path}.table`);
+      if (!t) continue;
+      column(t, s.column, `${path}.column`);
+      anonymize(t, s.anonymize, `${path}.anonymize`);
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(`retention policies of service "${policies.service}" do not match its entities`, issues);
+  return { policies, tables, hashKey: options.hashKey };
+}

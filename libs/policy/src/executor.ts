@@ -1,0 +1,149 @@
+import type { TableResult } from '@retention/contracts';
+import type { EntityManager } from 'typeorm';
+import type { BoundPolicies, TableInfo } from './bind-policies';
+import type { ColumnStrategy } from './define-policies';
+import { ACTIVE_HOLD_SQL } from './holds.repository';
+import { Params, quoteIdent } from './sql-builder';
+import { strategies } from './strategies';
+
+/**
+ * One table's share of a job: which rows (a predicate over alias `x`) and what to do with them.
+ * Steps are plain data, recomputed from the command on every batch, so a restarted process
+ * rebuilds exactly the same plan.
+ */
+export interface TableStep {
+  table: string;
+  policy?: string;
+  action: 'delete' | 'anonymize' | 'archive';
+  /** SQL over alias `x` selecting the rows due; binds its values into `params`. */
+  where: (params: Params) => string;
+  anonymize?: Record<string, ColumnStrategy>;
+  markerColumn?: string;
+  archiveTable?: string;
+  batchSize: number;
+  /** Subject types whose holds protect rows of this table: column per type. */
+  subjectColumns: ReadonlyArray<{ type: string; column: string }>;
+  /** Hold ids that hold the whole step (policy holds): counted, never changed. */
+  heldBy: readonly string[];
+}
+
+export interface BatchOutcome {
+  /** Rows changed by this batch (or, in a dry run, that would be). */
+  affected: number;
+  /** True when the step has nothing left to do. */
+  done: boolean;
+  /** Set on the final batch: the rows left alone because of a hold. */
+  held?: number;
+}
+
+/** Whether row `x` of `table` is protected by an active record or subject hold. */
+function heldSql(step: TableStep, table: TableInfo, params: Params): string {
+  const pk = `x.${quoteIdent(table.primaryKey.name)}`;
+  const parts = [
+    `EXISTS (SELECT 1 FROM retention_holds h WHERE h.scope = 'record' AND h.table_name = ${params.bind(step.table)} AND h.record_key = ${pk}::text AND ${ACTIVE_HOLD_SQL})`,
+    ...step.subjectColumns.map(
+      (s) =>
+        `EXISTS (SELECT 1 FROM retention_holds h WHERE h.scope = 'subject' AND h.subject_type = ${params.bind(s.type)} AND h.subject_id = x.${quoteIdent(s.column)}::text AND ${ACTIVE_HOLD_SQL})`,
+    ),
+  ];
+  return `(${parts.join(' OR ')})`;
+}
+
+function tableOf(bound: BoundPolicies, name: string): TableInfo {
+  const info = bound.tables.get(name);
+  if (!info) throw new TypeError(`table "${name}" is not bound`);
+  return info;
+}
+
+/** Counts the rows a step selects: those it would change and those a hold protects. */
+export async function countStep(manager: EntityManager, bound: BoundPolicies, step: TableStep): Promise<{ due: number; held: number }> {
+  const table = tableOf(bound, step.table);
+  const params = new Params();
+  const where = step.where(params);
+  if (step.heldBy.length > 0) {
+    const [row] = await manager.query(`SELECT count(*)::int AS n FROM ${quoteIdent(step.table)} x WHERE ${where}`, params.values);
+    return { due: 0, held: (row as { n: number }).n };
+  }
+  const held = heldSql(step, table, params);
+  const [row] = await manager.query(
+    `SELECT (count(*) FILTER (WHERE NOT ${held}))::int AS due, (count(*) FILTER (WHERE ${held}))::int AS held
+     FROM ${quoteIdent(step.table)} x WHERE ${where}`,
+    params.values,
+  );
+  const r = row as { due: number; held: number };
+  return { due: r.due, held: r.held };
+}
+
+/**
+ * Applies one batch of a step in the caller's transaction: at most `batchSize` rows, claimed with
+ * `FOR UPDATE SKIP LOCKED`, changed by one set-based statement. Rows under a hold are excluded in
+ * SQL. When a batch comes back short, the step re-counts: rows another transaction had locked are
+ * taken by a later batch, so "done" means nothing due is left.
+ */
+export async function runBatch(manager: EntityManager, bound: BoundPolicies, step: TableStep): Promise<BatchOutcome> {
+  if (step.heldBy.length > 0) {
+    const { held } = await countStep(manager, bound, step);
+    return { affected: 0, done: true, held };
+  }
+  const table = tableOf(bound, step.table);
+  const t = quoteIdent(step.table);
+  const pk = quoteIdent(table.primaryKey.name);
+  const params = new Params();
+  const selection = `SELECT x.${pk} FROM ${t} x WHERE ${step.where(params)} AND NOT ${heldSql(step, table, params)} LIMIT ${params.bind(step.batchSize)} FOR UPDATE OF x SKIP LOCKED`;
+
+  let sql: string;
+  switch (step.action) {
+    case 'delete':
+      sql = `WITH batch AS (${selection}) DELETE FROM ${t} USING batch WHERE ${t}.${pk} = batch.${pk}`;
+      break;
+    case 'anonymize': {
+      const sets = Object.entries(step.anonymize ?? {}).map(([column, spec]) => {
+        const info = table.columns.get(column)!;
+        const name = typeof spec === 'string' ? spec : spec.strategy;
+        const options = typeof spec === 'string' ? {} : { text: spec.text };
+        const strategy = strategies[name] as (typeof strategies)['redact'];
+        return `${quoteIdent(column)} = ${strategy.expression(`${t}.${quoteIdent(column)}`, info, { bind: (v) => params.bind(v), hashKey: bound.hashKey }, options)}`;
+      });
+      if (step.markerColumn) sets.push(`${quoteIdent(step.markerColumn)} = now()`);
+      sql = `WITH batch AS (${selection}) UPDATE ${t} SET ${sets.join(', ')} FROM batch WHERE ${t}.${pk} = batch.${pk}`;
+      break;
+    }
+    case 'archive': {
+      const columns = [...table.columns.keys()].map(quoteIdent).join(', ');
+      sql = `WITH batch AS (${selection}), moved AS (DELETE FROM ${t} USING batch WHERE ${t}.${pk} = batch.${pk} RETURNING ${t}.*)
+             INSERT INTO ${quoteIdent(step.archiveTable!)} (${columns}) SELECT ${columns} FROM moved RETURNING 1`;
+      break;
+    }
+  }
+  const affected = rowCount(await manager.query(sql, params.values));
+  if (affected >= step.batchSize) return { affected, done: false };
+  const { due, held } = await countStep(manager, bound, step);
+  return due > 0 ? { affected, done: false } : { affected, done: true, held };
+}
+
+/**
+ * TypeORM's postgres driver returns `[rows, rowCount]` for UPDATE and DELETE, and the rows for
+ * anything else (the archive INSERT returns one row per moved record).
+ */
+function rowCount(result: unknown): number {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[1];
+  if (Array.isArray(result)) return result.length;
+  throw new TypeError('unexpected query result shape');
+}
+
+export function emptyResult(step: TableStep): TableResult {
+  return { table: step.table, policy: step.policy, action: step.action, matched: 0, deleted: 0, anonymized: 0, archived: 0, held: 0 };
+}
+
+/** Adds a batch's effect to a step's running result. */
+export function addToResult(result: TableResult, step: TableStep, affected: number, held: number | undefined): TableResult {
+  const next = { ...result, matched: result.matched + affected };
+  if (step.action === 'delete') next.deleted += affected;
+  if (step.action === 'anonymize') next.anonymized += affected;
+  if (step.action === 'archive') next.archived += affected;
+  if (held !== undefined) {
+    next.held = held;
+    next.matched += held;
+  }
+  return next;
+}

@@ -1,0 +1,48 @@
+import type { HoldPlaced } from '@retention/contracts';
+import type { EntityManager } from 'typeorm';
+
+export interface ActiveHold {
+  holdId: string;
+  scope: 'subject' | 'policy' | 'record';
+  subjectType: string | null;
+  subjectId: string | null;
+  policy: string | null;
+  tableName: string | null;
+  recordKey: string | null;
+}
+
+/** A hold is active until it is released (tombstone) or its expiry passes. */
+export const ACTIVE_HOLD_SQL = '(h.expires_at IS NULL OR h.expires_at > now())';
+
+/** Stores a hold replicated from the holds topic (newer versions of the same hold replace it). */
+export async function upsertHold(manager: EntityManager, hold: HoldPlaced): Promise<void> {
+  await manager.query(
+    `INSERT INTO retention_holds (hold_id, scope, subject_type, subject_id, policy, table_name, record_key, expires_at, placed_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (hold_id) DO UPDATE SET scope = EXCLUDED.scope, subject_type = EXCLUDED.subject_type, subject_id = EXCLUDED.subject_id,
+       policy = EXCLUDED.policy, table_name = EXCLUDED.table_name, record_key = EXCLUDED.record_key,
+       expires_at = EXCLUDED.expires_at, placed_at = EXCLUDED.placed_at, updated_at = now()`,
+    [hold.holdId, hold.scope, hold.subject?.type ?? null, hold.subject?.id ?? null, hold.policy ?? null, hold.table ?? null, hold.recordKey ?? null, hold.expiresAt ?? null, hold.placedAt],
+  );
+}
+
+export async function releaseHold(manager: EntityManager, holdId: string): Promise<void> {
+  await manager.query('DELETE FROM retention_holds WHERE hold_id = $1', [holdId]);
+}
+
+/** Active subject and policy holds (record holds are applied row by row in SQL). */
+export async function activeScopedHolds(manager: EntityManager): Promise<ActiveHold[]> {
+  const rows: Array<Record<string, string | null>> = await manager.query(
+    `SELECT hold_id, scope, subject_type, subject_id, policy, table_name, record_key FROM retention_holds h
+     WHERE scope IN ('subject', 'policy') AND ${ACTIVE_HOLD_SQL}`,
+  );
+  return rows.map((r) => ({
+    holdId: r.hold_id!,
+    scope: r.scope as ActiveHold['scope'],
+    subjectType: r.subject_type ?? null,
+    subjectId: r.subject_id ?? null,
+    policy: r.policy ?? null,
+    tableName: r.table_name ?? null,
+    recordKey: r.record_key ?? null,
+  }));
+}

@@ -1,0 +1,10 @@
+export * from './define-policies';
+export * from './bind-policies';
+export * from './period';
+export * from './strategies';
+export * from './executor';
+export * from './jobs';
+export * from './holds.repository';
+export * from './tables.migration';
+export * from './manifest';
+export { Params, quoteIdent, conditionSql } from './sql-builder';

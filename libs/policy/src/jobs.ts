@@ -1,0 +1,139 @@
+import type { Subject, TableResult } from '@retention/contracts';
+import type { EntityManager } from 'typeorm';
+import type { BoundPolicies } from './bind-policies';
+import { addToResult, countStep, emptyResult, runBatch, type TableStep } from './executor';
+import type { ActiveHold } from './holds.repository';
+import { cutoff } from './period';
+import { conditionSql, quoteIdent } from './sql-builder';
+import type { ColumnInfo } from './strategies';
+
+export type JobPlan =
+  | { status: 'run'; steps: TableStep[] }
+  | { status: 'held'; holdIds: string[]; reason: string }
+  | { status: 'not_applicable'; reason: string };
+
+const DEFAULT_BATCH = 1000;
+
+function subjectColumnsOf(bound: BoundPolicies, table: string): Array<{ type: string; column: string }> {
+  return Object.entries(bound.policies.subjects).flatMap(([type, list]) => list.filter((s) => s.table === table).map((s) => ({ type, column: s.column })));
+}
+
+function policyHoldsOn(bound: BoundPolicies, holds: readonly ActiveHold[], table: string): string[] {
+  const policies = new Set(bound.policies.rules.filter((r) => r.table === table).map((r) => r.name));
+  return holds.filter((h) => h.scope === 'policy' && h.policy !== null && policies.has(h.policy)).map((h) => h.holdId);
+}
+
+/** Whether `id` can be a value of `column` (a uuid column never matches "demo-1"). */
+function fitsColumn(id: string, column: ColumnInfo): boolean {
+  const type = column.type.toLowerCase();
+  if (type === 'uuid') return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+  if (['int', 'integer', 'int4', 'bigint', 'int8', 'smallint'].includes(type)) return /^-?\d{1,18}$/.test(id);
+  return true;
+}
+
+/** What erasing one subject means in this service, given the holds in force. */
+export function planErasure(bound: BoundPolicies, subject: Subject, holds: readonly ActiveHold[]): JobPlan {
+  const tables = bound.policies.subjects[subject.type];
+  if (!tables || tables.length === 0) return { status: 'not_applicable', reason: `service stores no data of subject type "${subject.type}"` };
+  const subjectHolds = holds.filter((h) => h.scope === 'subject' && h.subjectType === subject.type && h.subjectId === subject.id).map((h) => h.holdId);
+  if (subjectHolds.length > 0) return { status: 'held', holdIds: subjectHolds, reason: 'the subject is under legal hold' };
+  const batchSize = Math.max(DEFAULT_BATCH, ...bound.policies.rules.map((r) => r.batchSize));
+  return {
+    status: 'run',
+    steps: tables.map((s) => {
+      const column = bound.tables.get(s.table)!.columns.get(s.column)!;
+      const fits = fitsColumn(subject.id, column);
+      return {
+        table: s.table,
+        action: s.action,
+        where: (params) => (fits ? `x.${quoteIdent(s.column)} = ${params.bind(subject.id)}` : 'false'),
+        anonymize: s.anonymize,
+        batchSize,
+        subjectColumns: subjectColumnsOf(bound, s.table),
+        heldBy: policyHoldsOn(bound, holds, s.table),
+      };
+    }),
+  };
+}
+
+/** What a sweep of one policy (or all) means at `asOf`, given the holds in force. */
+export function planSweep(bound: BoundPolicies, options: { policy?: string; asOf: Date }, holds: readonly ActiveHold[]): JobPlan {
+  const rules = bound.policies.rules.filter((r) => !options.policy || r.name === options.policy);
+  if (rules.length === 0) {
+    return { status: 'not_applicable', reason: options.policy ? `service has no policy "${options.policy}"` : 'service has no retention policies' };
+  }
+  return {
+    status: 'run',
+    steps: rules.map((r) => {
+      const before = cutoff(options.asOf, r.retention);
+      return {
+        table: r.table,
+        policy: r.name,
+        action: r.action,
+        where: (params) =>
+          [
+            `x.${quoteIdent(r.timestampColumn)} < ${params.bind(before.toISOString())}`,
+            ...r.conditions.map((c) => conditionSql(c, params)),
+            ...(r.markerColumn ? [`x.${quoteIdent(r.markerColumn)} IS NULL`] : []),
+          ].join(' AND '),
+        anonymize: r.anonymize,
+        markerColumn: r.markerColumn,
+        archiveTable: r.archiveTable,
+        batchSize: r.batchSize,
+        subjectColumns: subjectColumnsOf(bound, r.table),
+        heldBy: holds.filter((h) => h.scope === 'policy' && h.policy === r.name).map((h) => h.holdId),
+      };
+    }),
+  };
+}
+
+/** Progress of a job, stored by the caller after every batch so a restart resumes exactly. */
+export interface JobState {
+  step: number;
+  results: TableResult[];
+}
+
+export const initialJobState = (): JobState => ({ step: 0, results: [] });
+
+export interface BatchReport {
+  table: string;
+  policy?: string;
+  action: TableStep['action'];
+  affected: number;
+  held?: number;
+}
+
+/**
+ * Advances a job by one batch in the caller's transaction. A dry run counts every step at once
+ * (same selection, same hold exclusion, nothing written). Returns the new state, what the batch
+ * did (for the audit row) and whether the job is finished.
+ */
+export async function runJobBatch(
+  manager: EntityManager,
+  bound: BoundPolicies,
+  steps: readonly TableStep[],
+  state: JobState,
+  dryRun: boolean,
+): Promise<{ state: JobState; batches: BatchReport[]; done: boolean }> {
+  if (dryRun) {
+    const results: TableResult[] = [];
+    const batches: BatchReport[] = [];
+    for (const step of steps) {
+      const { due, held } = await countStep(manager, bound, step);
+      results.push(addToResult(emptyResult(step), step, due, held));
+      batches.push({ table: step.table, policy: step.policy, action: step.action, affected: due, held });
+    }
+    return { state: { step: steps.length, results }, batches, done: true };
+  }
+  const step = steps[state.step];
+  if (!step) return { state, batches: [], done: true };
+  const outcome = await runBatch(manager, bound, step);
+  const results = [...state.results];
+  results[state.step] = addToResult(results[state.step] ?? emptyResult(step), step, outcome.affected, outcome.held);
+  const next: JobState = { step: outcome.done ? state.step + 1 : state.step, results };
+  return {
+    state: next,
+    batches: [{ table: step.table, policy: step.policy, action: step.action, affected: outcome.affected, held: outcome.held }],
+    done: next.step >= steps.length,
+  };
+}
