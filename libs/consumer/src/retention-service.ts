@@ -20,8 +20,8 @@ export interface RetentionServiceDefinition {
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   migrations: Function[];
   version: string;
-  /** Runs after migrations, before consuming (e.g. demo data for local stacks). */
-  onReady?: (dataSource: DataSource, logger: Logger) => Promise<void>;
+  /** Inserts demo data into an empty database when `DEMO_DATA=true`; returns the rows inserted. */
+  seedDemoData?: (dataSource: DataSource) => Promise<number>;
 }
 
 export interface RunningRetentionService {
@@ -69,7 +69,10 @@ export async function startRetentionService(
     await openDatabase(dataSource);
     stops.push(() => dataSource.destroy());
     const bound = bindPolicies(definition.policies, dataSource, { hashKey: config.RETENTION_HASH_KEY });
-    if (definition.onReady) await definition.onReady(dataSource, logger);
+    if (config.DEMO_DATA && definition.seedDemoData) {
+      const rows = await definition.seedDemoData(dataSource);
+      if (rows > 0) logger.info({ rows }, 'demo data inserted');
+    }
 
     const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `retention-${service}`, logger });
     await ensureTopics(kafka, topics);

@@ -3,3 +3,4 @@ export * from './topics';
 export * from './producer';
 export * from './consumer';
 export * from './headers';
+export * from './catch-up';

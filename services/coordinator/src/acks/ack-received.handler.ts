@@ -1,0 +1,77 @@
+import type { Ack } from '@retention/contracts';
+import type { DataSource } from 'typeorm';
+import { appendLedger } from '../ledger/ledger.repository';
+
+export type AckOutcome = 'applied' | 'duplicate' | 'unknown_request' | 'unknown_target' | 'mismatch';
+
+const DONE = ['completed', 'held', 'not_applicable'];
+
+/**
+ * Reconciles one acknowledgement into the ledger. Safe to replay: an ack for a target that has
+ * already succeeded changes nothing; an ack for an unknown request or target is reported, never
+ * thrown. The request completes only when every recorded target has succeeded.
+ */
+export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: () => Date }) {
+  const now = deps.now ?? (() => new Date());
+  return async function ackReceived(ack: Ack): Promise<AckOutcome> {
+    return deps.dataSource.transaction(async (manager) => {
+      const [request] = (await manager.query(`SELECT id, status, dry_run FROM retention_requests WHERE id = $1 FOR UPDATE`, [ack.requestId])) as Array<{
+        id: string;
+        status: string;
+        dry_run: boolean;
+      }>;
+      if (!request) return 'unknown_request';
+      if (request.dry_run !== ack.dryRun) return 'mismatch';
+      const [target] = (await manager.query(`SELECT status, ack FROM request_targets WHERE request_id = $1 AND service = $2`, [ack.requestId, ack.service])) as Array<{
+        status: string;
+        ack: Ack | null;
+      }>;
+      if (!target) return 'unknown_target';
+      if (DONE.includes(target.status)) return 'duplicate';
+      if (target.status === 'failed' && ack.status === 'failed' && target.ack?.commandId === ack.commandId) return 'duplicate';
+
+      const at = now();
+      await manager.query(`UPDATE request_targets SET status = $3, acked_at = $4, ack = $5, next_attempt_at = NULL WHERE request_id = $1 AND service = $2`, [
+        ack.requestId,
+        ack.service,
+        ack.status,
+        at,
+        ack,
+      ]);
+      const entries: Parameters<typeof appendLedger>[1][number][] = [
+        {
+          requestId: ack.requestId,
+          type: 'ack.received',
+          service: ack.service,
+          body: {
+            status: ack.status,
+            dryRun: ack.dryRun,
+            commandId: ack.commandId,
+            startedAt: ack.startedAt,
+            finishedAt: ack.finishedAt,
+            tables: ack.tables,
+            holdIds: ack.holdIds,
+            reason: ack.reason ?? null,
+            error: ack.error ?? null,
+            policyHash: ack.policyHash ?? null,
+          },
+        },
+      ];
+
+      const [counts] = (await manager.query(
+        `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*) FILTER (WHERE status = 'failed')::int AS failed, count(*)::int AS total
+         FROM request_targets WHERE request_id = $1`,
+        [ack.requestId],
+      )) as Array<{ pending: number; failed: number; total: number }>;
+      if (counts && counts.pending === 0 && counts.failed === 0 && request.status !== 'completed') {
+        await manager.query(`UPDATE retention_requests SET status = 'completed', completed_at = $2, subject_id = NULL WHERE id = $1`, [ack.requestId, at]);
+        entries.push({ requestId: ack.requestId, type: 'request.completed', body: { targets: counts.total } });
+      } else if (counts && counts.pending === 0 && counts.failed > 0 && request.status === 'pending') {
+        await manager.query(`UPDATE retention_requests SET status = 'failed' WHERE id = $1`, [ack.requestId]);
+        entries.push({ requestId: ack.requestId, type: 'request.failed', body: { failedTargets: counts.failed, targets: counts.total } });
+      }
+      await appendLedger(manager, entries, at);
+      return 'applied';
+    });
+  };
+}

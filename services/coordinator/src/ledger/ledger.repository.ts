@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import { canonicalJson } from './canonical-json';
+
+export type LedgerEntryType = 'request.created' | 'command.sent' | 'ack.received' | 'request.completed' | 'request.failed';
+
+export interface LedgerEntryInput {
+  requestId: string | null;
+  type: LedgerEntryType;
+  service?: string | null;
+  /** Never a raw subject id: subjects appear as their keyed hash. */
+  body: Record<string, unknown>;
+}
+
+export interface LedgerEntry extends LedgerEntryInput {
+  seq: number;
+  createdAt: string;
+  prevHash: string;
+  hash: string;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+/** Serializes appends across coordinator replicas (pg_advisory_xact_lock key). */
+const LEDGER_LOCK = 0x4c454447; // "LEDG"
+
+export function entryHash(prevHash: string, e: { seq: number; requestId: string | null; type: string; service?: string | null; createdAt: string; body: unknown }): string {
+  return createHash('sha256')
+    .update([prevHash, e.seq, e.requestId ?? '', e.type, e.service ?? '', e.createdAt, canonicalJson(e.body)].join('\n'))
+    .digest('hex');
+}
+
+/**
+ * Appends entries to the hash-chained ledger inside the caller's transaction. Each entry's hash
+ * covers its content and the previous entry's hash, so changing, removing or reordering any
+ * entry breaks every hash after it.
+ */
+export async function appendLedger(manager: EntityManager, entries: readonly LedgerEntryInput[], now: Date = new Date()): Promise<void> {
+  if (entries.length === 0) return;
+  await manager.query('SELECT pg_advisory_xact_lock($1)', [LEDGER_LOCK]);
+  const [last] = (await manager.query('SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1')) as Array<{ seq: string; hash: string }>;
+  let seq = last ? Number(last.seq) : 0;
+  let prevHash = last?.hash ?? GENESIS_HASH;
+  const createdAt = now.toISOString();
+  for (const e of entries) {
+    seq += 1;
+    const hash = entryHash(prevHash, { ...e, seq, createdAt });
+    await manager.query(
+      `INSERT INTO ledger_entries (seq, request_id, entry_type, service, body, created_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [seq, e.requestId, e.type, e.service ?? null, e.body, createdAt, prevHash, hash],
+    );
+    prevHash = hash;
+  }
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  entries: number;
+  firstBrokenEntry?: { seq: number; reason: string };
+}
+
+/** Recomputes the chain from the first entry; reports the first entry that does not match. */
+export async function verifyLedger(dataSource: DataSource, pageSize = 5000): Promise<VerifyResult> {
+  let prevHash = GENESIS_HASH;
+  let expectedSeq = 1;
+  let count = 0;
+  for (;;) {
+    const rows = (await dataSource.query(
+      `SELECT seq, request_id, entry_type, service, body, created_at, prev_hash, hash FROM ledger_entries WHERE seq >= $1 ORDER BY seq LIMIT $2`,
+      [expectedSeq, pageSize],
+    )) as Array<{ seq: string; request_id: string | null; entry_type: string; service: string | null; body: unknown; created_at: Date; prev_hash: string; hash: string }>;
+    if (rows.length === 0) return { ok: true, entries: count };
+    for (const r of rows) {
+      const seq = Number(r.seq);
+      if (seq !== expectedSeq) return { ok: false, entries: count, firstBrokenEntry: { seq: expectedSeq, reason: `entry ${expectedSeq} is missing` } };
+      if (r.prev_hash !== prevHash) return { ok: false, entries: count, firstBrokenEntry: { seq, reason: 'previous-hash link does not match the entry before it' } };
+      const hash = entryHash(prevHash, { seq, requestId: r.request_id, type: r.entry_type, service: r.service, createdAt: new Date(r.created_at).toISOString(), body: r.body });
+      if (hash !== r.hash) return { ok: false, entries: count, firstBrokenEntry: { seq, reason: 'content does not match its hash' } };
+      prevHash = r.hash;
+      expectedSeq++;
+      count++;
+    }
+  }
+}
+
+export async function ledgerForRequest(dataSource: DataSource, requestId: string): Promise<LedgerEntry[]> {
+  const rows = (await dataSource.query(
+    `SELECT seq, request_id, entry_type, service, body, created_at, prev_hash, hash FROM ledger_entries WHERE request_id = $1 ORDER BY seq`,
+    [requestId],
+  )) as Array<{ seq: string; request_id: string | null; entry_type: LedgerEntryType; service: string | null; body: Record<string, unknown>; created_at: Date; prev_hash: string; hash: string }>;
+  return rows.map((r) => ({
+    seq: Number(r.seq),
+    requestId: r.request_id,
+    type: r.entry_type,
+    service: r.service,
+    body: r.body,
+    createdAt: new Date(r.created_at).toISOString(),
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  }));
+}

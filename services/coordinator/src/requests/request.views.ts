@@ -1,0 +1,77 @@
+import type { Ack, TableResult } from '@retention/contracts';
+
+export type RequestStatus = 'pending' | 'completed' | 'failed' | 'overdue';
+
+export interface TargetView {
+  service: string;
+  status: 'pending' | 'completed' | 'failed' | 'held' | 'not_applicable';
+  attempts: number;
+  lastSentAt: string;
+  ackedAt: string | null;
+  tables: TableResult[];
+  holdIds: string[];
+  reason?: string;
+  error?: Ack['error'];
+}
+
+export interface RequestView {
+  id: string;
+  kind: 'erasure' | 'sweep';
+  status: RequestStatus;
+  dryRun: boolean;
+  subjectType: string | null;
+  createdAt: string;
+  dueAt: string;
+  completedAt: string | null;
+  overdue: boolean;
+  targets: TargetView[];
+}
+
+interface RequestRow {
+  id: string;
+  kind: 'erasure' | 'sweep';
+  status: 'pending' | 'completed' | 'failed';
+  dry_run: boolean;
+  subject_type: string | null;
+  created_at: Date;
+  due_at: Date;
+  completed_at: Date | null;
+}
+
+interface TargetRow {
+  service: string;
+  status: TargetView['status'];
+  attempts: number;
+  last_sent_at: Date;
+  acked_at: Date | null;
+  ack: Ack | null;
+}
+
+/** A request as the API shows it: `overdue` is a pending request past its due date. */
+export function toRequestView(r: RequestRow, targets: TargetRow[], now: Date): RequestView {
+  const overdue = r.status === 'pending' && new Date(r.due_at) < now;
+  return {
+    id: r.id,
+    kind: r.kind,
+    status: overdue ? 'overdue' : r.status,
+    dryRun: r.dry_run,
+    subjectType: r.subject_type,
+    createdAt: new Date(r.created_at).toISOString(),
+    dueAt: new Date(r.due_at).toISOString(),
+    completedAt: r.completed_at ? new Date(r.completed_at).toISOString() : null,
+    overdue,
+    targets: targets.map((t) => ({
+      service: t.service,
+      status: t.status,
+      attempts: t.attempts,
+      lastSentAt: new Date(t.last_sent_at).toISOString(),
+      ackedAt: t.acked_at ? new Date(t.acked_at).toISOString() : null,
+      tables: t.ack?.tables ?? [],
+      holdIds: t.ack?.holdIds ?? [],
+      ...(t.ack?.reason ? { reason: t.ack.reason } : {}),
+      ...(t.ack?.error ? { error: t.ack.error } : {}),
+    })),
+  };
+}
+
+export type { RequestRow, TargetRow };

@@ -1,0 +1,4 @@
+import { runRetentionService } from '@retention/consumer';
+import { sessionsService } from './service';
+
+await runRetentionService(sessionsService);
