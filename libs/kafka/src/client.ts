@@ -39,7 +39,7 @@ function kafkaLogCreator(logger: Logger): logCreator {
         case logLevel.INFO:
           child.info(fields, message);
           break;
-        default:
+        case logLevel.DEBUG:
           child.debug(fields, message);
       }
     };

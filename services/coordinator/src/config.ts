@@ -13,7 +13,7 @@ const apiTokens = z
       .array(
         z
           .string()
-          .regex(/^(admin|requester|auditor):\S{16,}$/, 'each entry must be role:token with role admin, requester or auditor and a token of at least 16 characters')
+          .regex(new RegExp(`^(${Role.options.join('|')}):\\S{16,}$`), `each entry must be role:token with role ${Role.options.join(', ')} and a token of at least 16 characters`)
           .transform((entry) => {
             const i = entry.indexOf(':');
             return { role: entry.slice(0, i) as Role, token: entry.slice(i + 1) };

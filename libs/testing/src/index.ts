@@ -1,0 +1,5 @@
+export * from './stack';
+export * from './names';
+export * from './databases';
+export * from './wait-for';
+export * from './logger';

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The main job: the local stack (Kafka + PostgreSQL), then every domain service with demo data,
+# then the coordinator. Processes run in the background; `npm run stop` stops them by PID.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+ensure_deps
+
+SERVICES=(sessions)
+API_PORT="${RETENTION_API_PORT:-18080}"
+FIRST_SERVICE_PORT="${RETENTION_SERVICE_PORT_BASE:-18081}"
+# Local-only secrets: fine for a laptop, never for a deployment (see README, Configuration).
+REQUESTER_TOKEN="${RETENTION_DEMO_REQUESTER_TOKEN:-requester-demo-token-change-me}"
+ADMIN_TOKEN="${RETENTION_DEMO_ADMIN_TOKEN:-admin-demo-token-change-me}"
+AUDITOR_TOKEN="${RETENTION_DEMO_AUDITOR_TOKEN:-auditor-demo-token-change-me}"
+
+bash deploy/local/up.sh
+# shellcheck disable=SC1091
+set -a; source "$LOCAL_DIR/stack.env"; set +a
+mkdir -p "$RUN_DIR"
+
+base_url="$DATABASE_URL"
+db_url() { node -e 'const u=new URL(process.argv[1]); u.pathname="/"+process.argv[2]; console.log(u.toString())' "$base_url" "$1"; }
+
+# start NAME PORT ENTRYPOINT [VAR=VALUE...]: one node process, PID in .local/run/NAME.pid.
+start() {
+  local name=$1 port=$2 entry=$3; shift 3
+  local pidfile="$RUN_DIR/$name.pid" log="$RUN_DIR/$name.log"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    say "$name already running (pid $(cat "$pidfile"))"
+    return
+  fi
+  env "$@" HTTP_PORT="$port" node --import tsx "$entry" >>"$log" 2>&1 &
+  echo $! >"$pidfile"
+  say "$name starting (pid $!, log $log)"
+}
+
+wait_ready() {
+  local name=$1 port=$2
+  for _ in $(seq 1 120); do
+    if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then say "$name ready on 127.0.0.1:$port"; return; fi
+    if ! kill -0 "$(cat "$RUN_DIR/$name.pid")" 2>/dev/null; then
+      echo "$name exited during start; last log lines:" >&2; tail -n 30 "$RUN_DIR/$name.log" >&2; exit 1
+    fi
+    sleep 0.5
+  done
+  echo "$name did not become ready in 60 s; see $RUN_DIR/$name.log" >&2; exit 1
+}
+
+port=$FIRST_SERVICE_PORT
+for s in "${SERVICES[@]}"; do
+  start "$s" "$port" "services/$s/src/main.ts" \
+    DATABASE_URL="$(db_url "$(echo "$s" | tr '-' '_')")" DATABASE_AUTO_CREATE=true DEMO_DATA=true \
+    RETENTION_HASH_KEY="local-demo-hash-key-change-me"
+  port=$((port + 1))
+done
+port=$FIRST_SERVICE_PORT
+for s in "${SERVICES[@]}"; do wait_ready "$s" "$port"; port=$((port + 1)); done
+
+start coordinator "$API_PORT" services/coordinator/src/main.ts \
+  DATABASE_URL="$(db_url coordinator)" DATABASE_AUTO_CREATE=true \
+  RETENTION_API_TOKENS="admin:$ADMIN_TOKEN,requester:$REQUESTER_TOKEN,auditor:$AUDITOR_TOKEN" \
+  RETENTION_SUBJECT_HMAC_KEY="local-demo-hmac-key-change-me"
+wait_ready coordinator "$API_PORT"
+
+API="http://127.0.0.1:$API_PORT"
+cat <<MSG
+
+  Retention platform is up.
+    API:      $API          (metrics: $API/metrics)
+    Services: ${SERVICES[*]} (demo subjects user:demo-1 … user:demo-100)
+    Tokens:   requester=$REQUESTER_TOKEN  admin=$ADMIN_TOKEN  auditor=$AUDITOR_TOKEN
+
+  Erase one demo user:
+    curl -s -X POST $API/v1/erasure-requests \\
+      -H 'Authorization: Bearer $REQUESTER_TOKEN' -H 'Content-Type: application/json' \\
+      -d '{"subject":{"type":"user","id":"demo-1"},"reason":"demo"}'
+
+  Then see it complete (use the id printed by the first command):
+    curl -s $API/v1/erasure-requests/<id> -H 'Authorization: Bearer $REQUESTER_TOKEN'
+
+  Logs: $RUN_DIR/*.log      Stop everything: npm run stop
+
+MSG

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, type check, unit tests, then the e2e project against a real Kafka
+# broker and PostgreSQL (from KAFKA_BROKERS/DATABASE_URL, testcontainers, or deploy/local, which
+# the e2e global setup starts and stops again if it was not running).
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+ensure_deps
+start=$(date +%s)
+say "type check"
+npx nx run-many -t typecheck --outputStyle=static
+npx tsc -p tsconfig.json
+say "lint (module boundaries use the project graph the type check just computed)"
+npx eslint . --max-warnings 0
+say "tests"
+npx vitest run "$@"
+say "test suite finished in $(( $(date +%s) - start )) s"
