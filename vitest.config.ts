@@ -15,6 +15,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['libs/*/src/**/*.spec.ts', 'services/*/src/**/*.spec.ts'],
           exclude: ['**/*.int.spec.ts', '**/node_modules/**'],
         },
@@ -23,6 +24,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'e2e',
+          // After the unit tests, which are quick and need nothing running.
+          sequence: { groupOrder: 1 },
           include: ['libs/*/src/**/*.int.spec.ts', 'services/*/src/**/*.int.spec.ts', 'test/e2e/**/*.e2e.ts'],
           globalSetup: ['./test/e2e/global-setup.ts'],
           testTimeout: 120_000,

@@ -9,7 +9,7 @@ import {
 } from '@retention/contracts';
 import type { Logger } from '@retention/observability';
 import { enqueueOutbox } from '@retention/outbox';
-import { activeScopedHolds, type BoundPolicies, initialJobState, type JobPlan, type JobState, planErasure, planSweep, runJobBatch } from '@retention/policy';
+import { type ActiveHold, activeScopedHolds, type BoundPolicies, initialJobState, type JobPlan, type JobState, planErasure, planSweep, runJobBatch } from '@retention/policy';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { RetentionMetrics } from './metrics';
 import { isRetriablePgError, safeErrorMessage } from './pg-errors';
@@ -58,7 +58,20 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
     return !(command.kind === 'sweep' && command.data.service && command.data.service !== service);
   }
 
-  function plan(command: Command, holds: Awaited<ReturnType<typeof activeScopedHolds>>): JobPlan {
+  function plan(command: Command, localHolds: ActiveHold[]): JobPlan {
+    // Holds named by the command are binding even if the local replica has not seen them yet.
+    const fromCommand: ActiveHold[] = command.data.holds
+      .filter((h) => !h.service || h.service === service)
+      .map((h) => ({
+        holdId: h.holdId,
+        scope: h.scope,
+        subjectType: command.kind === 'erasure' && h.scope === 'subject' ? command.data.subject.type : null,
+        subjectId: command.kind === 'erasure' && h.scope === 'subject' ? command.data.subject.id : null,
+        policy: h.policy ?? null,
+        tableName: null,
+        recordKey: null,
+      }));
+    const holds = [...localHolds, ...fromCommand.filter((h) => !localHolds.some((l) => l.holdId === h.holdId))];
     return command.kind === 'erasure'
       ? planErasure(bound, command.data.subject, holds)
       : planSweep(bound, { policy: command.data.policy, asOf: new Date(command.data.asOf) }, holds);

@@ -17,7 +17,7 @@ describe('event envelope', () => {
     expect(decoded.ok).toBe(true);
     if (!decoded.ok) return;
     expect(decoded.event.type).toBe(EventTypes.erasureRequested);
-    expect(decoded.event.data).toEqual({ ...erasure, dryRun: false, targets: [], attempt: 1 });
+    expect(decoded.event.data).toEqual({ ...erasure, dryRun: false, targets: [], attempt: 1, holds: [] });
   });
 
   it('accepts a hand-written command from another client with a newer minor version and extra fields', () => {

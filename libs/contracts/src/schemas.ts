@@ -27,6 +27,20 @@ export type AckStatus = z.infer<typeof AckStatus>;
 export const Action = z.enum(['delete', 'anonymize', 'archive']);
 export type Action = z.infer<typeof Action>;
 
+/**
+ * A legal hold in force when the coordinator issued a command. Services treat the holds listed in a
+ * command as binding even before their replica of the holds topic has caught up: holds win races.
+ */
+export const CommandHold = z.object({
+  holdId: z.string().min(1).max(128),
+  scope: z.enum(['subject', 'policy']),
+  /** For policy holds: the policy held. */
+  policy: PolicyName.optional(),
+  /** The hold applies to this service only; absent = every service. */
+  service: ServiceName.optional(),
+});
+export type CommandHold = z.infer<typeof CommandHold>;
+
 /** `erasure.requested` v1: erase everything a service stores about one subject. */
 export const ErasureRequestedV1 = z.object({
   requestId: RequestId,
@@ -38,6 +52,8 @@ export const ErasureRequestedV1 = z.object({
   targets: z.array(ServiceName).default([]),
   /** 1 for the first publication, incremented on each redelivery by the coordinator. */
   attempt: z.int().min(1).default(1),
+  /** Subject holds in force at the coordinator when the request was made. */
+  holds: z.array(CommandHold).default([]),
 });
 export type ErasureRequested = z.infer<typeof ErasureRequestedV1>;
 
@@ -54,6 +70,8 @@ export const SweepRequestedV1 = z.object({
   asOf: Timestamp,
   targets: z.array(ServiceName).default([]),
   attempt: z.int().min(1).default(1),
+  /** Policy holds in force at the coordinator when the sweep was requested. */
+  holds: z.array(CommandHold).default([]),
 });
 export type SweepRequested = z.infer<typeof SweepRequestedV1>;
 

@@ -2,32 +2,45 @@ import { randomUUID } from 'node:crypto';
 import { EventTypes, topicNames } from '@retention/contracts';
 import { createDataSource, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import { createCatchUpTracker, createKafka, createPublisher, ensureTopics, runConsumer } from '@retention/kafka';
-import { Counter, createLogger, createMetricsRegistry, type Logger, type Registry, registerOpsRoutes, startTelemetry } from '@retention/observability';
+import { createLogger, createMetricsRegistry, type Logger, type Registry, registerOpsRoutes, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
 import Fastify from 'fastify';
 import type { DataSource } from 'typeorm';
 import { createAckReceivedHandler } from './acks/ack-received.handler';
 import type { CoordinatorConfig } from './config';
+import { createLegalHoldsService } from './holds/legal-holds.service';
 import { createAuthenticator } from './http/auth';
-import { registerErasureRequestRoutes } from './http/erasure-requests.routes';
 import { registerErrorHandler } from './http/errors';
-import { coordinatorMigrations } from './migrations/1763800001000-coordinator-initial';
+import { openApiDocument, registerRoutes } from './http/route';
+import { buildRoutes } from './http/routes';
+import { LeaderLock } from './maintenance/leader-lock';
+import { MaintenanceLoop } from './maintenance/maintenance-loop';
+import { flagOverdue, redeliverDue } from './maintenance/redelivery';
+import { scheduleDueSweeps } from './maintenance/sweep-scheduler';
+import { createCoordinatorMetrics } from './metrics';
+import { coordinatorMigrations } from './migrations';
 import { upsertService } from './registry/registry.repository';
 import { createErasureRequestUseCase } from './requests/create-erasure-request.use-case';
+import { requestSweepUseCase } from './sweeps/request-sweep.use-case';
+
+export const VERSION = '0.1.0';
 
 export interface RunningCoordinator {
   url: string;
   dataSource: DataSource;
   registry: Registry;
   logger: Logger;
+  /** Runs one maintenance tick now if this replica is the leader (tests). */
+  maintain(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
 /** The coordinator's composition root: every part is built here from plain constructors. */
-export async function startCoordinator(config: CoordinatorConfig, options: { logger?: Logger; registry?: Registry } = {}): Promise<RunningCoordinator> {
+export async function startCoordinator(config: CoordinatorConfig, options: { logger?: Logger; registry?: Registry; now?: () => Date } = {}): Promise<RunningCoordinator> {
   const logger = options.logger ?? createLogger({ service: 'coordinator', level: config.LOG_LEVEL });
   const registry = options.registry ?? createMetricsRegistry('coordinator');
-  const telemetry = startTelemetry({ service: 'coordinator', otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  const now = options.now ?? (() => new Date());
+  const telemetry = startTelemetry({ service: 'coordinator', version: VERSION, otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const topics = topicNames(config.RETENTION_TOPIC_PREFIX);
   const instanceId = config.INSTANCE_ID ?? randomUUID().slice(0, 8);
   const stops: Array<() => Promise<void>> = [() => telemetry.shutdown()];
@@ -46,6 +59,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
     });
     await openDatabase(dataSource);
     stops.push(() => dataSource.destroy());
+    const metrics = createCoordinatorMetrics(registry, dataSource, logger);
 
     const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'retention-coordinator', logger });
     await ensureTopics(kafka, topics);
@@ -54,8 +68,6 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
     const relay = new OutboxRelay({ dataSource, publisher, logger });
     relay.start();
     stops.push(() => relay.stop());
-
-    const acksTotal = new Counter({ name: 'retention_acks_total', help: 'Acknowledgements received, by outcome of reconciliation', labelNames: ['outcome'] as const, registers: [registry] });
 
     // The registry is read whole by every replica (a group of its own), so each can tell when it
     // knows every service registered so far; requests are accepted only then.
@@ -77,7 +89,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
     });
     stops.push(() => registryConsumer.stop());
 
-    const ackReceived = createAckReceivedHandler({ dataSource });
+    const ackReceived = createAckReceivedHandler({ dataSource, now });
     const ackConsumer = await runConsumer({
       kafka,
       groupId: 'retention.coordinator.acks',
@@ -87,14 +99,50 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
       logger,
       deadLetters: { topic: topics.dlq, publisher },
       handle: async (event) => {
-        const outcome = await ackReceived(event.data);
-        acksTotal.inc({ outcome });
-        const fields = { requestId: event.data.requestId, ackFrom: event.data.service, status: event.data.status, outcome };
-        if (outcome === 'applied' || outcome === 'duplicate') logger.info(fields, 'ack reconciled');
+        const result = await ackReceived(event.data);
+        metrics.acksTotal.inc({ outcome: result.outcome });
+        if (result.latencySeconds !== undefined && result.kind) metrics.ackLatency.observe({ kind: result.kind }, result.latencySeconds);
+        const fields = { requestId: event.data.requestId, ackFrom: event.data.service, status: event.data.status, outcome: result.outcome };
+        if (result.outcome === 'applied' || result.outcome === 'duplicate') logger.info(fields, 'ack reconciled');
         else logger.warn(fields, 'ack does not match any open target');
       },
     });
     stops.push(() => ackConsumer.stop());
+
+    const requestDeps = {
+      dataSource,
+      topics,
+      hmacKey: config.RETENTION_SUBJECT_HMAC_KEY,
+      deadlineDays: config.ERASURE_DEADLINE_DAYS,
+      retryBaseSeconds: config.RETRY_BASE_SECONDS,
+      onQueued: () => relay.wake(),
+      now,
+    };
+    const createErasureRequest = createErasureRequestUseCase(requestDeps);
+    const sweeps = requestSweepUseCase({ ...requestDeps, sweepDeadlineHours: config.SWEEP_DEADLINE_HOURS });
+    const holds = createLegalHoldsService({ dataSource, topics, hmacKey: config.RETENTION_SUBJECT_HMAC_KEY, onQueued: () => relay.wake(), now });
+
+    const maintenance = new MaintenanceLoop(
+      new LeaderLock(dataSource),
+      async () => {
+        const at = now();
+        const redelivered = await redeliverDue(dataSource, topics, { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS, maxAttempts: config.RETRY_MAX_ATTEMPTS }, at);
+        const overdue = await flagOverdue(dataSource, at);
+        const scheduled = await scheduleDueSweeps(
+          { dataSource, issueSweep: sweeps.issueSweep, logger },
+          { defaultSchedule: config.SWEEP_DEFAULT_SCHEDULE, misfireGraceSeconds: config.SWEEP_MISFIRE_GRACE_SECONDS },
+          at,
+        );
+        if (redelivered) metrics.redeliveries.inc(redelivered);
+        if (scheduled) metrics.sweepsScheduled.inc(scheduled);
+        if (redelivered || overdue || scheduled) {
+          relay.wake();
+          logger.info({ redelivered, overdue, scheduled }, 'maintenance');
+        }
+      },
+      config.MAINTENANCE_INTERVAL_MS,
+      logger,
+    );
 
     await registryTracker.caughtUp(60_000);
 
@@ -111,19 +159,24 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
         }
       },
     });
-    const authenticate = createAuthenticator(config.RETENTION_API_TOKENS);
-    const createErasureRequest = createErasureRequestUseCase({
+    const routes = buildRoutes({
       dataSource,
-      topics,
       hmacKey: config.RETENTION_SUBJECT_HMAC_KEY,
-      deadlineDays: config.ERASURE_DEADLINE_DAYS,
-      onQueued: () => relay.wake(),
+      createErasureRequest,
+      requestSweep: sweeps.requestSweep,
+      holds,
+      onRetry: () => void maintenance.runOnce().catch(() => undefined),
+      now,
     });
-    registerErasureRequestRoutes(app, { authenticate, createErasureRequest, dataSource });
+    const openapi = openApiDocument(routes, { title: 'Retention coordinator API', version: VERSION });
+    app.get('/v1/openapi.json', async () => openapi);
+    registerRoutes(app, routes, createAuthenticator(config.RETENTION_API_TOKENS));
     const url = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
     stops.push(() => app.close());
+    maintenance.start();
+    stops.push(() => maintenance.stop());
     logger.info({ url, instanceId }, 'coordinator started');
-    return { url, dataSource, registry, logger, stop };
+    return { url, dataSource, registry, logger, maintain: () => maintenance.runOnce(), stop };
   } catch (error) {
     await stop();
     throw error;

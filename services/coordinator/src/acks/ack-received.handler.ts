@@ -4,6 +4,13 @@ import { appendLedger } from '../ledger/ledger.repository';
 
 export type AckOutcome = 'applied' | 'duplicate' | 'unknown_request' | 'unknown_target' | 'mismatch';
 
+export interface AckResult {
+  outcome: AckOutcome;
+  /** For an applied ack: seconds from the request's creation to this ack. */
+  latencySeconds?: number;
+  kind?: 'erasure' | 'sweep';
+}
+
 const DONE = ['completed', 'held', 'not_applicable'];
 
 /**
@@ -13,22 +20,24 @@ const DONE = ['completed', 'held', 'not_applicable'];
  */
 export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: () => Date }) {
   const now = deps.now ?? (() => new Date());
-  return async function ackReceived(ack: Ack): Promise<AckOutcome> {
+  return async function ackReceived(ack: Ack): Promise<AckResult> {
     return deps.dataSource.transaction(async (manager) => {
-      const [request] = (await manager.query(`SELECT id, status, dry_run FROM retention_requests WHERE id = $1 FOR UPDATE`, [ack.requestId])) as Array<{
+      const [request] = (await manager.query(`SELECT id, status, dry_run, kind, created_at FROM retention_requests WHERE id = $1 FOR UPDATE`, [ack.requestId])) as Array<{
         id: string;
         status: string;
         dry_run: boolean;
+        kind: 'erasure' | 'sweep';
+        created_at: Date;
       }>;
-      if (!request) return 'unknown_request';
-      if (request.dry_run !== ack.dryRun) return 'mismatch';
+      if (!request) return { outcome: 'unknown_request' };
+      if (request.dry_run !== ack.dryRun || request.kind !== ack.kind) return { outcome: 'mismatch' };
       const [target] = (await manager.query(`SELECT status, ack FROM request_targets WHERE request_id = $1 AND service = $2`, [ack.requestId, ack.service])) as Array<{
         status: string;
         ack: Ack | null;
       }>;
-      if (!target) return 'unknown_target';
-      if (DONE.includes(target.status)) return 'duplicate';
-      if (target.status === 'failed' && ack.status === 'failed' && target.ack?.commandId === ack.commandId) return 'duplicate';
+      if (!target) return { outcome: 'unknown_target' };
+      if (DONE.includes(target.status)) return { outcome: 'duplicate' };
+      if (target.status === 'failed' && ack.status === 'failed' && target.ack?.commandId === ack.commandId) return { outcome: 'duplicate' };
 
       const at = now();
       await manager.query(`UPDATE request_targets SET status = $3, acked_at = $4, ack = $5, next_attempt_at = NULL WHERE request_id = $1 AND service = $2`, [
@@ -71,7 +80,7 @@ export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: (
         entries.push({ requestId: ack.requestId, type: 'request.failed', body: { failedTargets: counts.failed, targets: counts.total } });
       }
       await appendLedger(manager, entries, at);
-      return 'applied';
+      return { outcome: 'applied', kind: request.kind, latencySeconds: (at.getTime() - new Date(request.created_at).getTime()) / 1000 };
     });
   };
 }

@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { canonicalJson } from './canonical-json';
 
-export type LedgerEntryType = 'request.created' | 'command.sent' | 'ack.received' | 'request.completed' | 'request.failed';
+export type LedgerEntryType =
+  | 'request.created'
+  | 'command.sent'
+  | 'ack.received'
+  | 'request.completed'
+  | 'request.failed'
+  | 'request.overdue'
+  | 'target.retry'
+  | 'hold.placed'
+  | 'hold.released';
 
 export interface LedgerEntryInput {
   requestId: string | null;

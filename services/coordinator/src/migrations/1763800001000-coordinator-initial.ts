@@ -83,4 +83,3 @@ export class CoordinatorInitial1763800001000 implements MigrationInterface {
   }
 }
 
-export const coordinatorMigrations = [CoordinatorInitial1763800001000];

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { ConflictError, encodeEvent, EventTypes, type Subject, type TopicNames, ValidationError } from '@retention/contracts';
-import { currentTraceHeaders } from '@retention/observability';
-import { enqueueOutbox } from '@retention/outbox';
+import { ConflictError, type Subject, type TopicNames, ValidationError } from '@retention/contracts';
 import type { DataSource } from 'typeorm';
-import { appendLedger } from '../ledger/ledger.repository';
+import { activeSubjectHolds } from '../holds/legal-holds.service';
 import { servicesStoring } from '../registry/registry.repository';
 import { subjectRef } from '../subject-ref';
+import { issueRequest } from './issue-request';
 import { getRequest } from './requests.repository';
 import type { RequestView } from './request.views';
 
@@ -17,11 +16,13 @@ export interface CreateErasureRequest {
   idempotencyKey?: string;
 }
 
-export interface CreateErasureDeps {
+export interface RequestDeps {
   dataSource: DataSource;
   topics: TopicNames;
   hmacKey: string;
   deadlineDays: number;
+  /** Delay before the first redelivery to a target that has not acked. */
+  retryBaseSeconds: number;
   /** Called after commit so the outbox relay publishes at once. */
   onQueued: () => void;
   now?: () => Date;
@@ -29,10 +30,10 @@ export interface CreateErasureDeps {
 
 /**
  * Records an erasure request, its targets (every registered service that stores the subject
- * type) and its command in one transaction; the outbox relay publishes the command. With the
- * same `Idempotency-Key`, the same request is returned and nothing new is created.
+ * type), the subject holds in force and its command, in one transaction; the outbox relay
+ * publishes the command. With the same `Idempotency-Key`, the same request is returned.
  */
-export function createErasureRequestUseCase(deps: CreateErasureDeps) {
+export function createErasureRequestUseCase(deps: RequestDeps) {
   const now = deps.now ?? (() => new Date());
   return async function createErasureRequest(input: CreateErasureRequest): Promise<{ created: boolean; request: RequestView }> {
     const ref = subjectRef(deps.hmacKey, input.subject);
@@ -59,34 +60,28 @@ export function createErasureRequestUseCase(deps: CreateErasureDeps) {
       }
       const id = randomUUID();
       const createdAt = now();
-      const dueAt = new Date(createdAt.getTime() + deps.deadlineDays * 86_400_000);
-      const traceHeaders = currentTraceHeaders();
-      await manager.query(
-        `INSERT INTO retention_requests (id, kind, status, dry_run, subject_type, subject_ref, subject_id, reason, requested_by, idempotency_key, trace_headers, created_at, due_at)
-         VALUES ($1, 'erasure', 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [id, input.dryRun, input.subject.type, ref, input.subject.id, input.reason ?? null, input.requestedBy, input.idempotencyKey ?? null, traceHeaders, createdAt, dueAt],
-      );
-      await manager.query(
-        `INSERT INTO request_targets (request_id, service, status, last_sent_at) SELECT $1, unnest($2::text[]), 'pending', $3`,
-        [id, targets, createdAt],
-      );
-      const { envelope, value } = encodeEvent(
-        EventTypes.erasureRequested,
-        { requestId: id, subject: input.subject, dryRun: input.dryRun, requestedAt: createdAt.toISOString(), dueAt: dueAt.toISOString(), targets, attempt: 1 },
-        { source: '/retention/coordinator', time: createdAt },
-      );
-      await enqueueOutbox(manager, [{ topic: deps.topics.commands, key: ref, value, headers: traceHeaders }]);
-      await appendLedger(
+      await issueRequest(
         manager,
-        [
-          {
-            requestId: id,
-            type: 'request.created',
-            body: { kind: 'erasure', subjectType: input.subject.type, subjectRef: ref, dryRun: input.dryRun, targets, dueAt: dueAt.toISOString(), requestedBy: input.requestedBy, reason: input.reason ?? null },
-          },
-          { requestId: id, type: 'command.sent', body: { commandId: envelope.id, attempt: 1, targets } },
-        ],
-        createdAt,
+        {
+          id,
+          kind: 'erasure',
+          dryRun: input.dryRun,
+          subjectType: input.subject.type,
+          subjectId: input.subject.id,
+          subjectRef: ref,
+          serviceFilter: null,
+          policyFilter: null,
+          asOf: null,
+          createdAt,
+          dueAt: new Date(createdAt.getTime() + deps.deadlineDays * 86_400_000),
+          holds: await activeSubjectHolds(manager, ref),
+          targets,
+          reason: input.reason ?? null,
+          requestedBy: input.requestedBy,
+          idempotencyKey: input.idempotencyKey ?? null,
+          firstRetryAt: new Date(createdAt.getTime() + deps.retryBaseSeconds * 1000),
+        },
+        deps.topics,
       );
       return { created: true, id };
     });

@@ -1,4 +1,4 @@
-import { NotFoundError } from '@retention/contracts';
+import { ConflictError, NotFoundError, ValidationError } from '@retention/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
 import { type RequestRow, type RequestView, type TargetRow, toRequestView } from './request.views';
 
@@ -13,4 +13,78 @@ export async function getRequest(db: DataSource | EntityManager, id: string, now
     [id],
   )) as TargetRow[];
   return toRequestView(row, targets, now);
+}
+
+export interface ListFilter {
+  kind: 'erasure' | 'sweep';
+  status?: 'pending' | 'completed' | 'failed' | 'overdue';
+  from?: Date;
+  to?: Date;
+  subjectRef?: string;
+  limit: number;
+  /** Opaque cursor from the previous page. */
+  cursor?: string;
+}
+
+const encodeCursor = (createdAt: Date, id: string): string => Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
+function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefined {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(at ?? '');
+  return id && !Number.isNaN(createdAt.getTime()) && /^[0-9a-f-]{36}$/.test(id) ? { createdAt, id } : undefined;
+}
+
+/** A page of requests, newest first, with the cursor of the next page. */
+export async function listRequests(db: DataSource, filter: ListFilter, now: Date = new Date()): Promise<{ items: RequestView[]; nextCursor: string | null }> {
+  const where = ['kind = $1'];
+  const params: unknown[] = [filter.kind];
+  const add = (sql: (p: string) => string, value: unknown): void => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (filter.status === 'overdue') add((p) => `status = 'pending' AND due_at < ${p}`, now);
+  else if (filter.status === 'pending') add((p) => `status = 'pending' AND due_at >= ${p}`, now);
+  else if (filter.status) add((p) => `status = ${p}`, filter.status);
+  if (filter.from) add((p) => `created_at >= ${p}`, filter.from);
+  if (filter.to) add((p) => `created_at < ${p}`, filter.to);
+  if (filter.subjectRef) add((p) => `subject_ref = ${p}`, filter.subjectRef);
+  if (filter.cursor) {
+    const c = decodeCursor(filter.cursor);
+    if (!c) throw new ValidationError('invalid query', [{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
+    params.push(c.createdAt, c.id);
+    where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+  }
+  params.push(filter.limit + 1);
+  const rows = (await db.query(
+    `SELECT id, kind, status, dry_run, subject_type, created_at, due_at, completed_at FROM retention_requests WHERE ${where.join(' AND ')}
+     ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+    params,
+  )) as RequestRow[];
+  const page = rows.slice(0, filter.limit);
+  const targets = page.length
+    ? ((await db.query(`SELECT request_id, service, status, attempts, last_sent_at, acked_at, ack FROM request_targets WHERE request_id = ANY($1::uuid[]) ORDER BY service`, [
+        page.map((r) => r.id),
+      ])) as Array<TargetRow & { request_id: string }>)
+    : [];
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => toRequestView(r, targets.filter((t) => t.request_id === r.id), now)),
+    nextCursor: rows.length > filter.limit && last ? encodeCursor(new Date(last.created_at), last.id) : null,
+  };
+}
+
+/** Sets the failed targets of a request back to pending for immediate redelivery. */
+export async function retryFailedTargets(db: DataSource, id: string, now: Date, append: (m: EntityManager, services: string[]) => Promise<void>): Promise<string[]> {
+  return db.transaction(async (manager) => {
+    const [request] = (await manager.query(`SELECT status, subject_id, kind FROM retention_requests WHERE id = $1 FOR UPDATE`, [id])) as Array<{ status: string; subject_id: string | null; kind: string }>;
+    if (!request) throw new NotFoundError(`request ${id} does not exist`);
+    const [rows] = (await manager.query(
+      `UPDATE request_targets SET status = 'pending', next_attempt_at = $2, ack = NULL, acked_at = NULL WHERE request_id = $1 AND status = 'failed' RETURNING service`,
+      [id, now],
+    )) as [Array<{ service: string }>, number];
+    const services = rows.map((r) => r.service);
+    if (services.length === 0) throw new ConflictError(`request ${id} has no failed target to retry`);
+    await manager.query(`UPDATE retention_requests SET status = 'pending' WHERE id = $1`, [id]);
+    await append(manager, services);
+    return services;
+  });
 }

@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import { type CommandHold, encodeEvent, EventTypes, NotFoundError, type Subject, type TopicNames, ValidationError } from '@retention/contracts';
+import { enqueueOutbox } from '@retention/outbox';
+import type { DataSource, EntityManager } from 'typeorm';
+import { appendLedger } from '../ledger/ledger.repository';
+import { subjectRef } from '../subject-ref';
+
+export interface PlaceHold {
+  scope: 'subject' | 'policy' | 'record';
+  subject?: Subject;
+  service?: string;
+  policy?: string;
+  table?: string;
+  recordKey?: string;
+  reason: string;
+  expiresAt?: string;
+  placedBy: string;
+}
+
+/** A hold as the API shows it: the subject appears as its keyed hash, never its id. */
+export interface HoldView {
+  id: string;
+  scope: PlaceHold['scope'];
+  subjectType: string | null;
+  subjectRef: string | null;
+  service: string | null;
+  policy: string | null;
+  table: string | null;
+  recordKey: string | null;
+  reason: string;
+  placedBy: string;
+  placedAt: string;
+  expiresAt: string | null;
+  releasedAt: string | null;
+  releasedBy: string | null;
+  active: boolean;
+}
+
+interface HoldRow {
+  id: string;
+  scope: PlaceHold['scope'];
+  subject_type: string | null;
+  subject_ref: string | null;
+  service: string | null;
+  policy: string | null;
+  table_name: string | null;
+  record_key: string | null;
+  reason: string;
+  placed_by: string;
+  placed_at: Date;
+  expires_at: Date | null;
+  released_at: Date | null;
+  released_by: string | null;
+}
+
+const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
+
+function toView(r: HoldRow, now: Date): HoldView {
+  return {
+    id: r.id,
+    scope: r.scope,
+    subjectType: r.subject_type,
+    subjectRef: r.subject_ref,
+    service: r.service,
+    policy: r.policy,
+    table: r.table_name,
+    recordKey: r.record_key,
+    reason: r.reason,
+    placedBy: r.placed_by,
+    placedAt: iso(r.placed_at)!,
+    expiresAt: iso(r.expires_at),
+    releasedAt: iso(r.released_at),
+    releasedBy: r.released_by,
+    active: !r.released_at && (!r.expires_at || new Date(r.expires_at) > now),
+  };
+}
+
+const ACTIVE = `released_at IS NULL AND (expires_at IS NULL OR expires_at > now())`;
+
+/**
+ * Legal holds: stored here, and published to the compacted holds topic (through the outbox, in
+ * the same transaction) so that every service enforces them locally; a release publishes a
+ * tombstone. Every change is a ledger entry.
+ */
+export function createLegalHoldsService(deps: { dataSource: DataSource; topics: TopicNames; hmacKey: string; onQueued: () => void; now?: () => Date }) {
+  const now = deps.now ?? (() => new Date());
+
+  async function place(input: PlaceHold): Promise<HoldView> {
+    const placedAt = now();
+    if (input.expiresAt && new Date(input.expiresAt) <= placedAt) {
+      throw new ValidationError('invalid legal hold', [{ path: 'expiresAt', message: 'must be in the future' }]);
+    }
+    const id = randomUUID();
+    const ref = input.subject ? subjectRef(deps.hmacKey, input.subject) : null;
+    const { value } = encodeEvent(
+      EventTypes.holdPlaced,
+      {
+        holdId: id,
+        scope: input.scope,
+        subject: input.subject,
+        service: input.service,
+        policy: input.policy,
+        table: input.table,
+        recordKey: input.recordKey,
+        reason: input.reason,
+        placedBy: input.placedBy,
+        placedAt: placedAt.toISOString(),
+        expiresAt: input.expiresAt,
+      },
+      { source: '/retention/coordinator', time: placedAt },
+    );
+    await deps.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `INSERT INTO legal_holds (id, scope, subject_type, subject_ref, subject_id, service, policy, table_name, record_key, reason, placed_by, placed_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [id, input.scope, input.subject?.type ?? null, ref, input.subject?.id ?? null, input.service ?? null, input.policy ?? null, input.table ?? null, input.recordKey ?? null, input.reason, input.placedBy, placedAt, input.expiresAt ?? null],
+      );
+      await enqueueOutbox(manager, [{ topic: deps.topics.holds, key: id, value }]);
+      await appendLedger(
+        manager,
+        [{ requestId: null, type: 'hold.placed', body: { holdId: id, scope: input.scope, subjectType: input.subject?.type ?? null, subjectRef: ref, service: input.service ?? null, policy: input.policy ?? null, table: input.table ?? null, recordKey: input.recordKey ?? null, reason: input.reason, placedBy: input.placedBy, expiresAt: input.expiresAt ?? null } }],
+        placedAt,
+      );
+    });
+    deps.onQueued();
+    return get(id);
+  }
+
+  async function release(id: string, releasedBy: string): Promise<HoldView> {
+    const at = now();
+    const released = await deps.dataSource.transaction(async (manager) => {
+      const rows = (await manager.query(`UPDATE legal_holds SET released_at = $2, released_by = $3, subject_id = NULL WHERE id = $1 AND released_at IS NULL RETURNING id`, [id, at, releasedBy])) as [
+        unknown[],
+        number,
+      ];
+      if (rows[1] === 0) {
+        const [exists] = (await manager.query(`SELECT 1 FROM legal_holds WHERE id = $1`, [id])) as unknown[];
+        if (!exists) throw new NotFoundError(`legal hold ${id} does not exist`);
+        return false;
+      }
+      await enqueueOutbox(manager, [{ topic: deps.topics.holds, key: id, value: null }]);
+      await appendLedger(manager, [{ requestId: null, type: 'hold.released', body: { holdId: id, releasedBy } }], at);
+      return true;
+    });
+    if (released) deps.onQueued();
+    return get(id);
+  }
+
+  async function get(id: string): Promise<HoldView> {
+    const [row] = (await deps.dataSource.query(`SELECT * FROM legal_holds WHERE id = $1`, [id])) as HoldRow[];
+    if (!row) throw new NotFoundError(`legal hold ${id} does not exist`);
+    return toView(row, now());
+  }
+
+  async function list(filter: { active?: boolean; subject?: Subject }): Promise<HoldView[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.active === true) where.push(ACTIVE);
+    if (filter.active === false) where.push(`NOT (${ACTIVE})`);
+    if (filter.subject) {
+      params.push(subjectRef(deps.hmacKey, filter.subject));
+      where.push(`subject_ref = $${params.length}`);
+    }
+    const rows = (await deps.dataSource.query(`SELECT * FROM legal_holds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY placed_at DESC LIMIT 1000`, params)) as HoldRow[];
+    return rows.map((r) => toView(r, now()));
+  }
+
+  return { place, release, get, list };
+}
+
+/** Subject holds in force for a subject, to be named in its erasure command. */
+export async function activeSubjectHolds(manager: EntityManager, ref: string): Promise<CommandHold[]> {
+  const rows = (await manager.query(`SELECT id, service FROM legal_holds WHERE scope = 'subject' AND subject_ref = $1 AND ${ACTIVE}`, [ref])) as Array<{ id: string; service: string | null }>;
+  return rows.map((r) => ({ holdId: r.id, scope: 'subject' as const, ...(r.service ? { service: r.service } : {}) }));
+}
+
+/** Policy holds in force, to be named in a sweep command. */
+export async function activePolicyHolds(manager: EntityManager): Promise<CommandHold[]> {
+  const rows = (await manager.query(`SELECT id, service, policy FROM legal_holds WHERE scope = 'policy' AND ${ACTIVE}`)) as Array<{ id: string; service: string | null; policy: string }>;
+  return rows.map((r) => ({ holdId: r.id, scope: 'policy' as const, policy: r.policy, ...(r.service ? { service: r.service } : {}) }));
+}

@@ -1,0 +1,218 @@
+import { Identifier, PolicyName, ServiceName, Subject, SubjectType, ValidationError } from '@retention/contracts';
+import { z } from 'zod';
+import type { createLegalHoldsService } from '../holds/legal-holds.service';
+import { appendLedger, verifyLedger } from '../ledger/ledger.repository';
+import { buildReport, reportToCsv } from '../ledger/report';
+import { listServices } from '../registry/registry.repository';
+import type { createErasureRequestUseCase } from '../requests/create-erasure-request.use-case';
+import { getRequest, listRequests, retryFailedTargets } from '../requests/requests.repository';
+import { subjectRef } from '../subject-ref';
+import type { requestSweepUseCase } from '../sweeps/request-sweep.use-case';
+import { type AnyRoute, defineRoute } from './route';
+import type { DataSource } from 'typeorm';
+
+export interface RouteDeps {
+  dataSource: DataSource;
+  hmacKey: string;
+  createErasureRequest: ReturnType<typeof createErasureRequestUseCase>;
+  requestSweep: ReturnType<typeof requestSweepUseCase>['requestSweep'];
+  holds: ReturnType<typeof createLegalHoldsService>;
+  /** Wakes the leader's maintenance loop (redelivery) after a retry. */
+  onRetry: () => void;
+  now?: () => Date;
+}
+
+const IdParams = z.object({ id: z.uuid('must be a UUID') });
+const Instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2026-01-01T00:00:00Z' }).transform((s) => new Date(s));
+const Limit = z.coerce.number().int().min(1).max(500).default(50);
+const Status = z.enum(['pending', 'completed', 'failed', 'overdue']);
+
+const ListQuery = z
+  .object({
+    status: Status.optional(),
+    from: Instant.optional(),
+    to: Instant.optional(),
+    subjectType: SubjectType.optional(),
+    subjectId: z.string().min(1).max(256).optional(),
+    limit: Limit,
+    cursor: z.string().max(200).optional(),
+  })
+  .strict()
+  .refine((q) => !q.subjectId === !q.subjectType, { message: 'subjectType and subjectId go together', path: ['subjectId'] });
+
+const HoldBody = z
+  .object({
+    scope: z.enum(['subject', 'policy', 'record']),
+    subject: Subject.optional(),
+    service: ServiceName.optional(),
+    policy: PolicyName.optional(),
+    table: Identifier.optional(),
+    recordKey: z.string().min(1).max(256).optional(),
+    reason: z.string().min(3).max(2000),
+    expiresAt: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict()
+  .superRefine((h, ctx) => {
+    if (h.scope === 'subject' && !h.subject) ctx.addIssue({ code: 'custom', path: ['subject'], message: 'required for a subject hold' });
+    if (h.scope === 'policy' && !h.policy) ctx.addIssue({ code: 'custom', path: ['policy'], message: 'required for a policy hold' });
+    if (h.scope === 'record') {
+      if (!h.service) ctx.addIssue({ code: 'custom', path: ['service'], message: 'required for a record hold' });
+      if (!h.table) ctx.addIssue({ code: 'custom', path: ['table'], message: 'required for a record hold' });
+      if (!h.recordKey) ctx.addIssue({ code: 'custom', path: ['recordKey'], message: 'required for a record hold' });
+    }
+  });
+
+export function buildRoutes(deps: RouteDeps): AnyRoute[] {
+  const now = deps.now ?? (() => new Date());
+  const list = (kind: 'erasure' | 'sweep') => async ({ query }: { query: z.output<typeof ListQuery> }) =>
+    listRequests(deps.dataSource, {
+      kind,
+      status: query.status,
+      from: query.from,
+      to: query.to,
+      limit: query.limit,
+      cursor: query.cursor,
+      subjectRef: query.subjectType && query.subjectId ? subjectRef(deps.hmacKey, { type: query.subjectType, id: query.subjectId }) : undefined,
+    }, now());
+
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/v1/erasure-requests',
+      summary: 'Request the erasure of everything every service stores about one subject (GDPR Art. 17). Send an Idempotency-Key header to make retries safe.',
+      roles: ['requester', 'admin'],
+      body: z.object({ subject: Subject, reason: z.string().min(1).max(2000).optional(), dryRun: z.boolean().default(false) }).strict(),
+      responses: { 202: 'Accepted: {id, status, dueAt, dryRun, targets}', 200: 'Same Idempotency-Key: the existing request', 400: 'Invalid body (issues name the fields)', 409: 'Idempotency-Key used for a different request' },
+      handler: async ({ body, principal, request, reply }) => {
+        const header = request.headers['idempotency-key'];
+        if (header !== undefined && (typeof header !== 'string' || header.length < 1 || header.length > 200)) {
+          throw new ValidationError('invalid header', [{ path: 'Idempotency-Key', message: 'must be 1 to 200 characters' }]);
+        }
+        const { created, request: view } = await deps.createErasureRequest({ ...body, requestedBy: principal.name, idempotencyKey: header });
+        return reply.code(created ? 202 : 200).send({ id: view.id, status: view.status, dueAt: view.dueAt, dryRun: view.dryRun, targets: view.targets.map((t) => t.service) });
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/erasure-requests/{id}',
+      summary: 'One erasure request: status (pending, completed, failed, overdue) and, per target service, status, ack time and counts.',
+      roles: ['requester', 'auditor', 'admin'],
+      params: IdParams,
+      responses: { 200: 'The request', 404: 'No such request' },
+      handler: ({ params }) => getRequest(deps.dataSource, params.id, now()),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/erasure-requests',
+      summary: 'Erasure requests, newest first, paged (cursor), filtered by status, creation window and subject (matched by its keyed hash).',
+      roles: ['auditor', 'admin'],
+      query: ListQuery,
+      responses: { 200: '{items, nextCursor}', 400: 'Invalid query' },
+      handler: list('erasure'),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/erasure-requests/{id}/retry',
+      summary: 'Send the command again to every target that acknowledged `failed` (after its cause was fixed).',
+      roles: ['admin'],
+      params: IdParams,
+      responses: { 202: '{id, retried: [service]}', 404: 'No such request', 409: 'No failed target' },
+      handler: async ({ params, principal, reply }) => {
+        const at = now();
+        const retried = await retryFailedTargets(deps.dataSource, params.id, at, (manager, services) =>
+          appendLedger(manager, [{ requestId: params.id, type: 'target.retry', body: { services, by: principal.name } }], at),
+        );
+        deps.onRetry();
+        return reply.code(202).send({ id: params.id, retried });
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/sweeps',
+      summary: 'Run retention sweeps now, for every service and policy or one of each (the scheduler runs them on cron).',
+      roles: ['admin'],
+      body: z.object({ service: ServiceName.optional(), policy: PolicyName.optional(), dryRun: z.boolean().default(false), reason: z.string().min(1).max(2000).optional() }).strict(),
+      responses: { 202: 'The sweep request', 400: 'Unknown service or policy' },
+      handler: async ({ body, principal, reply }) => reply.code(202).send(await deps.requestSweep({ ...body, requestedBy: principal.name })),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/sweeps/{id}',
+      summary: 'One sweep: status and, per target service, the counts per policy.',
+      roles: ['auditor', 'admin'],
+      params: IdParams,
+      responses: { 200: 'The sweep', 404: 'No such sweep' },
+      handler: ({ params }) => getRequest(deps.dataSource, params.id, now()),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/sweeps',
+      summary: 'Sweeps (scheduled and manual), newest first, paged: the compliance run log.',
+      roles: ['auditor', 'admin'],
+      query: ListQuery,
+      responses: { 200: '{items, nextCursor}', 400: 'Invalid query' },
+      handler: list('sweep'),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/legal-holds',
+      summary: 'Place a legal hold on a subject, a policy, or one record of a service; every service enforces it.',
+      roles: ['admin'],
+      body: HoldBody,
+      responses: { 201: 'The hold', 400: 'Invalid hold' },
+      handler: async ({ body, principal, reply }) => reply.code(201).send(await deps.holds.place({ ...body, placedBy: principal.name })),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/legal-holds',
+      summary: 'Legal holds (subjects shown as their keyed hash), optionally only active or released ones, or one subject\'s.',
+      roles: ['admin', 'auditor'],
+      query: z
+        .object({ active: z.enum(['true', 'false']).transform((v) => v === 'true').optional(), subjectType: SubjectType.optional(), subjectId: z.string().min(1).max(256).optional() })
+        .strict()
+        .refine((q) => !q.subjectId === !q.subjectType, { message: 'subjectType and subjectId go together', path: ['subjectId'] }),
+      responses: { 200: '{items}' },
+      handler: async ({ query }) => ({
+        items: await deps.holds.list({ active: query.active, subject: query.subjectType && query.subjectId ? { type: query.subjectType, id: query.subjectId } : undefined }),
+      }),
+    }),
+    defineRoute({
+      method: 'DELETE',
+      url: '/v1/legal-holds/{id}',
+      summary: 'Release a legal hold (publishes a tombstone; erasures it held can then be requested again).',
+      roles: ['admin'],
+      params: IdParams,
+      responses: { 200: 'The released hold', 404: 'No such hold' },
+      handler: ({ params, principal }) => deps.holds.release(params.id, principal.name),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/policies',
+      summary: 'Every registered service with its subject types and policies (table, period, action, legal basis, conditions, schedule).',
+      roles: ['auditor', 'admin'],
+      responses: { 200: '{services}' },
+      handler: async () => ({ services: await listServices(deps.dataSource) }),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/ledger/report',
+      summary: 'Completeness report of every request and sweep created in [from, to): targets, statuses, counts, overdue flags, summary. JSON or CSV.',
+      roles: ['auditor', 'admin'],
+      query: z.object({ from: Instant, to: Instant, format: z.enum(['json', 'csv']).default('json') }).strict().refine((q) => q.from < q.to, { message: 'must be after from', path: ['to'] }),
+      responses: { 200: 'The report', 400: 'Invalid window or format' },
+      handler: async ({ query, reply }) => {
+        const report = await buildReport(deps.dataSource, query.from, query.to, now());
+        if (query.format === 'csv') return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="retention-ledger-report.csv"').send(reportToCsv(report));
+        return report;
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/ledger/verify',
+      summary: 'Recompute the ledger\'s hash chain: {ok, entries, firstBrokenEntry?}.',
+      roles: ['auditor', 'admin'],
+      responses: { 200: '{ok, entries, firstBrokenEntry?}' },
+      handler: () => verifyLedger(deps.dataSource),
+    }),
+  ];
+}

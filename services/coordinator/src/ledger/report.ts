@@ -1,0 +1,78 @@
+import type { DataSource } from 'typeorm';
+import { listRequests } from '../requests/requests.repository';
+import type { RequestView } from '../requests/request.views';
+
+export interface LedgerReport {
+  from: string;
+  to: string;
+  generatedAt: string;
+  summary: { total: number; completed: number; pending: number; overdue: number; failed: number; held: number; dryRun: number };
+  requests: Array<RequestView & { subjectRef: string | null }>;
+}
+
+/**
+ * Every request and sweep created in [from, to): targets, statuses, counts, times, overdue flags,
+ * and a summary. `held` counts requests in which at least one target kept data under a hold.
+ */
+export async function buildReport(db: DataSource, from: Date, to: Date, now: Date = new Date()): Promise<LedgerReport> {
+  const requests: LedgerReport['requests'] = [];
+  for (const kind of ['erasure', 'sweep'] as const) {
+    let cursor: string | undefined;
+    do {
+      const page = await listRequests(db, { kind, from, to, limit: 500, cursor }, now);
+      const refs = page.items.length
+        ? ((await db.query(`SELECT id, subject_ref FROM retention_requests WHERE id = ANY($1::uuid[])`, [page.items.map((i) => i.id)])) as Array<{ id: string; subject_ref: string | null }>)
+        : [];
+      requests.push(...page.items.map((i) => ({ ...i, subjectRef: refs.find((r) => r.id === i.id)?.subject_ref ?? null })));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+  requests.sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+  const count = (p: (r: RequestView) => boolean): number => requests.filter(p).length;
+  return {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    generatedAt: now.toISOString(),
+    summary: {
+      total: requests.length,
+      completed: count((r) => r.status === 'completed'),
+      pending: count((r) => r.status === 'pending'),
+      overdue: count((r) => r.overdue),
+      failed: count((r) => r.status === 'failed'),
+      held: count((r) => r.targets.some((t) => t.status === 'held' || t.tables.some((x) => x.held > 0))),
+      dryRun: count((r) => r.dryRun),
+    },
+    requests,
+  };
+}
+
+const CSV_COLUMNS = [
+  'request_id', 'kind', 'status', 'dry_run', 'subject_type', 'subject_ref', 'created_at', 'due_at', 'completed_at', 'overdue',
+  'service', 'target_status', 'attempts', 'acked_at', 'table', 'policy', 'action', 'matched', 'deleted', 'anonymized', 'archived', 'held', 'hold_ids', 'reason',
+] as const;
+
+function cell(value: unknown): string {
+  const s = value === null || value === undefined ? '' : String(value);
+  // Quote always; double embedded quotes; neutralize spreadsheet formulas.
+  return `"${(/^[=+\-@]/.test(s) ? `'${s}` : s).replace(/"/g, '""')}"`;
+}
+
+/** One line per request, target and table (a target with no table results gets one line). */
+export function reportToCsv(report: LedgerReport): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const r of report.requests) {
+    const base = [r.id, r.kind, r.status, r.dryRun, r.subjectType, r.subjectRef, r.createdAt, r.dueAt, r.completedAt, r.overdue];
+    const targets = r.targets.length ? r.targets : [undefined];
+    for (const t of targets) {
+      const tables = t?.tables.length ? t.tables : [undefined];
+      for (const x of tables) {
+        lines.push(
+          [...base, t?.service, t?.status, t?.attempts, t?.ackedAt, x?.table, x?.policy, x?.action, x?.matched, x?.deleted, x?.anonymized, x?.archived, x?.held, t?.holdIds.join(' '), t?.reason ?? t?.error?.message]
+            .map(cell)
+            .join(','),
+        );
+      }
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,73 @@
+import type { ServiceRegistered } from '@retention/contracts';
+import type { Logger } from '@retention/observability';
+import { Cron } from 'croner';
+import type { DataSource } from 'typeorm';
+import type { requestSweepUseCase } from '../sweeps/request-sweep.use-case';
+
+export interface SchedulerOptions {
+  /** Cron expression (UTC) for policies that do not name their own. */
+  defaultSchedule: string;
+  /** A slot missed (coordinator down) is still run if it is at most this old. */
+  misfireGraceSeconds: number;
+}
+
+/** The latest slot of `schedule` in (now - grace, now], or null. */
+export function latestDueSlot(schedule: string, now: Date, graceSeconds: number): Date | null {
+  const cron = new Cron(schedule, { timezone: 'UTC', paused: true });
+  let slot: Date | null = null;
+  let cursor = new Date(now.getTime() - graceSeconds * 1000);
+  for (let i = 0; i < 10_000; i++) {
+    const next = cron.nextRun(cursor);
+    if (!next || next > now) break;
+    slot = next;
+    cursor = next;
+  }
+  return slot;
+}
+
+/**
+ * Runs each registered policy on its schedule: a slot is claimed once in `sweep_schedule_runs`
+ * (so replicas and restarts never run it twice), and skipped while the previous sweep of that
+ * policy is still pending (at most one run at a time).
+ */
+export async function scheduleDueSweeps(
+  deps: { dataSource: DataSource; issueSweep: ReturnType<typeof requestSweepUseCase>['issueSweep']; logger: Logger },
+  options: SchedulerOptions,
+  now: Date,
+): Promise<number> {
+  const manifests = ((await deps.dataSource.query(`SELECT manifest FROM registered_services ORDER BY service`)) as Array<{ manifest: ServiceRegistered }>).map((r) => r.manifest);
+  let issued = 0;
+  for (const m of manifests) {
+    for (const p of m.policies) {
+      let slot: Date | null;
+      try {
+        slot = latestDueSlot(p.schedule ?? options.defaultSchedule, now, options.misfireGraceSeconds);
+      } catch (error) {
+        deps.logger.warn({ registered: m.service, policy: p.name, schedule: p.schedule, err: String(error) }, 'invalid policy schedule; policy not scheduled');
+        continue;
+      }
+      if (!slot) continue;
+      const at = slot;
+      const didIssue = await deps.dataSource.transaction(async (manager) => {
+        const [claimed] = (await manager.query(
+          `INSERT INTO sweep_schedule_runs (service, policy, scheduled_for) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING service`,
+          [m.service, p.name, at],
+        )) as unknown[];
+        if (!claimed) return false;
+        const [running] = (await manager.query(
+          `SELECT id FROM retention_requests WHERE kind = 'sweep' AND status = 'pending' AND service_filter = $1 AND policy_filter = $2 AND NOT dry_run LIMIT 1`,
+          [m.service, p.name],
+        )) as Array<{ id: string }>;
+        if (running) {
+          deps.logger.warn({ registered: m.service, policy: p.name, pendingRequestId: running.id }, 'scheduled sweep skipped: previous run still pending');
+          return false;
+        }
+        const id = await deps.issueSweep(manager, { service: m.service, policy: p.name, dryRun: false, requestedBy: 'scheduler', reason: `scheduled for ${at.toISOString()}` });
+        await manager.query(`UPDATE sweep_schedule_runs SET request_id = $4 WHERE service = $1 AND policy = $2 AND scheduled_for = $3`, [m.service, p.name, at, id]);
+        return true;
+      });
+      if (didIssue) issued++;
+    }
+  }
+  return issued;
+}

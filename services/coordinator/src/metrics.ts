@@ -1,0 +1,101 @@
+import { boundedCollect, Counter, Gauge, Histogram, type Logger, type Registry } from '@retention/observability';
+import type { DataSource } from 'typeorm';
+
+export interface CoordinatorMetrics {
+  acksTotal: Counter<'outcome'>;
+  ackLatency: Histogram<'kind'>;
+  redeliveries: Counter;
+  sweepsScheduled: Counter;
+}
+
+/**
+ * The coordinator's metrics. Gauges are computed at scrape time from the database (one bounded
+ * query each, so a slow database fails those series, not the scrape); labels are kinds, statuses
+ * and service names only.
+ */
+export function createCoordinatorMetrics(registry: Registry, dataSource: DataSource, logger: Logger): CoordinatorMetrics {
+  const onError = (error: unknown): void => logger.warn({ err: String(error) }, 'metric collection failed');
+  const oldestUnacked = new Gauge({
+    name: 'retention_oldest_unacked_command_seconds',
+    help: 'Age of the oldest request still waiting for this service\'s acknowledgement (0 when none)',
+    labelNames: ['service'] as const,
+    registers: [registry],
+  });
+  const outboxOldest = new Gauge({ name: 'retention_outbox_oldest_seconds', help: 'Age of the oldest unpublished outbox message (0 when none)', registers: [registry] });
+  new Gauge({
+    name: 'retention_requests',
+    help: 'Requests by kind and status (overdue = pending past its due date)',
+    labelNames: ['kind', 'status'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await boundedCollect(
+        () =>
+          dataSource.query(
+            `SELECT kind, CASE WHEN status = 'pending' AND due_at < now() THEN 'overdue' ELSE status END AS status, count(*)::int AS n
+             FROM retention_requests GROUP BY 1, 2`,
+          ) as Promise<Array<{ kind: string; status: string; n: number }>>,
+        2000,
+        onError,
+      );
+      if (!rows) return;
+      this.reset();
+      for (const kind of ['erasure', 'sweep']) for (const status of ['pending', 'completed', 'failed', 'overdue']) this.set({ kind, status }, 0);
+      for (const r of rows) this.set({ kind: r.kind, status: r.status }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'retention_pending_acks',
+    help: 'Targets that have not acknowledged yet, by service',
+    labelNames: ['service'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await boundedCollect(
+        () =>
+          dataSource.query(
+            `SELECT s.service, count(t.service)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(r.created_at)), 0)::float AS oldest
+             FROM registered_services s
+             LEFT JOIN request_targets t ON t.service = s.service AND t.status = 'pending'
+             LEFT JOIN retention_requests r ON r.id = t.request_id
+             GROUP BY s.service`,
+          ) as Promise<Array<{ service: string; n: number; oldest: number }>>,
+        2000,
+        onError,
+      );
+      if (!rows) return;
+      this.reset();
+      oldestUnacked.reset();
+      for (const r of rows) {
+        this.set({ service: r.service }, r.n);
+        oldestUnacked.set({ service: r.service }, r.oldest);
+      }
+    },
+  });
+  new Gauge({
+    name: 'retention_outbox_pending',
+    help: 'Commands and holds written but not yet published to Kafka',
+    registers: [registry],
+    async collect() {
+      const rows = await boundedCollect(
+        () => dataSource.query(`SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float AS oldest FROM retention_outbox`) as Promise<Array<{ n: number; oldest: number }>>,
+        2000,
+        onError,
+      );
+      if (!rows?.[0]) return;
+      this.set(rows[0].n);
+      outboxOldest.set(rows[0].oldest);
+    },
+  });
+
+  return {
+    acksTotal: new Counter({ name: 'retention_acks_total', help: 'Acknowledgements received, by outcome of reconciliation', labelNames: ['outcome'] as const, registers: [registry] }),
+    ackLatency: new Histogram({
+      name: 'retention_ack_latency_seconds',
+      help: 'Time from a request\'s creation to each target\'s acknowledgement',
+      labelNames: ['kind'] as const,
+      buckets: [0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86_400, 7 * 86_400, 30 * 86_400],
+      registers: [registry],
+    }),
+    redeliveries: new Counter({ name: 'retention_redeliveries_total', help: 'Commands re-published to targets that had not acknowledged', registers: [registry] }),
+    sweepsScheduled: new Counter({ name: 'retention_sweeps_scheduled_total', help: 'Sweeps started by the scheduler', registers: [registry] }),
+  };
+}

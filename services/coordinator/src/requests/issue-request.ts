@@ -1,0 +1,60 @@
+import type { TopicNames } from '@retention/contracts';
+import { currentTraceHeaders } from '@retention/observability';
+import { enqueueOutbox } from '@retention/outbox';
+import type { EntityManager } from 'typeorm';
+import { appendLedger } from '../ledger/ledger.repository';
+import { buildCommand, type StoredRequest } from './commands';
+
+export interface IssueRequest extends Omit<StoredRequest, 'traceHeaders'> {
+  targets: string[];
+  reason: string | null;
+  requestedBy: string;
+  idempotencyKey: string | null;
+  /** First redelivery of a target that has not acked. */
+  firstRetryAt: Date;
+}
+
+/**
+ * Records a request with its targets, its command in the outbox and its ledger entries, in the
+ * caller's transaction: either all of it exists, or none.
+ */
+export async function issueRequest(manager: EntityManager, r: IssueRequest, topics: TopicNames): Promise<void> {
+  const traceHeaders = currentTraceHeaders();
+  await manager.query(
+    `INSERT INTO retention_requests (id, kind, status, dry_run, subject_type, subject_ref, subject_id, service_filter, policy_filter, as_of, reason,
+       requested_by, idempotency_key, trace_headers, created_at, due_at, hold_snapshot)
+     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+    [r.id, r.kind, r.dryRun, r.subjectType, r.subjectRef, r.subjectId, r.serviceFilter, r.policyFilter, r.asOf, r.reason, r.requestedBy, r.idempotencyKey, traceHeaders, r.createdAt, r.dueAt, JSON.stringify(r.holds)],
+  );
+  await manager.query(
+    `INSERT INTO request_targets (request_id, service, status, last_sent_at, next_attempt_at) SELECT $1, unnest($2::text[]), 'pending', $3, $4`,
+    [r.id, r.targets, r.createdAt, r.firstRetryAt],
+  );
+  const { commandId, message } = buildCommand({ ...r, traceHeaders }, r.targets, 1, topics, r.createdAt);
+  await enqueueOutbox(manager, [message]);
+  await appendLedger(
+    manager,
+    [
+      {
+        requestId: r.id,
+        type: 'request.created',
+        body: {
+          kind: r.kind,
+          dryRun: r.dryRun,
+          subjectType: r.subjectType,
+          subjectRef: r.subjectRef,
+          service: r.serviceFilter,
+          policy: r.policyFilter,
+          asOf: r.asOf?.toISOString() ?? null,
+          targets: r.targets,
+          dueAt: r.dueAt.toISOString(),
+          requestedBy: r.requestedBy,
+          reason: r.reason,
+          holds: r.holds.map((h) => h.holdId),
+        },
+      },
+      { requestId: r.id, type: 'command.sent', body: { commandId, attempt: 1, targets: r.targets } },
+    ],
+    r.createdAt,
+  );
+}

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import type { ServiceRegistered } from '@retention/contracts';
+import { ValidationError } from '@retention/contracts';
+import type { EntityManager } from 'typeorm';
+import { activePolicyHolds } from '../holds/legal-holds.service';
+import { issueRequest } from '../requests/issue-request';
+import { getRequest } from '../requests/requests.repository';
+import type { RequestView } from '../requests/request.views';
+import type { RequestDeps } from '../requests/create-erasure-request.use-case';
+
+export interface RequestSweep {
+  service?: string;
+  policy?: string;
+  dryRun: boolean;
+  requestedBy: string;
+  reason?: string;
+}
+
+/** Which registered services a sweep of (service?, policy?) must reach. */
+export function sweepTargets(manifests: readonly ServiceRegistered[], filter: { service?: string; policy?: string }): string[] {
+  return manifests
+    .filter((m) => !filter.service || m.service === filter.service)
+    .filter((m) => (filter.policy ? m.policies.some((p) => p.name === filter.policy) : m.policies.length > 0))
+    .map((m) => m.service);
+}
+
+/**
+ * Records a sweep (run retention policies now) like an erasure request: targets from the registry,
+ * the policy holds in force, one command, and acks reconciled into the ledger with the counts per
+ * policy: the compliance run log.
+ */
+export function requestSweepUseCase(deps: RequestDeps & { sweepDeadlineHours: number }) {
+  const now = deps.now ?? (() => new Date());
+
+  /** Issues the sweep in the caller's transaction (the scheduler uses its own). */
+  async function issueSweep(manager: EntityManager, input: RequestSweep): Promise<string> {
+    const manifests = ((await manager.query(`SELECT manifest FROM registered_services ORDER BY service`)) as Array<{ manifest: ServiceRegistered }>).map((r) => r.manifest);
+    if (input.service && !manifests.some((m) => m.service === input.service)) {
+      throw new ValidationError('invalid sweep', [{ path: 'service', message: `no registered service "${input.service}"` }]);
+    }
+    const targets = sweepTargets(manifests, input);
+    if (targets.length === 0) {
+      throw new ValidationError('invalid sweep', [{ path: input.policy ? 'policy' : 'service', message: input.policy ? `no registered service has policy "${input.policy}"` : 'no registered service has retention policies' }]);
+    }
+    const id = randomUUID();
+    const createdAt = now();
+    const holds = (await activePolicyHolds(manager)).filter((h) => !input.policy || h.policy === input.policy);
+    await issueRequest(
+      manager,
+      {
+        id,
+        kind: 'sweep',
+        dryRun: input.dryRun,
+        subjectType: null,
+        subjectId: null,
+        subjectRef: null,
+        serviceFilter: input.service ?? null,
+        policyFilter: input.policy ?? null,
+        asOf: createdAt,
+        createdAt,
+        dueAt: new Date(createdAt.getTime() + deps.sweepDeadlineHours * 3_600_000),
+        holds,
+        targets,
+        reason: input.reason ?? null,
+        requestedBy: input.requestedBy,
+        idempotencyKey: null,
+        firstRetryAt: new Date(createdAt.getTime() + deps.retryBaseSeconds * 1000),
+      },
+      deps.topics,
+    );
+    return id;
+  }
+
+  async function requestSweep(input: RequestSweep): Promise<RequestView> {
+    const id = await deps.dataSource.transaction((manager) => issueSweep(manager, input));
+    deps.onQueued();
+    return getRequest(deps.dataSource, id, now());
+  }
+
+  return { requestSweep, issueSweep };
+}
