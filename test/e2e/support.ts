@@ -1,6 +1,6 @@
 import { type RunningCoordinator, startCoordinator } from '@retention/service-coordinator';
 import { loadConfig } from '@retention/config';
-import { type RetentionServiceDefinition, type RunningRetentionService, ServiceEnv, startRetentionService } from '@retention/consumer';
+import { type RetentionServiceDefinition, type RunningRetentionService, type ServiceConfig, ServiceEnv, startRetentionService } from '@retention/consumer';
 import { CoordinatorEnv } from '@retention/service-coordinator';
 import { createTestDatabase, createTestLogger, type TestDatabase, testStack, uniqueTopicPrefix, waitFor } from '@retention/testing';
 
@@ -16,28 +16,51 @@ export interface Platform {
   coordinator: RunningCoordinator;
   services: Map<string, RunningRetentionService>;
   logs: string[];
+  /** The configuration each service was started with (to start it again, or in a child process). */
+  serviceConfigs: Map<string, ServiceConfig>;
+  stopService(name: string): Promise<void>;
+  startService(name: string): Promise<RunningRetentionService>;
   api(method: string, path: string, options?: { body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
   waitForRequest(id: string, statuses?: string[]): Promise<any>;
   stop(): Promise<void>;
 }
 
-export async function startPlatform(definitions: RetentionServiceDefinition[], options: { coordinatorEnv?: Record<string, string> } = {}): Promise<Platform> {
+export interface PlatformOptions {
+  coordinatorEnv?: Record<string, string>;
+  /** Extra environment per service name (e.g. RETENTION_FILES_ROOT). */
+  serviceEnv?: Record<string, Record<string, string>>;
+  /** The coordinator's clock (tests move it forward to reach deadlines). */
+  now?: () => Date;
+}
+
+export async function startPlatform(definitions: RetentionServiceDefinition[], options: PlatformOptions = {}): Promise<Platform> {
   const stack = testStack();
   const prefix = uniqueTopicPrefix();
   const databases: TestDatabase[] = [];
-  const logs: string[] = [];
   const services = new Map<string, RunningRetentionService>();
+  const serviceConfigs = new Map<string, ServiceConfig>();
+  const serviceLines: string[][] = [];
+  const launch = async (definition: RetentionServiceDefinition): Promise<RunningRetentionService> => {
+    const { logger, lines } = createTestLogger(definition.policies.service);
+    serviceLines.push(lines);
+    const running = await startRetentionService(definition, serviceConfigs.get(definition.policies.service)!, { logger });
+    services.set(definition.policies.service, running);
+    return running;
+  };
   const common = { KAFKA_BROKERS: stack.kafkaBrokers.join(','), RETENTION_TOPIC_PREFIX: prefix };
 
   for (const definition of definitions) {
     const db = await createTestDatabase(stack.databaseUrl, `e2e_${definition.policies.service}`);
     databases.push(db);
-    const { logger, lines } = createTestLogger(definition.policies.service);
-    const config = loadConfig(ServiceEnv, { ...common, DATABASE_URL: db.url, RETENTION_HASH_KEY: 'test-hash-key-0123456789', HTTP_PORT: '0' });
-    const running = await startRetentionService(definition, config, { logger });
-    services.set(definition.policies.service, running);
-    logs.push(...lines);
-    Object.defineProperty(running, 'logLines', { value: lines });
+    const config = loadConfig(ServiceEnv, {
+      ...common,
+      DATABASE_URL: db.url,
+      RETENTION_HASH_KEY: 'test-hash-key-0123456789',
+      HTTP_PORT: '0',
+      ...options.serviceEnv?.[definition.policies.service],
+    });
+    serviceConfigs.set(definition.policies.service, config);
+    await launch(definition);
   }
 
   const db = await createTestDatabase(stack.databaseUrl, 'e2e_coordinator');
@@ -52,7 +75,7 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
       RETENTION_SUBJECT_HMAC_KEY: 'test-hmac-key-0123456789',
       ...options.coordinatorEnv,
     }),
-    { logger },
+    { logger, now: options.now },
   );
 
   const api: Platform['api'] = async (method, path, opts = {}) => {
@@ -81,7 +104,17 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
     coordinator,
     services,
     get logs() {
-      return [...lines, ...[...services.values()].flatMap((s) => (s as unknown as { logLines: string[] }).logLines)];
+      return [...lines, ...serviceLines.flat()];
+    },
+    serviceConfigs,
+    async stopService(name) {
+      await services.get(name)?.stop();
+      services.delete(name);
+    },
+    startService(name) {
+      const definition = definitions.find((d) => d.policies.service === name);
+      if (!definition) throw new Error(`no service ${name} in this platform`);
+      return launch(definition);
     },
     api,
     waitForRequest: (id, statuses = ['completed', 'failed']) =>

@@ -26,6 +26,10 @@ export interface CommandHandlerDeps {
   onAckQueued: () => void;
   /** Waits until the local holds replica has caught up with the holds topic. */
   holdsCaughtUp: () => Promise<void>;
+  /** Runs after a job's last batch committed (deletes the files queued by its batches). */
+  afterCommit?: () => Promise<void>;
+  /** Hash of the service's policies, recorded in every ack. */
+  policyHash?: string;
   now?: () => Date;
 }
 
@@ -88,7 +92,7 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
       finishedAt: now().toISOString(),
       tables: [],
       holdIds: [],
-      policyHash: undefined,
+      policyHash: deps.policyHash,
       ...fields,
     };
   }
@@ -127,7 +131,7 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
       const holds = await activeScopedHolds(manager);
       const p = plan(command, holds);
       if (p.status !== 'run') {
-        const ack = buildAck(command, startedAt, { status: p.status, reason: p.reason, holdIds: p.status === 'held' ? p.holdIds : [], policyHash: undefined });
+        const ack = buildAck(command, startedAt, { status: p.status, reason: p.reason, holdIds: p.status === 'held' ? p.holdIds : [] });
         await finish(manager, command, ack, 'done');
         return { done: true, ack };
       }
@@ -185,6 +189,7 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
         const { done, ack } = await step(command);
         if (done) {
           deps.onAckQueued();
+          await deps.afterCommit?.();
           if (ack) {
             deps.metrics.observeRun(command.kind === 'sweep' ? (command.data.policy ?? 'all') : 'erasure', (Date.now() - started) / 1000);
             log.info({ status: ack.status, tables: ack.tables.map((t) => ({ table: t.table, policy: t.policy, matched: t.matched, held: t.held })) }, 'command applied');

@@ -4,12 +4,13 @@ import { createDataSource, ensureDatabase, openDatabase, TypeOrmPinoLogger } fro
 import { createKafka, createPublisher, ensureTopics, runConsumer, type Publisher, type RunningConsumer } from '@retention/kafka';
 import { createLogger, createMetricsRegistry, type Logger, type Registry, startOpsServer, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
-import { bindPolicies, type BoundPolicies, buildManifest, type Policies, policyMigrations } from '@retention/policy';
+import { bindPolicies, type BoundPolicies, buildManifest, flushFileDeletions, type Policies, policyMigrations } from '@retention/policy';
 import type { DataSource, EntitySchema, MixedList } from 'typeorm';
 import { createCommandHandler } from './command.handler';
 import type { ServiceConfig } from './config';
 import { type HoldsReplica, startHoldsReplica } from './holds-replica';
 import { CreateRetentionInbox1763800000200 } from './inbox.migration';
+import { safeErrorMessage } from './pg-errors';
 import { createRetentionMetrics } from './metrics';
 
 /** What a domain service declares: its policies, entities and migrations. The SDK does the rest. */
@@ -21,7 +22,7 @@ export interface RetentionServiceDefinition {
   migrations: Function[];
   version: string;
   /** Inserts demo data into an empty database when `DEMO_DATA=true`; returns the rows inserted. */
-  seedDemoData?: (dataSource: DataSource) => Promise<number>;
+  seedDemoData?: (dataSource: DataSource, context: { filesRoot?: string }) => Promise<number>;
 }
 
 export interface RunningRetentionService {
@@ -68,9 +69,22 @@ export async function startRetentionService(
     });
     await openDatabase(dataSource);
     stops.push(() => dataSource.destroy());
-    const bound = bindPolicies(definition.policies, dataSource, { hashKey: config.RETENTION_HASH_KEY });
+    const bound = bindPolicies(definition.policies, dataSource, { hashKey: config.RETENTION_HASH_KEY, filesRoot: config.RETENTION_FILES_ROOT });
+    const flushFiles = async (): Promise<void> => {
+      if (!bound.filesRoot) return;
+      try {
+        const result = await flushFileDeletions(dataSource, bound.filesRoot);
+        if (result.deleted + result.missing > 0) logger.info({ files: result }, 'queued file deletions flushed');
+        if (result.refused + result.failed > 0) logger.error({ files: result }, 'some queued files could not be deleted; they stay queued (see retention_file_deletions)');
+      } catch (error) {
+        // The queue is durable: what is not flushed now is flushed after the next command or restart.
+        logger.error({ err: safeErrorMessage(error) }, 'flushing queued file deletions failed');
+      }
+    };
+    // Files of rows deleted before a crash (batch committed, files not yet removed).
+    await flushFiles();
     if (config.DEMO_DATA && definition.seedDemoData) {
-      const rows = await definition.seedDemoData(dataSource);
+      const rows = await definition.seedDemoData(dataSource, { filesRoot: config.RETENTION_FILES_ROOT });
       if (rows > 0) logger.info({ rows }, 'demo data inserted');
     }
 
@@ -99,6 +113,8 @@ export async function startRetentionService(
       metrics,
       onAckQueued: () => relay.wake(),
       holdsCaughtUp: () => holds.caughtUp(),
+      afterCommit: flushFiles,
+      policyHash: manifest.policyHash,
     });
     const commands: RunningConsumer = await runConsumer({
       kafka,

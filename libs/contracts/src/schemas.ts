@@ -169,6 +169,8 @@ export const ManifestPolicy = z.object({
   conditions: z.array(Condition).default([]),
   /** Cron expression (UTC) for the scheduled sweep; absent = the coordinator's default. */
   schedule: z.string().max(100).optional(),
+  /** Set for a directory policy: files (by modification time) instead of table rows. */
+  directory: z.object({ path: z.string().max(500), suffixes: z.array(z.string().max(21)) }).optional(),
 });
 export type ManifestPolicy = z.infer<typeof ManifestPolicy>;
 

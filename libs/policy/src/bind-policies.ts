@@ -1,7 +1,7 @@
 import { ConfigError, type Issue } from '@retention/contracts';
 import type { DataSource } from 'typeorm';
 import type { ColumnStrategy, Policies } from './define-policies';
-import { type ColumnInfo, isDateColumn, strategies } from './strategies';
+import { type ColumnInfo, isDateColumn, isTextColumn, strategies } from './strategies';
 
 export interface TableInfo {
   name: string;
@@ -15,6 +15,8 @@ export interface BoundPolicies {
   tables: ReadonlyMap<string, TableInfo>;
   /** Key for the `hash` strategy. */
   hashKey: string;
+  /** Absolute directory that file columns and directory rules are relative to. */
+  filesRoot?: string;
 }
 
 /**
@@ -22,7 +24,7 @@ export interface BoundPolicies {
  * anonymization strategy against its column's type. Throws one {@link ConfigError} naming every
  * problem (e.g. `rules[0].timestampColumn: table "sessions" has no column "startd_at"`).
  */
-export function bindPolicies(policies: Policies, dataSource: DataSource, options: { hashKey: string }): BoundPolicies {
+export function bindPolicies(policies: Policies, dataSource: DataSource, options: { hashKey: string; filesRoot?: string }): BoundPolicies {
   const tables = new Map<string, TableInfo>();
   for (const meta of dataSource.entityMetadatas) {
     const columns = new Map<string, ColumnInfo>(
@@ -49,6 +51,12 @@ export function bindPolicies(policies: Policies, dataSource: DataSource, options
     if (!info) issues.push({ path, message: `table "${t.name}" has no column "${name}"` });
     return info;
   };
+  const files = (t: TableInfo, spec: { column: string } | undefined, path: string): void => {
+    if (!spec) return;
+    const info = column(t, spec.column, `${path}.column`);
+    if (info && !isTextColumn(info)) issues.push({ path: `${path}.column`, message: `"${info.name}" must be a text column holding a path` });
+    if (!options.filesRoot) issues.push({ path, message: 'needs the files root (set RETENTION_FILES_ROOT)' });
+  };
   const anonymize = (t: TableInfo, map: Record<string, ColumnStrategy> | undefined, path: string): void => {
     for (const [col, spec] of Object.entries(map ?? {})) {
       const info = column(t, col, `${path}.${col}`);
@@ -67,6 +75,7 @@ export function bindPolicies(policies: Policies, dataSource: DataSource, options
     const ts = column(t, rule.timestampColumn, `${path}.timestampColumn`);
     if (ts && !isDateColumn(ts)) issues.push({ path: `${path}.timestampColumn`, message: `"${ts.name}" is ${ts.type}, not a date or timestamp` });
     for (const [j, c] of rule.conditions.entries()) column(t, c.column, `${path}.conditions[${j}].column`);
+    files(t, rule.files, `${path}.files`);
     anonymize(t, rule.anonymize, `${path}.anonymize`);
     if (rule.markerColumn) {
       const marker = column(t, rule.markerColumn, `${path}.markerColumn`);
@@ -85,8 +94,10 @@ export function bindPolicies(policies: Policies, dataSource: DataSource, options
       if (!t) continue;
       column(t, s.column, `${path}.column`);
       anonymize(t, s.anonymize, `${path}.anonymize`);
+      files(t, s.files, `${path}.files`);
     }
   }
+  if (policies.directories.length > 0 && !options.filesRoot) issues.push({ path: 'directories', message: 'need the files root (set RETENTION_FILES_ROOT)' });
   if (issues.length > 0) throw new ConfigError(`retention policies of service "${policies.service}" do not match its entities`, issues);
-  return { policies, tables, hashKey: options.hashKey };
+  return { policies, tables, hashKey: options.hashKey, filesRoot: options.filesRoot };
 }

@@ -16,6 +16,12 @@ const PeriodSpec = z
   .strict()
   .refine((p) => (p.years ?? 0) + (p.months ?? 0) + (p.days ?? 0) > 0, 'must be longer than zero (years, months and/or days)');
 
+/**
+ * Files that belong to a row: the column holds a path under the service's files root. When the
+ * row is deleted, the file is deleted after the transaction commits (never before).
+ */
+const FilesSpec = z.object({ column: Identifier }).strict();
+
 const SubjectTableSpec = z
   .object({
     table: Identifier,
@@ -23,6 +29,22 @@ const SubjectTableSpec = z
     action: z.enum(['delete', 'anonymize']).default('delete'),
     /** For `anonymize`: the columns to rewrite; defaults to the anonymize map of a rule on the same table. */
     anonymize: AnonymizeMap.optional(),
+    files: FilesSpec.optional(),
+  })
+  .strict()
+  .refine((t) => !(t.files && t.action !== 'delete'), { message: 'only allowed when action is delete', path: ['files'] });
+
+/** Files in a directory (under the files root) removed by age, only with an allowed suffix. */
+const DirectorySpec = z
+  .object({
+    name: PolicyName,
+    /** Directory relative to the service's files root. */
+    path: z.string().min(1).max(500).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be relative to the files root, without ".."'),
+    retention: PeriodSpec,
+    /** Only files ending in one of these are ever deleted (e.g. ".pt", ".onnx"). */
+    suffixes: z.array(z.string().regex(/^\.[A-Za-z0-9._-]{1,20}$/, 'must look like ".ext"')).min(1),
+    legalBasis: z.string().min(3).max(500),
+    schedule: z.string().max(100).optional(),
   })
   .strict();
 
@@ -46,9 +68,11 @@ const RuleSpec = z
     archiveTable: Identifier.optional(),
     /** Cron expression (UTC) for this policy's scheduled sweep; default: the coordinator's. */
     schedule: z.string().max(100).optional(),
+    files: FilesSpec.optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
+    if (r.files && r.action !== 'delete') ctx.addIssue({ code: 'custom', path: ['files'], message: `only allowed when action is delete (action is ${r.action})` });
     if (r.action === 'anonymize' && !r.anonymize) ctx.addIssue({ code: 'custom', path: ['anonymize'], message: 'required when action is anonymize' });
     if (r.action === 'anonymize' && !r.markerColumn) ctx.addIssue({ code: 'custom', path: ['markerColumn'], message: 'required when action is anonymize (a nullable timestamptz column)' });
     if (r.action === 'archive' && !r.archiveTable) ctx.addIssue({ code: 'custom', path: ['archiveTable'], message: 'required when action is archive' });
@@ -67,6 +91,7 @@ const PolicyFileSpec = z
     service: ServiceName,
     subjects: z.record(SubjectType, z.union([SubjectTableSpec, z.array(SubjectTableSpec).min(1)])).default({}),
     rules: z.array(RuleSpec).default([]),
+    directories: z.array(DirectorySpec).default([]),
     defaults: z.object({ batchSize: z.int().min(1).max(50_000).default(1000) }).default({ batchSize: 1000 }),
   })
   .strict()
@@ -75,6 +100,10 @@ const PolicyFileSpec = z
     for (const [i, r] of f.rules.entries()) {
       if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicate policy name "${r.name}"` });
       seen.add(r.name);
+    }
+    for (const [i, d] of f.directories.entries()) {
+      if (seen.has(d.name)) ctx.addIssue({ code: 'custom', path: ['directories', i, 'name'], message: `duplicate policy name "${d.name}"` });
+      seen.add(d.name);
     }
   });
 
@@ -85,6 +114,16 @@ export interface SubjectTable {
   column: string;
   action: 'delete' | 'anonymize';
   anonymize?: Record<string, ColumnStrategy>;
+  files?: { column: string };
+}
+
+export interface DirectoryRule {
+  name: string;
+  path: string;
+  retention: Period;
+  suffixes: string[];
+  legalBasis: string;
+  schedule?: string;
 }
 
 export interface Rule {
@@ -100,6 +139,7 @@ export interface Rule {
   markerColumn?: string;
   archiveTable?: string;
   schedule?: string;
+  files?: { column: string };
 }
 
 /** A service's validated policy file. */
@@ -107,6 +147,7 @@ export interface Policies {
   service: string;
   subjects: Readonly<Record<string, readonly SubjectTable[]>>;
   rules: readonly Rule[];
+  directories: readonly DirectoryRule[];
 }
 
 /**
@@ -141,5 +182,5 @@ export function definePolicies(input: PolicyFileInput): Policies {
     }),
   );
   if (issues.length > 0) throw new ConfigError(`invalid retention policies of service "${file.service}"`, issues);
-  return Object.freeze({ service: file.service, subjects, rules });
+  return Object.freeze({ service: file.service, subjects, rules, directories: file.directories });
 }

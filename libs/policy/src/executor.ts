@@ -12,6 +12,7 @@ import { strategies } from './strategies';
  * rebuilds exactly the same plan.
  */
 export interface TableStep {
+  kind: 'table';
   table: string;
   policy?: string;
   action: 'delete' | 'anonymize' | 'archive';
@@ -25,6 +26,8 @@ export interface TableStep {
   subjectColumns: ReadonlyArray<{ type: string; column: string }>;
   /** Hold ids that hold the whole step (policy holds): counted, never changed. */
   heldBy: readonly string[];
+  /** Column holding the path of a file that goes with the row (deleted after commit). */
+  filesColumn?: string;
 }
 
 export interface BatchOutcome {
@@ -94,7 +97,16 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
   let sql: string;
   switch (step.action) {
     case 'delete':
-      sql = `WITH batch AS (${selection}) DELETE FROM ${t} USING batch WHERE ${t}.${pk} = batch.${pk}`;
+      if (step.filesColumn) {
+        // The file paths are queued in the same statement, so they are deleted from disk only if
+        // this transaction commits (see file-deletions.ts).
+        const file = quoteIdent(step.filesColumn);
+        sql = `WITH batch AS (${selection}), gone AS (DELETE FROM ${t} USING batch WHERE ${t}.${pk} = batch.${pk} RETURNING ${t}.${file} AS path),
+               queued AS (INSERT INTO retention_file_deletions (path) SELECT path FROM gone WHERE path IS NOT NULL)
+               SELECT 1 FROM gone`;
+      } else {
+        sql = `WITH batch AS (${selection}) DELETE FROM ${t} USING batch WHERE ${t}.${pk} = batch.${pk}`;
+      }
       break;
     case 'anonymize': {
       const sets = Object.entries(step.anonymize ?? {}).map(([column, spec]) => {

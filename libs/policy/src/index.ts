@@ -8,3 +8,5 @@ export * from './holds.repository';
 export * from './tables.migration';
 export * from './manifest';
 export { Params, quoteIdent, conditionSql } from './sql-builder';
+export * from './file-deletions';
+export * from './directory-sweep';

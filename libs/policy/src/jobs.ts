@@ -2,15 +2,16 @@ import type { Subject, TableResult } from '@retention/contracts';
 import type { EntityManager } from 'typeorm';
 import type { BoundPolicies } from './bind-policies';
 import { addToResult, countStep, emptyResult, runBatch, type TableStep } from './executor';
+import { type DirectoryStep, sweepDirectory } from './directory-sweep';
 import type { ActiveHold } from './holds.repository';
 import { cutoff } from './period';
 import { conditionSql, quoteIdent } from './sql-builder';
 import type { ColumnInfo } from './strategies';
 
+export type JobStep = TableStep | DirectoryStep;
+
 export type JobPlan =
-  | { status: 'run'; steps: TableStep[] }
-  | { status: 'held'; holdIds: string[]; reason: string }
-  | { status: 'not_applicable'; reason: string };
+  { status: 'run'; steps: JobStep[] } | { status: 'held'; holdIds: string[]; reason: string } | { status: 'not_applicable'; reason: string };
 
 const DEFAULT_BATCH = 1000;
 
@@ -34,9 +35,18 @@ function fitsColumn(id: string, column: ColumnInfo): boolean {
 /** What erasing one subject means in this service, given the holds in force. */
 export function planErasure(bound: BoundPolicies, subject: Subject, holds: readonly ActiveHold[]): JobPlan {
   const tables = bound.policies.subjects[subject.type];
-  if (!tables || tables.length === 0) return { status: 'not_applicable', reason: `service stores no data of subject type "${subject.type}"` };
+  if (!tables || tables.length === 0)
+    return {
+      status: 'not_applicable',
+      reason: `service stores no data of subject type "${subject.type}"`,
+    };
   const subjectHolds = holds.filter((h) => h.scope === 'subject' && h.subjectType === subject.type && h.subjectId === subject.id).map((h) => h.holdId);
-  if (subjectHolds.length > 0) return { status: 'held', holdIds: subjectHolds, reason: 'the subject is under legal hold' };
+  if (subjectHolds.length > 0)
+    return {
+      status: 'held',
+      holdIds: subjectHolds,
+      reason: 'the subject is under legal hold',
+    };
   const batchSize = Math.max(DEFAULT_BATCH, ...bound.policies.rules.map((r) => r.batchSize));
   return {
     status: 'run',
@@ -44,8 +54,10 @@ export function planErasure(bound: BoundPolicies, subject: Subject, holds: reado
       const column = bound.tables.get(s.table)!.columns.get(s.column)!;
       const fits = fitsColumn(subject.id, column);
       return {
+        kind: 'table' as const,
         table: s.table,
         action: s.action,
+        filesColumn: s.files?.column,
         where: (params) => (fits ? `x.${quoteIdent(s.column)} = ${params.bind(subject.id)}` : 'false'),
         anonymize: s.anonymize,
         batchSize,
@@ -59,31 +71,48 @@ export function planErasure(bound: BoundPolicies, subject: Subject, holds: reado
 /** What a sweep of one policy (or all) means at `asOf`, given the holds in force. */
 export function planSweep(bound: BoundPolicies, options: { policy?: string; asOf: Date }, holds: readonly ActiveHold[]): JobPlan {
   const rules = bound.policies.rules.filter((r) => !options.policy || r.name === options.policy);
-  if (rules.length === 0) {
-    return { status: 'not_applicable', reason: options.policy ? `service has no policy "${options.policy}"` : 'service has no retention policies' };
+  const directories = bound.policies.directories.filter((d) => !options.policy || d.name === options.policy);
+  if (rules.length === 0 && directories.length === 0) {
+    return {
+      status: 'not_applicable',
+      reason: options.policy ? `service has no policy "${options.policy}"` : 'service has no retention policies',
+    };
   }
+  const policyHolds = (name: string): string[] => holds.filter((h) => h.scope === 'policy' && h.policy === name).map((h) => h.holdId);
   return {
     status: 'run',
-    steps: rules.map((r) => {
-      const before = cutoff(options.asOf, r.retention);
-      return {
-        table: r.table,
-        policy: r.name,
-        action: r.action,
-        where: (params) =>
-          [
-            `x.${quoteIdent(r.timestampColumn)} < ${params.bind(before.toISOString())}`,
-            ...r.conditions.map((c) => conditionSql(c, params)),
-            ...(r.markerColumn ? [`x.${quoteIdent(r.markerColumn)} IS NULL`] : []),
-          ].join(' AND '),
-        anonymize: r.anonymize,
-        markerColumn: r.markerColumn,
-        archiveTable: r.archiveTable,
-        batchSize: r.batchSize,
-        subjectColumns: subjectColumnsOf(bound, r.table),
-        heldBy: holds.filter((h) => h.scope === 'policy' && h.policy === r.name).map((h) => h.holdId),
-      };
-    }),
+    steps: [
+      ...rules.map((r): TableStep => {
+        const before = cutoff(options.asOf, r.retention);
+        return {
+          kind: 'table',
+          filesColumn: r.files?.column,
+          table: r.table,
+          policy: r.name,
+          action: r.action,
+          where: (params) =>
+            [
+              `x.${quoteIdent(r.timestampColumn)} < ${params.bind(before.toISOString())}`,
+              ...r.conditions.map((c) => conditionSql(c, params)),
+              ...(r.markerColumn ? [`x.${quoteIdent(r.markerColumn)} IS NULL`] : []),
+            ].join(' AND '),
+          anonymize: r.anonymize,
+          markerColumn: r.markerColumn,
+          archiveTable: r.archiveTable,
+          batchSize: r.batchSize,
+          subjectColumns: subjectColumnsOf(bound, r.table),
+          heldBy: policyHolds(r.name),
+        };
+      }),
+      ...directories.map((d): DirectoryStep => ({
+        kind: 'directory',
+        policy: d.name,
+        path: d.path,
+        suffixes: d.suffixes,
+        before: cutoff(options.asOf, d.retention),
+        heldBy: policyHolds(d.name),
+      })),
+    ],
   };
 }
 
@@ -111,7 +140,7 @@ export interface BatchReport {
 export async function runJobBatch(
   manager: EntityManager,
   bound: BoundPolicies,
-  steps: readonly TableStep[],
+  steps: readonly JobStep[],
   state: JobState,
   dryRun: boolean,
 ): Promise<{ state: JobState; batches: BatchReport[]; done: boolean }> {
@@ -119,21 +148,81 @@ export async function runJobBatch(
     const results: TableResult[] = [];
     const batches: BatchReport[] = [];
     for (const step of steps) {
+      if (step.kind === 'directory') {
+        const r = await runDirectoryStep(bound, step, true);
+        results.push(r.result);
+        batches.push(r.batch);
+        continue;
+      }
       const { due, held } = await countStep(manager, bound, step);
       results.push(addToResult(emptyResult(step), step, due, held));
-      batches.push({ table: step.table, policy: step.policy, action: step.action, affected: due, held });
+      batches.push({
+        table: step.table,
+        policy: step.policy,
+        action: step.action,
+        affected: due,
+        held,
+      });
     }
     return { state: { step: steps.length, results }, batches, done: true };
   }
   const step = steps[state.step];
   if (!step) return { state, batches: [], done: true };
+  if (step.kind === 'directory') {
+    const r = await runDirectoryStep(bound, step, false);
+    const results = [...state.results];
+    results[state.step] = r.result;
+    const next: JobState = { step: state.step + 1, results };
+    return { state: next, batches: [r.batch], done: next.step >= steps.length };
+  }
   const outcome = await runBatch(manager, bound, step);
   const results = [...state.results];
   results[state.step] = addToResult(results[state.step] ?? emptyResult(step), step, outcome.affected, outcome.held);
-  const next: JobState = { step: outcome.done ? state.step + 1 : state.step, results };
+  const next: JobState = {
+    step: outcome.done ? state.step + 1 : state.step,
+    results,
+  };
   return {
     state: next,
-    batches: [{ table: step.table, policy: step.policy, action: step.action, affected: outcome.affected, held: outcome.held }],
+    batches: [
+      {
+        table: step.table,
+        policy: step.policy,
+        action: step.action,
+        affected: outcome.affected,
+        held: outcome.held,
+      },
+    ],
     done: next.step >= steps.length,
+  };
+}
+
+/**
+ * A directory step in one go. Files are not transactional: a crash after some unlinks and before
+ * the batch commits leaves those files gone and uncounted, and the retry counts only what is left.
+ */
+async function runDirectoryStep(bound: BoundPolicies, step: DirectoryStep, dryRun: boolean): Promise<{ result: TableResult; batch: BatchReport }> {
+  if (!bound.filesRoot) throw new TypeError('directory policies need a files root');
+  const { matched, deleted, held } = await sweepDirectory(bound.filesRoot, step, dryRun);
+  const affected = step.heldBy.length > 0 ? 0 : dryRun ? matched : deleted;
+  const result: TableResult = {
+    table: step.policy,
+    policy: step.policy,
+    action: 'delete',
+    matched: affected + held,
+    deleted: affected,
+    anonymized: 0,
+    archived: 0,
+    held,
+  };
+  return {
+    result,
+    batch: {
+      table: step.policy,
+      policy: step.policy,
+      action: 'delete',
+      affected,
+      held,
+    },
   };
 }

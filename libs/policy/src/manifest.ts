@@ -22,9 +22,20 @@ export function buildManifest(policies: Policies, version: string, now: Date = n
     conditions: r.conditions,
     ...(r.schedule ? { schedule: r.schedule } : {}),
   }));
+  const directories = policies.directories.map((d) => ({
+    name: d.name,
+    table: d.name,
+    timestampColumn: 'mtime',
+    period: toIsoPeriod(d.retention),
+    action: 'delete' as const,
+    legalBasis: d.legalBasis,
+    conditions: [],
+    ...(d.schedule ? { schedule: d.schedule } : {}),
+    directory: { path: d.path, suffixes: d.suffixes },
+  }));
   const policyHash = createHash('sha256')
-    .update(JSON.stringify({ subjects: policies.subjects, rules: policies.rules }))
+    .update(JSON.stringify({ subjects: policies.subjects, rules: policies.rules, directories: policies.directories }))
     .digest('hex')
     .slice(0, 32);
-  return { service: policies.service, version, subjects, policies: rules, policyHash, publishedAt: now.toISOString() };
+  return { service: policies.service, version, subjects, policies: [...rules, ...directories], policyHash, publishedAt: now.toISOString() };
 }

@@ -48,4 +48,23 @@ export class CreateRetentionPolicyTables1763800000100 implements MigrationInterf
   }
 }
 
-export const policyMigrations = [CreateRetentionPolicyTables1763800000100];
+/** Paths of files whose rows were deleted by a committed batch, waiting to be removed from disk. */
+export class CreateRetentionFileDeletions1763800000150 implements MigrationInterface {
+  name = 'CreateRetentionFileDeletions1763800000150';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE retention_file_deletions (
+        id bigserial PRIMARY KEY,
+        path text NOT NULL,
+        attempts int NOT NULL DEFAULT 0,
+        queued_at timestamptz NOT NULL DEFAULT now()
+      )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE retention_file_deletions');
+  }
+}
+
+export const policyMigrations = [CreateRetentionPolicyTables1763800000100, CreateRetentionFileDeletions1763800000150];

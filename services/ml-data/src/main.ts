@@ -1,0 +1,4 @@
+import { runRetentionService } from '@retention/consumer';
+import { mlDataService } from './service';
+
+await runRetentionService(mlDataService);
