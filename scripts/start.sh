@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_deps
 
-SERVICES=(sessions)
+SERVICES=(sessions orders analytics support ml-data)
 API_PORT="${RETENTION_API_PORT:-18080}"
 FIRST_SERVICE_PORT="${RETENTION_SERVICE_PORT_BASE:-18081}"
 # Local-only secrets: fine for a laptop, never for a deployment (see README, Configuration).
@@ -29,7 +29,7 @@ start() {
     say "$name already running (pid $(cat "$pidfile"))"
     return
   fi
-  env "$@" HTTP_PORT="$port" node --import tsx "$entry" >>"$log" 2>&1 &
+  env "$@" HTTP_PORT="$port" TSX_TSCONFIG_PATH="$ROOT/tsconfig.runtime.json" node --import tsx "$entry" >>"$log" 2>&1 &
   echo $! >"$pidfile"
   say "$name starting (pid $!, log $log)"
 }
@@ -48,9 +48,10 @@ wait_ready() {
 
 port=$FIRST_SERVICE_PORT
 for s in "${SERVICES[@]}"; do
+  mkdir -p "$LOCAL_DIR/files/$s"
   start "$s" "$port" "services/$s/src/main.ts" \
     DATABASE_URL="$(db_url "$(echo "$s" | tr '-' '_')")" DATABASE_AUTO_CREATE=true DEMO_DATA=true \
-    RETENTION_HASH_KEY="local-demo-hash-key-change-me"
+    RETENTION_HASH_KEY="local-demo-hash-key-change-me" RETENTION_FILES_ROOT="$LOCAL_DIR/files/$s"
   port=$((port + 1))
 done
 port=$FIRST_SERVICE_PORT

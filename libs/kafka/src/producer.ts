@@ -1,6 +1,6 @@
 import { CONTENT_TYPE, Headers } from '@retention/contracts';
 import { currentTraceHeaders } from '@retention/observability';
-import type { Kafka, Producer } from 'kafkajs';
+import { type Kafka, Partitioners, type Producer } from 'kafkajs';
 
 export interface OutgoingMessage {
   topic: string;
@@ -20,7 +20,8 @@ export interface Publisher {
  * headers get the current trace context, so a trace continues across Kafka.
  */
 export async function createPublisher(kafka: Kafka): Promise<Publisher> {
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  // The default (murmur2, Java-compatible) partitioner, named to make the choice explicit.
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   return {
     async publish(messages) {
