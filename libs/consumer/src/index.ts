@@ -5,3 +5,4 @@ export * from './command.handler';
 export * from './metrics';
 export * from './pg-errors';
 export { CreateRetentionInbox1763800000200 } from './inbox.migration';
+export * from './oldest-unprocessed.gauge';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { encodeEvent, EventTypes, topicNames } from '@retention/contracts';
 import { createDataSource, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
-import { createKafka, createPublisher, ensureTopics, runConsumer, type Publisher, type RunningConsumer } from '@retention/kafka';
+import { createKafka, createPublisher, ensureTopics, registerConsumerLagGauge, runConsumer, type Publisher, type RunningConsumer } from '@retention/kafka';
 import { createLogger, createMetricsRegistry, type Logger, type Registry, startOpsServer, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
 import { bindPolicies, type BoundPolicies, buildManifest, flushFileDeletions, type Policies, policyMigrations } from '@retention/policy';
@@ -12,6 +12,7 @@ import { type HoldsReplica, startHoldsReplica } from './holds-replica';
 import { CreateRetentionInbox1763800000200 } from './inbox.migration';
 import { safeErrorMessage } from './pg-errors';
 import { createRetentionMetrics } from './metrics';
+import { registerOldestUnprocessedGauge } from './oldest-unprocessed.gauge';
 
 /** What a domain service declares: its policies, entities and migrations. The SDK does the rest. */
 export interface RetentionServiceDefinition {
@@ -135,6 +136,9 @@ export async function startRetentionService(
       },
     });
     stops.push(() => commands.stop());
+    registerOldestUnprocessedGauge(registry, { dataSource, bound, logger });
+    const lag = registerConsumerLagGauge(registry, kafka, [{ groupId: `retention.${service}`, topic: topics.commands }]);
+    stops.push(() => lag.close());
 
     const ops = await startOpsServer({
       host: config.HTTP_HOST,

@@ -4,3 +4,4 @@ export * from './producer';
 export * from './consumer';
 export * from './headers';
 export * from './catch-up';
+export * from './consumer-lag.gauge';

@@ -28,6 +28,8 @@ export interface TableStep {
   heldBy: readonly string[];
   /** Column holding the path of a file that goes with the row (deleted after commit). */
   filesColumn?: string;
+  /** For sweep steps: the column the retention period is measured on. */
+  timestampColumn?: string;
 }
 
 export interface BatchOutcome {
@@ -158,4 +160,21 @@ export function addToResult(result: TableResult, step: TableStep, affected: numb
     next.matched += held;
   }
   return next;
+}
+
+/**
+ * The timestamp of the oldest row a sweep step would change now (not held), or null. Walks the
+ * timestamp index from its start and stops at the first row that qualifies, so it is cheap on any
+ * table size as long as the column is indexed (held rows at the start are stepped over).
+ */
+export async function oldestDue(manager: EntityManager, bound: BoundPolicies, step: TableStep): Promise<Date | null> {
+  if (!step.timestampColumn || step.heldBy.length > 0) return null;
+  const table = tableOf(bound, step.table);
+  const params = new Params();
+  const ts = `x.${quoteIdent(step.timestampColumn)}`;
+  const rows = (await manager.query(
+    `SELECT ${ts} AS ts FROM ${quoteIdent(step.table)} x WHERE ${step.where(params)} AND NOT ${heldSql(step, table, params)} ORDER BY ${ts} LIMIT 1`,
+    params.values,
+  )) as Array<{ ts: Date }>;
+  return rows[0] ? new Date(rows[0].ts) : null;
 }

@@ -87,6 +87,7 @@ export function planSweep(bound: BoundPolicies, options: { policy?: string; asOf
         return {
           kind: 'table',
           filesColumn: r.files?.column,
+          timestampColumn: r.timestampColumn,
           table: r.table,
           policy: r.name,
           action: r.action,

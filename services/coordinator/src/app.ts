@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventTypes, topicNames } from '@retention/contracts';
 import { createDataSource, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
-import { createCatchUpTracker, createKafka, createPublisher, ensureTopics, runConsumer } from '@retention/kafka';
+import { createCatchUpTracker, createKafka, createPublisher, ensureTopics, registerConsumerLagGauge, runConsumer } from '@retention/kafka';
 import { createLogger, createMetricsRegistry, type Logger, type Registry, registerOpsRoutes, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
 import Fastify from 'fastify';
@@ -108,6 +108,8 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
       },
     });
     stops.push(() => ackConsumer.stop());
+    const lag = registerConsumerLagGauge(registry, kafka, [{ groupId: 'retention.coordinator.acks', topic: topics.acks }]);
+    stops.push(() => lag.close());
 
     const requestDeps = {
       dataSource,

@@ -15,27 +15,17 @@ export interface CoordinatorMetrics {
  */
 export function createCoordinatorMetrics(registry: Registry, dataSource: DataSource, logger: Logger): CoordinatorMetrics {
   const onError = (error: unknown): void => logger.warn({ err: String(error) }, 'metric collection failed');
-  const oldestUnacked = new Gauge({
-    name: 'retention_oldest_unacked_command_seconds',
-    help: 'Age of the oldest request still waiting for this service\'s acknowledgement (0 when none)',
-    labelNames: ['service'] as const,
-    registers: [registry],
-  });
-  const outboxOldest = new Gauge({ name: 'retention_outbox_oldest_seconds', help: 'Age of the oldest unpublished outbox message (0 when none)', registers: [registry] });
+  const query = <T>(sql: string): Promise<T[] | undefined> => boundedCollect(() => dataSource.query(sql) as Promise<T[]>, 2000, onError);
+
   new Gauge({
     name: 'retention_requests',
     help: 'Requests by kind and status (overdue = pending past its due date)',
     labelNames: ['kind', 'status'] as const,
     registers: [registry],
     async collect() {
-      const rows = await boundedCollect(
-        () =>
-          dataSource.query(
-            `SELECT kind, CASE WHEN status = 'pending' AND due_at < now() THEN 'overdue' ELSE status END AS status, count(*)::int AS n
-             FROM retention_requests GROUP BY 1, 2`,
-          ) as Promise<Array<{ kind: string; status: string; n: number }>>,
-        2000,
-        onError,
+      const rows = await query<{ kind: string; status: string; n: number }>(
+        `SELECT kind, CASE WHEN status = 'pending' AND due_at < now() THEN 'overdue' ELSE status END AS status, count(*)::int AS n
+         FROM retention_requests GROUP BY 1, 2`,
       );
       if (!rows) return;
       this.reset();
@@ -43,46 +33,59 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
       for (const r of rows) this.set({ kind: r.kind, status: r.status }, r.n);
     },
   });
+
+  // Per registered target service: how many requests wait for its ack, and since when.
+  const pendingByTarget = (): Promise<Array<{ service: string; n: number; oldest: number }> | undefined> =>
+    query(
+      `SELECT s.service, count(t.service)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(r.created_at)), 0)::float AS oldest
+       FROM registered_services s
+       LEFT JOIN request_targets t ON t.service = s.service AND t.status = 'pending'
+       LEFT JOIN retention_requests r ON r.id = t.request_id
+       GROUP BY s.service`,
+    );
   new Gauge({
     name: 'retention_pending_acks',
-    help: 'Targets that have not acknowledged yet, by service',
-    labelNames: ['service'] as const,
+    help: 'Targets that have not acknowledged yet, by target service',
+    labelNames: ['target'] as const,
     registers: [registry],
     async collect() {
-      const rows = await boundedCollect(
-        () =>
-          dataSource.query(
-            `SELECT s.service, count(t.service)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(r.created_at)), 0)::float AS oldest
-             FROM registered_services s
-             LEFT JOIN request_targets t ON t.service = s.service AND t.status = 'pending'
-             LEFT JOIN retention_requests r ON r.id = t.request_id
-             GROUP BY s.service`,
-          ) as Promise<Array<{ service: string; n: number; oldest: number }>>,
-        2000,
-        onError,
-      );
+      const rows = await pendingByTarget();
       if (!rows) return;
       this.reset();
-      oldestUnacked.reset();
-      for (const r of rows) {
-        this.set({ service: r.service }, r.n);
-        oldestUnacked.set({ service: r.service }, r.oldest);
-      }
+      for (const r of rows) this.set({ target: r.service }, r.n);
     },
   });
+  new Gauge({
+    name: 'retention_oldest_unacked_command_seconds',
+    help: 'Age of the oldest request still waiting for this target service\'s acknowledgement (0 when none)',
+    labelNames: ['target'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await pendingByTarget();
+      if (!rows) return;
+      this.reset();
+      for (const r of rows) this.set({ target: r.service }, r.oldest);
+    },
+  });
+
+  const outbox = (): Promise<Array<{ n: number; oldest: number }> | undefined> =>
+    query(`SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float AS oldest FROM retention_outbox`);
   new Gauge({
     name: 'retention_outbox_pending',
     help: 'Commands and holds written but not yet published to Kafka',
     registers: [registry],
     async collect() {
-      const rows = await boundedCollect(
-        () => dataSource.query(`SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float AS oldest FROM retention_outbox`) as Promise<Array<{ n: number; oldest: number }>>,
-        2000,
-        onError,
-      );
-      if (!rows?.[0]) return;
-      this.set(rows[0].n);
-      outboxOldest.set(rows[0].oldest);
+      const [row] = (await outbox()) ?? [];
+      if (row) this.set(row.n);
+    },
+  });
+  new Gauge({
+    name: 'retention_outbox_oldest_seconds',
+    help: 'Age of the oldest unpublished outbox message (0 when none)',
+    registers: [registry],
+    async collect() {
+      const [row] = (await outbox()) ?? [];
+      if (row) this.set(row.oldest);
     },
   });
 

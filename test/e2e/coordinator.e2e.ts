@@ -1,0 +1,212 @@
+import { sessionsService } from '@retention/service-sessions';
+import { type RunningCoordinator, startCoordinator, CoordinatorEnv } from '@retention/service-coordinator';
+import { loadConfig } from '@retention/config';
+import { createTestLogger, waitFor } from '@retention/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Platform, startPlatform, TOKENS } from './support';
+
+const DAY = 86_400_000;
+
+/**
+ * The coordinator and its ledger against the real broker and database: the registry, complete
+ * means complete (redelivery, overdue), scheduling, replicas, the API surface, and tamper evidence.
+ * The coordinator runs on a clock the tests move.
+ */
+describe('coordinator and completion ledger', () => {
+  let platform: Platform;
+  let clock = new Date('2026-06-01T12:00:00.000Z');
+  const now = () => new Date(clock);
+
+  beforeAll(async () => {
+    platform = await startPlatform([sessionsService], {
+      now,
+      coordinatorEnv: { RETRY_BASE_SECONDS: '1', MAINTENANCE_INTERVAL_MS: '600000', SWEEP_DEFAULT_SCHEDULE: '0 3 * * *', SWEEP_MISFIRE_GRACE_SECONDS: '120' },
+    });
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+  });
+
+  const sessions = () => platform.services.get('sessions')!.dataSource;
+  const ledger = async (requestId: string) =>
+    (await platform.coordinator.dataSource.query(`SELECT entry_type, service, body FROM ledger_entries WHERE request_id = $1 ORDER BY seq`, [requestId])) as Array<{
+      entry_type: string;
+      service: string | null;
+      body: any;
+    }>;
+
+  it('shows every registered service\'s policies with their legal basis', async () => {
+    const { status, body } = await platform.api('GET', '/v1/policies', { token: TOKENS.auditor });
+    expect(status).toBe(200);
+    expect(body.services).toEqual([
+      expect.objectContaining({
+        service: 'sessions',
+        subjects: [{ type: 'user', tables: [{ table: 'sessions', column: 'user_id', action: 'delete' }] }],
+        policies: [expect.objectContaining({ name: 'session_logs', period: 'P90D', action: 'delete', legalBasis: expect.stringContaining('Legitimate interest') })],
+        policyHash: expect.stringMatching(/^[0-9a-f]{32}$/),
+      }),
+    ]);
+    expect((await platform.api('GET', '/v1/policies', { token: TOKENS.requester })).status).toBe(403);
+  });
+
+  it('redelivers to a target that has not acked, flags the request overdue past its deadline, and completes it only when the target acks', async () => {
+    await platform.stopService('sessions');
+    const created = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'vera' } } });
+    expect(created.status).toBe(202);
+    const id = created.body.id as string;
+
+    clock = new Date(clock.getTime() + 2000);
+    expect(await platform.coordinator.maintain()).toBe(true);
+    let view = (await platform.api('GET', `/v1/erasure-requests/${id}`)).body;
+    expect(view).toMatchObject({ status: 'pending', targets: [{ service: 'sessions', status: 'pending', attempts: 2 }] });
+
+    clock = new Date(clock.getTime() + 31 * DAY);
+    await platform.coordinator.maintain();
+    view = (await platform.api('GET', `/v1/erasure-requests/${id}`)).body;
+    expect(view).toMatchObject({ status: 'overdue', overdue: true });
+    const overdueList = (await platform.api('GET', '/v1/erasure-requests?status=overdue', { token: TOKENS.auditor })).body;
+    expect(overdueList.items.map((r: any) => r.id)).toContain(id);
+    const metrics = (await platform.api('GET', '/metrics', { token: null })).body as string;
+    expect(metrics).toMatch(/retention_requests\{kind="erasure",status="overdue",service="coordinator"\} 1/);
+    expect(metrics).toMatch(/retention_pending_acks\{target="sessions",service="coordinator"\} 1/);
+    expect(metrics).toMatch(/retention_oldest_unacked_command_seconds\{target="sessions",service="coordinator"\} \d+/);
+
+    await platform.startService('sessions');
+    const done = await platform.waitForRequest(id);
+    expect(done).toMatchObject({ status: 'completed', overdue: false, targets: [{ service: 'sessions', status: 'completed' }] });
+    const entries = (await ledger(id)).map((e) => e.entry_type);
+    expect(entries.slice(0, 3)).toEqual(['request.created', 'command.sent', 'command.sent']);
+    expect(entries.indexOf('request.overdue')).toBeLessThan(entries.indexOf('ack.received'));
+    expect(entries).toContain('ack.received');
+    expect(entries[entries.length - 1]).toBe('request.completed');
+    // Both deliveries reached the service; it applied the command once and the coordinator
+    // recorded one ack (the re-sent one changes nothing).
+    await waitFor('the duplicate ack', async () => ((await platform.api('GET', '/metrics', { token: null })).body.includes('retention_acks_total{outcome="duplicate"') ? true : undefined));
+    expect(entries.filter((e) => e === 'ack.received')).toHaveLength(1);
+  });
+
+  it('schedules each policy on cron once per slot, within the misfire grace window', async () => {
+    clock = new Date('2026-07-02T03:01:30.000Z');
+    await platform.coordinator.maintain();
+    await platform.coordinator.maintain();
+    const sweeps = (await platform.api('GET', '/v1/sweeps?from=2026-07-02T00:00:00Z', { token: TOKENS.auditor })).body.items;
+    expect(sweeps).toHaveLength(1);
+    const sweep = await waitFor('scheduled sweep', async () => {
+      const { body } = await platform.api('GET', `/v1/sweeps/${sweeps[0].id}`);
+      return body.status === 'completed' ? body : undefined;
+    });
+    expect(sweep.targets).toEqual([expect.objectContaining({ service: 'sessions', status: 'completed', tables: [expect.objectContaining({ policy: 'session_logs' })] })]);
+
+    clock = new Date('2026-07-02T03:10:00.000Z'); // past the grace window: the 03:00 slot is not run again
+    await platform.coordinator.maintain();
+    expect((await platform.api('GET', '/v1/sweeps?from=2026-07-02T00:00:00Z', { token: TOKENS.auditor })).body.items).toHaveLength(1);
+  });
+
+  it('pages lists and finds a subject\'s requests by its keyed hash', async () => {
+    clock = new Date('2026-08-01T00:00:00.000Z');
+    const ids: string[] = [];
+    for (const subject of ['wes', 'xena', 'wes']) {
+      clock = new Date(clock.getTime() + 1000);
+      ids.push((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: subject }, dryRun: true } })).body.id);
+    }
+    const page1 = (await platform.api('GET', '/v1/erasure-requests?from=2026-08-01T00:00:00Z&limit=2', { token: TOKENS.auditor })).body;
+    expect(page1.items.map((r: any) => r.id)).toEqual([ids[2], ids[1]]);
+    const page2 = (await platform.api('GET', `/v1/erasure-requests?from=2026-08-01T00:00:00Z&limit=2&cursor=${page1.nextCursor}`, { token: TOKENS.auditor })).body;
+    expect(page2).toEqual({ items: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
+    const wes = (await platform.api('GET', '/v1/erasure-requests?subjectType=user&subjectId=wes&from=2026-08-01T00:00:00Z', { token: TOKENS.auditor })).body;
+    expect(wes.items.map((r: any) => r.id).sort()).toEqual([ids[0], ids[2]].sort());
+    const bad = await platform.api('GET', '/v1/erasure-requests?limit=0&status=done', { token: TOKENS.auditor });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues.map((i: any) => i.path).sort()).toEqual(['limit', 'status']);
+  });
+
+  it('reports every request of a window with a summary, as JSON and CSV', async () => {
+    for (const id of (await platform.api('GET', '/v1/erasure-requests?from=2026-08-01T00:00:00Z', { token: TOKENS.auditor })).body.items.map((r: any) => r.id)) {
+      await platform.waitForRequest(id);
+    }
+    const json = await platform.api('GET', '/v1/ledger/report?from=2026-08-01T00:00:00Z&to=2026-08-02T00:00:00Z', { token: TOKENS.auditor });
+    expect(json.status).toBe(200);
+    expect(json.body.summary).toEqual({ total: 3, completed: 3, pending: 0, overdue: 0, failed: 0, held: 0, dryRun: 3 });
+    expect(json.body.requests[0]).toMatchObject({ kind: 'erasure', dryRun: true, subjectRef: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const csv = await platform.api('GET', '/v1/ledger/report?from=2026-08-01T00:00:00Z&to=2026-08-02T00:00:00Z&format=csv', { token: TOKENS.auditor });
+    const lines = (csv.body as string).trim().split('\n');
+    expect(lines[0]).toMatch(/^request_id,kind,status,dry_run,subject_type,subject_ref,/);
+    expect(lines).toHaveLength(4);
+    expect(csv.body).not.toContain('wes');
+    const bad = await platform.api('GET', '/v1/ledger/report?from=2026-08-02T00:00:00Z&to=2026-08-01T00:00:00Z', { token: TOKENS.auditor });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues[0].path).toBe('to');
+  });
+
+  it('runs as several replicas: one leader, requests through either complete', async () => {
+    const { logger } = createTestLogger('coordinator-2');
+    const first = platform.coordinator;
+    const config = loadConfig(CoordinatorEnv, {
+      KAFKA_BROKERS: platform.serviceConfigs.get('sessions')!.KAFKA_BROKERS.join(','),
+      RETENTION_TOPIC_PREFIX: platform.prefix,
+      DATABASE_URL: (first.dataSource.options as { url: string }).url,
+      HTTP_PORT: '0',
+      RETENTION_API_TOKENS: `admin:${TOKENS.admin}`,
+      RETENTION_SUBJECT_HMAC_KEY: 'test-hmac-key-0123456789',
+      MAINTENANCE_INTERVAL_MS: '600000',
+    });
+    let second: RunningCoordinator | undefined;
+    try {
+      second = await startCoordinator(config, { logger, now });
+      expect(await first.maintain()).toBe(true);
+      expect(await second.maintain()).toBe(false);
+      const response = await fetch(`${second.url}/v1/erasure-requests`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ subject: { type: 'user', id: 'yara' } }),
+      });
+      expect(response.status).toBe(202);
+      const { id } = (await response.json()) as { id: string };
+      expect(await platform.waitForRequest(id)).toMatchObject({ status: 'completed' });
+    } finally {
+      await second?.stop();
+    }
+  });
+
+  it('serves an OpenAPI document that matches the routes', async () => {
+    const { body: doc } = await platform.api('GET', '/v1/openapi.json', { token: null });
+    expect(doc.openapi).toBe('3.1.0');
+    const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) => Object.keys(methods).map((m) => [m.toUpperCase(), path] as const));
+    expect(operations.length).toBeGreaterThanOrEqual(13);
+    for (const [method, path] of operations) {
+      const url = path.replace('{id}', '00000000-0000-4000-8000-000000000000');
+      const { body } = await platform.api(method, url, { body: method === 'POST' ? {} : undefined });
+      expect(JSON.stringify(body)).not.toContain('no route');
+    }
+    const unknown = await platform.api('GET', '/v1/nothing-here');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toContain('no route');
+  });
+
+  it('exposes retention_oldest_unprocessed_days per policy from the service', async () => {
+    await sessions().query(`DELETE FROM sessions`);
+    await sessions().query(`INSERT INTO sessions (user_id, started_at) VALUES ('zed', now() - interval '100 days'), ('zed', now() - interval '10 days')`);
+    const text = await platform.services.get('sessions')!.registry.metrics();
+    const value = Number(/retention_oldest_unprocessed_days\{policy="session_logs"[^}]*\} ([\d.]+)/.exec(text)?.[1]);
+    expect(value).toBeGreaterThan(9.9);
+    expect(value).toBeLessThan(10.1);
+    await sessions().query(`DELETE FROM sessions WHERE started_at < now() - interval '90 days'`);
+    const after = await platform.services.get('sessions')!.registry.metrics();
+    expect(after).toMatch(/retention_oldest_unprocessed_days\{policy="session_logs"[^}]*\} 0/);
+  });
+
+  it('detects an altered ledger and names the first broken entry', async () => {
+    const ok = await platform.api('GET', '/v1/ledger/verify', { token: TOKENS.auditor });
+    expect(ok.body).toMatchObject({ ok: true });
+    expect(ok.body.entries).toBeGreaterThan(10);
+    const db = platform.coordinator.dataSource;
+    await expect(db.query(`UPDATE ledger_entries SET body = '{}' WHERE seq = 5`)).rejects.toThrow(/append-only/);
+    await db.transaction(async (m) => {
+      await m.query(`SET LOCAL retention.ledger_maintenance = 'on'`);
+      await m.query(`UPDATE ledger_entries SET body = jsonb_set(body, '{targets}', '[]') WHERE seq = 5`);
+    });
+    const broken = await platform.api('GET', '/v1/ledger/verify', { token: TOKENS.auditor });
+    expect(broken.body).toEqual({ ok: false, entries: 4, firstBrokenEntry: { seq: 5, reason: 'content does not match its hash' } });
+  });
+});
