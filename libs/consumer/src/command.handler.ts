@@ -51,7 +51,7 @@ interface InboxRow {
  *   progress, so a crash resumes after the last committed batch with exact counts;
  * - the ack is written to the outbox in the same transaction as the last batch.
  */
-export function createCommandHandler(deps: CommandHandlerDeps): (command: Command) => Promise<CommandOutcome> {
+export function createCommandHandler(deps: CommandHandlerDeps): (command: Command, options?: { heartbeat?: () => Promise<void> }) => Promise<CommandOutcome> {
   const { dataSource, bound, logger } = deps;
   const service = bound.policies.service;
   const now = deps.now ?? (() => new Date());
@@ -160,7 +160,7 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
     });
   }
 
-  return async function handle(command: Command): Promise<CommandOutcome> {
+  return async function handle(command: Command, options: { heartbeat?: () => Promise<void> } = {}): Promise<CommandOutcome> {
     const log = logger.child({ requestId: command.data.requestId, kind: command.kind, dryRun: command.data.dryRun });
     if (!isForUs(command)) return 'ignored';
 
@@ -187,6 +187,8 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
     try {
       for (;;) {
         const { done, ack } = await step(command);
+        // Long jobs: stay in the consumer group between batches (kafkajs throttles the calls).
+        await options.heartbeat?.().catch(() => undefined);
         if (done) {
           deps.onAckQueued();
           await deps.afterCommit?.();

@@ -20,6 +20,8 @@ export const ServiceEnv = z.object({
   RETENTION_FILES_ROOT: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
   /** Insert the service's demo data into an empty database at start (local stacks only). */
   DEMO_DATA: boolFlag.default(false),
+  /** Kafka consumer session timeout: how fast the group notices a dead instance. */
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
   RETENTION_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
 });
 export type ServiceConfig = z.output<typeof ServiceEnv>;

@@ -25,12 +25,14 @@ export async function startHoldsReplica(options: {
   instanceId: string;
   publisher: Publisher;
   logger: Logger;
+  /** Namespace of consumer group ids (the topic prefix). */
+  groupPrefix: string;
 }): Promise<HoldsReplica> {
   const { kafka, dataSource, topics, service } = options;
   const tracker = await createCatchUpTracker(kafka, topics.holds);
   const consumer = await runConsumer({
     kafka,
-    groupId: `retention.${service}.holds.${options.instanceId}`,
+    groupId: `${options.groupPrefix}retention.${service}.holds.${options.instanceId}`,
     topics: [topics.holds],
     accept: [EventTypes.holdPlaced],
     name: `${service}.holds`,

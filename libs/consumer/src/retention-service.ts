@@ -102,7 +102,7 @@ export async function startRetentionService(
     const { value } = encodeEvent(EventTypes.serviceRegistered, manifest, { source: `/retention/services/${service}` });
     await publisher.publish([{ topic: topics.registry, key: service, value }]);
 
-    const holds: HoldsReplica = await startHoldsReplica({ kafka, dataSource, topics, service, instanceId, publisher, logger });
+    const holds: HoldsReplica = await startHoldsReplica({ kafka, dataSource, topics, service, instanceId, publisher, logger, groupPrefix: config.RETENTION_TOPIC_PREFIX });
     stops.push(() => holds.stop());
 
     const metrics = createRetentionMetrics(registry);
@@ -119,25 +119,26 @@ export async function startRetentionService(
     });
     const commands: RunningConsumer = await runConsumer({
       kafka,
-      groupId: `retention.${service}`,
+      groupId: `${config.RETENTION_TOPIC_PREFIX}retention.${service}`,
       topics: [topics.commands],
+      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
       accept: [EventTypes.erasureRequested, EventTypes.sweepRequested],
       name: service,
       logger,
       partitionsConsumedConcurrently: config.RETENTION_CONCURRENCY,
       deadLetters: { topic: topics.dlq, publisher },
-      handle: async (event) => {
+      handle: async (event, ctx) => {
         const kind = event.type === EventTypes.erasureRequested ? 'erasure' : 'sweep';
         const outcome =
           event.type === EventTypes.erasureRequested
-            ? await handle({ kind: 'erasure', commandId: event.id, data: event.data })
-            : await handle({ kind: 'sweep', commandId: event.id, data: event.data });
+            ? await handle({ kind: 'erasure', commandId: event.id, data: event.data }, ctx)
+            : await handle({ kind: 'sweep', commandId: event.id, data: event.data }, ctx);
         metrics.commandsTotal.inc({ kind, outcome });
       },
     });
     stops.push(() => commands.stop());
     registerOldestUnprocessedGauge(registry, { dataSource, bound, logger });
-    const lag = registerConsumerLagGauge(registry, kafka, [{ groupId: `retention.${service}`, topic: topics.commands }]);
+    const lag = registerConsumerLagGauge(registry, kafka, [{ groupId: `${config.RETENTION_TOPIC_PREFIX}retention.${service}`, topic: topics.commands }]);
     stops.push(() => lag.close());
 
     const ops = await startOpsServer({

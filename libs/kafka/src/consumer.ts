@@ -23,6 +23,8 @@ export interface MessageContext {
   headers: Record<string, string>;
   /** The trace context carried by the message's `traceparent` header. */
   trace: Context;
+  /** Keeps the group membership alive during long work (kafkajs has no background heartbeat). */
+  heartbeat: () => Promise<void>;
 }
 
 export interface ConsumerOptions<T extends EventType> {
@@ -41,6 +43,8 @@ export interface ConsumerOptions<T extends EventType> {
   /** Backoff for retriable failures: starts at `initialMs`, doubles up to `maxMs`, retries until stopped. */
   retry?: { initialMs?: number; maxMs?: number };
   partitionsConsumedConcurrently?: number;
+  /** A member that sends no heartbeat for this long is removed from the group (default 30 s). */
+  sessionTimeoutMs?: number;
   /** Called after every message whose processing finished (handled or dead-lettered). */
   onProcessed?: (ctx: MessageContext, outcome: 'handled' | 'dead_lettered') => void;
 }
@@ -71,7 +75,7 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
   const maxMs = options.retry?.maxMs ?? 10_000;
   const abort = new AbortController();
 
-  const consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+  const consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false, sessionTimeout: options.sessionTimeoutMs ?? 30_000, heartbeatInterval: 3_000 });
   await consumer.connect();
   for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: true });
 
@@ -129,6 +133,7 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
         key: message.key ? message.key.toString('utf8') : null,
         headers,
         trace: contextFromHeaders(headers),
+        heartbeat,
       };
       let outcome: 'handled' | 'dead_lettered' = 'handled';
       if (message.value === null) {

@@ -75,7 +75,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
     stops.push(() => registryTracker.close());
     const registryConsumer = await runConsumer({
       kafka,
-      groupId: `retention.coordinator.registry.${instanceId}`,
+      groupId: `${config.RETENTION_TOPIC_PREFIX}retention.coordinator.registry.${instanceId}`,
       topics: [topics.registry],
       accept: [EventTypes.serviceRegistered],
       name: 'coordinator.registry',
@@ -92,7 +92,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
     const ackReceived = createAckReceivedHandler({ dataSource, now });
     const ackConsumer = await runConsumer({
       kafka,
-      groupId: 'retention.coordinator.acks',
+      groupId: `${config.RETENTION_TOPIC_PREFIX}retention.coordinator.acks`,
       topics: [topics.acks],
       accept: [EventTypes.ack],
       name: 'coordinator.acks',
@@ -108,7 +108,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
       },
     });
     stops.push(() => ackConsumer.stop());
-    const lag = registerConsumerLagGauge(registry, kafka, [{ groupId: 'retention.coordinator.acks', topic: topics.acks }]);
+    const lag = registerConsumerLagGauge(registry, kafka, [{ groupId: `${config.RETENTION_TOPIC_PREFIX}retention.coordinator.acks`, topic: topics.acks }]);
     stops.push(() => lag.close());
 
     const requestDeps = {

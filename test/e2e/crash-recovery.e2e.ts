@@ -1,0 +1,146 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '@retention/config';
+import { ServiceEnv, startRetentionService, type RunningRetentionService } from '@retention/consumer';
+import { mlDataService } from '@retention/service-ml-data';
+import { sessionsService } from '@retention/service-sessions';
+import { createTestDatabase, createTestLogger, type TestDatabase, testStack, waitFor } from '@retention/testing';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Platform, startPlatform } from './support';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * Crashes and scale-out against the real broker and database: a service killed with SIGKILL in
+ * the middle of a sweep finishes it after a restart with exact counts, and two instances of a
+ * service share the commands without doing any twice.
+ */
+describe('crash recovery and scale-out', () => {
+  let platform: Platform;
+  let db: TestDatabase;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    // ml-data is in-process only so the platform has a registered service from the start; the
+    // sessions service under test runs as a child process that can be killed.
+    platform = await startPlatform([mlDataService], { serviceEnv: { 'ml-data': { RETENTION_FILES_ROOT: '/tmp' } } });
+    db = await createTestDatabase(testStack().databaseUrl, 'e2e_crash_sessions');
+  });
+
+  afterAll(async () => {
+    if (child?.pid && child.exitCode === null) child.kill('SIGKILL');
+    await platform?.stop();
+    await db?.drop().catch(() => undefined);
+  });
+
+  function spawnSessions(): ChildProcess {
+    const proc = spawn(process.execPath, ['--import', 'tsx', resolve(root, 'services/sessions/src/main.ts')], {
+      cwd: root,
+      env: {
+        ...process.env,
+        TSX_TSCONFIG_PATH: resolve(root, 'tsconfig.runtime.json'),
+        KAFKA_BROKERS: testStack().kafkaBrokers.join(','),
+        RETENTION_TOPIC_PREFIX: platform.prefix,
+        DATABASE_URL: db.url,
+        RETENTION_HASH_KEY: 'test-hash-key-0123456789',
+        HTTP_PORT: '0',
+        KAFKA_SESSION_TIMEOUT_MS: '8000',
+        LOG_LEVEL: process.env.TEST_LOG ? 'debug' : 'warn',
+      },
+      stdio: ['ignore', process.env.TEST_LOG ? 'inherit' : 'ignore', 'inherit'],
+    });
+    return proc;
+  }
+
+  it('a service killed with SIGKILL mid-sweep finishes after a restart with exact counts', async () => {
+    child = spawnSessions();
+    await waitFor('sessions to register', async () => {
+      const { body } = await platform.api('GET', '/v1/policies');
+      return body.services?.some((s: any) => s.service === 'sessions') ? true : undefined;
+    });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const expired = 300_000;
+      await client.query(
+        `INSERT INTO sessions (user_id, started_at) SELECT 'u' || (g % 1000), now() - interval '100 days' - make_interval(secs => g) FROM generate_series(1, $1) g`,
+        [expired],
+      );
+      await client.query(`INSERT INTO sessions (user_id, started_at) SELECT 'u' || g, now() - interval '1 day' FROM generate_series(1, 1000) g`);
+
+      const sweep = await platform.api('POST', '/v1/sweeps', { body: { service: 'sessions' } });
+      expect(sweep.status).toBe(202);
+      // Kill it once a few batches have committed, and before it could have finished.
+      await waitFor('a few batches', async () => {
+        const { rows } = await client.query(`SELECT count(*)::int AS n FROM retention_audit WHERE request_id = $1`, [sweep.body.id]);
+        return rows[0].n >= 3 ? true : undefined;
+      }, { intervalMs: 20 });
+      child.kill('SIGKILL');
+      await new Promise((r) => child!.once('exit', r));
+      const { rows: mid } = await client.query(`SELECT count(*)::int AS n FROM sessions WHERE started_at < now() - interval '90 days'`);
+      expect(mid[0].n).toBeGreaterThan(0);
+      expect(mid[0].n).toBeLessThan(expired);
+
+      child = spawnSessions();
+      const done = await waitFor('sweep to complete after restart', async () => {
+        const { body } = await platform.api('GET', `/v1/sweeps/${sweep.body.id}`);
+        return body.status === 'completed' ? body : undefined;
+      }, { timeoutMs: 120_000 });
+      expect(done.targets).toEqual([expect.objectContaining({ service: 'sessions', status: 'completed', tables: [expect.objectContaining({ policy: 'session_logs', matched: expired, deleted: expired, held: 0 })] })]);
+      const { rows: left } = await client.query(`SELECT count(*) FILTER (WHERE started_at < now() - interval '90 days')::int AS expired, count(*)::int AS total FROM sessions`);
+      expect(left[0]).toEqual({ expired: 0, total: 1000 });
+      const { rows: audit } = await client.query(`SELECT sum(deleted)::int AS deleted FROM retention_audit WHERE request_id = $1`, [sweep.body.id]);
+      expect(audit[0].deleted).toBe(expired);
+    } finally {
+      child?.kill('SIGTERM');
+      await new Promise((r) => (child?.exitCode !== null ? r(undefined) : child.once('exit', r)));
+      await client.end();
+    }
+  });
+
+  it('two instances of a service share the commands, and none is applied twice', async () => {
+    const base = loadConfig(ServiceEnv, {
+      KAFKA_BROKERS: testStack().kafkaBrokers.join(','),
+      RETENTION_TOPIC_PREFIX: platform.prefix,
+      DATABASE_URL: db.url,
+      RETENTION_HASH_KEY: 'test-hash-key-0123456789',
+      HTTP_PORT: '0',
+      KAFKA_SESSION_TIMEOUT_MS: '8000',
+    });
+    const instances: RunningRetentionService[] = [];
+    try {
+      for (const id of ['a', 'b']) {
+        instances.push(await startRetentionService(sessionsService, { ...base, INSTANCE_ID: id }, { logger: createTestLogger(`sessions-${id}`).logger }));
+      }
+      const subjects = Array.from({ length: 40 }, (_, i) => `share-${i}`);
+      await instances[0]!.dataSource.query(`INSERT INTO sessions (user_id, started_at) SELECT unnest($1::text[]), now()`, [subjects]);
+      // Let the group settle with both members before the commands arrive.
+      await waitFor('both instances to own partitions', async () => {
+        const counts = await Promise.all(instances.map(async (i) => (await i.registry.metrics()).includes('retention_consumer_lag')));
+        return counts.every(Boolean) ? true : undefined;
+      });
+      await new Promise((r) => setTimeout(r, 3000));
+      const ids: string[] = [];
+      for (const subject of subjects) ids.push((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: subject } } })).body.id);
+      for (const id of ids) expect(await platform.waitForRequest(id)).toMatchObject({ status: 'completed' });
+
+      const handled = await Promise.all(
+        instances.map(async (i) => {
+          const text = await i.registry.metrics();
+          return [...text.matchAll(/retention_commands_total\{kind="erasure",outcome="(completed|duplicate)"[^}]*\} (\d+)/g)].reduce((n, m) => n + Number(m[2]), 0);
+        }),
+      );
+      expect(handled[0]).toBeGreaterThan(0);
+      expect(handled[1]).toBeGreaterThan(0);
+      const { 0: audit } = (await instances[0]!.dataSource.query(
+        `SELECT count(*)::int AS batches, count(DISTINCT request_id)::int AS requests, sum(deleted)::int AS deleted FROM retention_audit WHERE request_id = ANY($1::uuid[])`,
+        [ids],
+      )) as Array<{ batches: number; requests: number; deleted: number }>;
+      expect(audit).toEqual({ batches: 40, requests: 40, deleted: 40 });
+    } finally {
+      for (const i of instances) await i.stop();
+    }
+  });
+});
