@@ -3,3 +3,4 @@ export * from './topics';
 export * from './schemas';
 export * from './envelope';
 export * from './headers';
+export * from './asyncapi';

@@ -1,0 +1,2 @@
+export { newsletterService } from './service';
+export { Subscriber } from './subscriber.entity';

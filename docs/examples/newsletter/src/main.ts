@@ -1,0 +1,4 @@
+import { runRetentionService } from '@retention/consumer';
+import { newsletterService } from './service';
+
+await runRetentionService(newsletterService);
