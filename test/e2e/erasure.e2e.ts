@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { sessionsService } from '@retention/service-sessions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Platform, startPlatform, TOKENS } from './support';
@@ -7,6 +11,8 @@ import { type Platform, startPlatform, TOKENS } from './support';
  * reaches the sessions service through Kafka, exactly that subject's rows go, and the ledger turns
  * `completed` with the service's counts.
  */
+const execFileAsync = promisify(execFile);
+
 describe('erasure request, end to end', () => {
   let platform: Platform;
 
@@ -86,9 +92,27 @@ describe('erasure request, end to end', () => {
     expect((await platform.api('GET', '/v1/erasure-requests/00000000-0000-4000-8000-000000000000')).status).toBe(404);
   });
 
+  it('works from the retention command line too', async () => {
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+    const run = (...args: string[]) =>
+      execFileAsync(process.execPath, [resolve(root, 'services/cli/bin/retention.mjs'), ...args], {
+        env: { ...process.env, RETENTION_API_URL: platform.coordinator.url, RETENTION_API_TOKEN: TOKENS.admin },
+      });
+    const { stdout } = await run('erase', 'user', 'bob', '--dry-run', '--wait', '--timeout', '60');
+    const request = JSON.parse(stdout);
+    expect(request).toMatchObject({ status: 'completed', dryRun: true, targets: [{ service: 'sessions', tables: [expect.objectContaining({ deleted: 2 })] }] });
+    expect(JSON.parse((await run('verify')).stdout)).toMatchObject({ ok: true });
+    const failure = await run('erase', 'vendor', 'v1').then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toContain('subject.type');
+  });
+
   it('writes no subject id to any log line', () => {
     const lines = platform.logs;
     expect(lines.length).toBeGreaterThan(0);
-    expect(lines.filter((l) => l.includes('alice') || l.includes('carol'))).toEqual([]);
+    expect(lines.filter((l) => l.includes('alice') || l.includes('carol') || l.includes('bob'))).toEqual([]);
   });
 });

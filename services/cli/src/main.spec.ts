@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError, type ApiClient } from './api-client';
+import { main } from './main';
+
+/** A strict fake: every call is recorded; an unexpected one fails the test. */
+function fakeClient(responses: Array<{ method: string; path: string; reply: unknown }>): ApiClient & { calls: Array<{ method: string; path: string; body?: unknown; headers?: Record<string, string> }> } {
+  const calls: Array<{ method: string; path: string; body?: unknown; headers?: Record<string, string> }> = [];
+  return {
+    calls,
+    async call(method, path, options = {}) {
+      calls.push({ method, path, ...options });
+      const next = responses.shift();
+      if (!next || next.method !== method || next.path !== path) throw new Error(`unexpected call ${method} ${path}`);
+      if (next.reply instanceof ApiError) throw next.reply;
+      return next.reply;
+    },
+  };
+}
+
+const run = async (argv: string[], client: ApiClient, env: NodeJS.ProcessEnv = {}) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['node', 'retention', ...argv], { out: (t) => out.push(t), err: (t) => err.push(t), env, sleep: async () => {}, client });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+};
+
+describe('retention CLI', () => {
+  it('requests an erasure and waits for it', async () => {
+    const client = fakeClient([
+      { method: 'POST', path: '/v1/erasure-requests', reply: { id: 'r1', status: 'pending' } },
+      { method: 'GET', path: '/v1/erasure-requests/r1', reply: { id: 'r1', status: 'pending' } },
+      { method: 'GET', path: '/v1/erasure-requests/r1', reply: { id: 'r1', status: 'completed' } },
+    ]);
+    const result = await run(['erase', 'user', 'demo-1', '--dry-run', '--reason', 'case 1', '--idempotency-key', 'k1', '--wait'], client);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.out)).toEqual({ id: 'r1', status: 'completed' });
+    expect(client.calls[0]).toMatchObject({ body: { subject: { type: 'user', id: 'demo-1' }, reason: 'case 1', dryRun: true }, headers: { 'idempotency-key': 'k1' } });
+  });
+
+  it('prints the API\'s error with the offending fields and exits 1', async () => {
+    const client = fakeClient([
+      { method: 'POST', path: '/v1/erasure-requests', reply: new ApiError(400, { error: { code: 'validation_failed', message: 'invalid', issues: [{ path: 'subject.type', message: 'no registered service stores subjects of type "vendor"' }] } }) },
+    ]);
+    const result = await run(['erase', 'vendor', 'v1'], client);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('subject.type: no registered service stores subjects of type "vendor"');
+  });
+
+  it('exits 3 when the ledger is broken, 2 on bad usage', async () => {
+    expect((await run(['verify'], fakeClient([{ method: 'GET', path: '/v1/ledger/verify', reply: { ok: false, entries: 4, firstBrokenEntry: { seq: 5 } } }]))).code).toBe(3);
+    expect((await run(['holds', 'place', '--reason', 'x'], fakeClient([]))).code).toBe(2);
+    expect((await run(['list', '--limit', 'zero'], fakeClient([]))).code).toBe(2);
+    expect((await run(['nonsense'], fakeClient([]))).code).toBe(2);
+  });
+
+  it('places a record hold with the fields the API expects', async () => {
+    const client = fakeClient([{ method: 'POST', path: '/v1/legal-holds', reply: { id: 'h1' } }]);
+    expect((await run(['holds', 'place', '--service', 'orders', '--table', 'orders', '--record', '42', '--reason', 'evidence'], client)).code).toBe(0);
+    expect(client.calls[0]!.body).toEqual({ scope: 'record', service: 'orders', table: 'orders', recordKey: '42', reason: 'evidence' });
+  });
+});

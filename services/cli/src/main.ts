@@ -1,0 +1,203 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ApiError, type ApiClient, createApiClient } from './api-client';
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  sleep: (ms: number) => Promise<void>;
+  client?: ApiClient;
+}
+
+const defaultIo: CliIo = {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+  env: process.env,
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+
+const print = (io: CliIo, value: unknown): void => io.out(typeof value === 'string' ? value.trimEnd() : JSON.stringify(value, null, 2));
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+/**
+ * `retention`: the operators' and auditors' command line over the coordinator API. Exit codes:
+ * 0 done, 1 the API refused or failed (its message is printed), 2 bad usage, 3 `--wait` ended with
+ * a request that is not complete.
+ */
+export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  let exitCode = 0;
+  const client = (): ApiClient => {
+    if (io.client) return io.client;
+    const token = io.env.RETENTION_API_TOKEN;
+    if (!token) throw new UsageError('RETENTION_API_TOKEN is not set (a token from the coordinator\'s RETENTION_API_TOKENS)');
+    return createApiClient(io.env.RETENTION_API_URL || 'http://127.0.0.1:18080', token);
+  };
+
+  async function waitFor(path: string, timeoutSeconds: number): Promise<unknown> {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    for (;;) {
+      const request = (await client().call('GET', path)) as { status: string };
+      if (request.status === 'completed' || request.status === 'failed' || Date.now() > deadline) {
+        if (request.status !== 'completed') exitCode = 3;
+        return request;
+      }
+      await io.sleep(1000);
+    }
+  }
+
+  const program = new Command('retention')
+    .description('Erasure requests, sweeps, legal holds and the ledger, over the coordinator API.\nEnvironment: RETENTION_API_URL (default http://127.0.0.1:18080), RETENTION_API_TOKEN.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program
+    .command('erase')
+    .description('request the erasure of a subject from every service that stores it')
+    .argument('<type>', 'subject type, e.g. user')
+    .argument('<id>', 'subject id')
+    .option('--reason <text>', 'why (recorded in the ledger)')
+    .option('--dry-run', 'count what would be erased, change nothing')
+    .option('--idempotency-key <key>', 'retrying with the same key returns the same request')
+    .option('--wait', 'wait until the request completes')
+    .option('--timeout <seconds>', 'with --wait', positiveInt, 300)
+    .action(async (type: string, id: string, o: { reason?: string; dryRun?: boolean; idempotencyKey?: string; wait?: boolean; timeout: number }) => {
+      const created = (await client().call('POST', '/v1/erasure-requests', {
+        body: { subject: { type, id }, reason: o.reason, dryRun: Boolean(o.dryRun) },
+        headers: o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
+      })) as { id: string };
+      print(io, o.wait ? await waitFor(`/v1/erasure-requests/${created.id}`, o.timeout) : created);
+    });
+
+  program
+    .command('status')
+    .description('show an erasure request or a sweep, with each target service\'s counts')
+    .argument('<id>', 'request id')
+    .option('--sweep', 'the id is a sweep')
+    .option('--wait', 'wait until it completes')
+    .option('--timeout <seconds>', 'with --wait', positiveInt, 300)
+    .action(async (id: string, o: { sweep?: boolean; wait?: boolean; timeout: number }) => {
+      const path = `/v1/${o.sweep ? 'sweeps' : 'erasure-requests'}/${id}`;
+      print(io, o.wait ? await waitFor(path, o.timeout) : await client().call('GET', path));
+    });
+
+  program
+    .command('list')
+    .description('list erasure requests (or sweeps), newest first')
+    .option('--sweeps', 'list sweeps')
+    .option('--status <status>', 'pending, completed, failed or overdue')
+    .option('--from <instant>', 'created at or after (ISO 8601)')
+    .option('--to <instant>', 'created before (ISO 8601)')
+    .option('--subject <type:id>', 'one subject\'s requests')
+    .option('--limit <n>', 'page size', positiveInt, 50)
+    .option('--cursor <cursor>', 'next page')
+    .action(async (o: { sweeps?: boolean; status?: string; from?: string; to?: string; subject?: string; limit: number; cursor?: string }) => {
+      const q = new URLSearchParams({ limit: String(o.limit) });
+      for (const k of ['status', 'from', 'to', 'cursor'] as const) if (o[k]) q.set(k, o[k]!);
+      if (o.subject) {
+        const i = o.subject.indexOf(':');
+        if (i < 1) throw new UsageError('--subject must be type:id');
+        q.set('subjectType', o.subject.slice(0, i));
+        q.set('subjectId', o.subject.slice(i + 1));
+      }
+      print(io, await client().call('GET', `/v1/${o.sweeps ? 'sweeps' : 'erasure-requests'}?${q}`));
+    });
+
+  program
+    .command('retry')
+    .description('send a request again to the targets that acknowledged failed')
+    .argument('<id>')
+    .action(async (id: string) => print(io, await client().call('POST', `/v1/erasure-requests/${id}/retry`)));
+
+  program
+    .command('sweep')
+    .description('run retention sweeps now')
+    .option('--service <name>')
+    .option('--policy <name>')
+    .option('--dry-run', 'count, change nothing')
+    .option('--wait', 'wait until the sweep completes')
+    .option('--timeout <seconds>', 'with --wait', positiveInt, 3600)
+    .action(async (o: { service?: string; policy?: string; dryRun?: boolean; wait?: boolean; timeout: number }) => {
+      const created = (await client().call('POST', '/v1/sweeps', { body: { service: o.service, policy: o.policy, dryRun: Boolean(o.dryRun) } })) as { id: string };
+      print(io, o.wait ? await waitFor(`/v1/sweeps/${created.id}`, o.timeout) : created);
+    });
+
+  const holds = program.command('holds').description('legal holds');
+  holds
+    .command('list')
+    .option('--active', 'only active holds')
+    .action(async (o: { active?: boolean }) => print(io, await client().call('GET', `/v1/legal-holds${o.active ? '?active=true' : ''}`)));
+  holds
+    .command('place')
+    .description('place a hold: --subject type:id, --policy name, or --service + --table + --record')
+    .requiredOption('--reason <text>')
+    .option('--subject <type:id>')
+    .option('--policy <name>')
+    .option('--service <name>')
+    .option('--table <name>')
+    .option('--record <key>')
+    .option('--expires <instant>', 'ISO 8601')
+    .action(async (o: { reason: string; subject?: string; policy?: string; service?: string; table?: string; record?: string; expires?: string }) => {
+      let body: Record<string, unknown>;
+      if (o.subject) {
+        const i = o.subject.indexOf(':');
+        if (i < 1) throw new UsageError('--subject must be type:id');
+        body = { scope: 'subject', subject: { type: o.subject.slice(0, i), id: o.subject.slice(i + 1) }, service: o.service };
+      } else if (o.record) body = { scope: 'record', service: o.service, table: o.table, recordKey: o.record };
+      else if (o.policy) body = { scope: 'policy', policy: o.policy, service: o.service };
+      else throw new UsageError('say what to hold: --subject, --policy, or --service --table --record');
+      print(io, await client().call('POST', '/v1/legal-holds', { body: { ...body, reason: o.reason, expiresAt: o.expires } }));
+    });
+  holds
+    .command('release')
+    .argument('<id>')
+    .action(async (id: string) => print(io, await client().call('DELETE', `/v1/legal-holds/${id}`)));
+
+  program
+    .command('policies')
+    .description('every registered service\'s policies with legal basis')
+    .action(async () => print(io, await client().call('GET', '/v1/policies')));
+
+  program
+    .command('report')
+    .description('the auditor\'s completeness report for a window')
+    .requiredOption('--from <instant>')
+    .requiredOption('--to <instant>')
+    .option('--csv', 'CSV instead of JSON')
+    .action(async (o: { from: string; to: string; csv?: boolean }) => {
+      const q = new URLSearchParams({ from: o.from, to: o.to, format: o.csv ? 'csv' : 'json' });
+      print(io, await client().call('GET', `/v1/ledger/report?${q}`));
+    });
+
+  program
+    .command('verify')
+    .description('recompute the ledger\'s hash chain; exit 3 if it is broken')
+    .action(async () => {
+      const result = (await client().call('GET', '/v1/ledger/verify')) as { ok: boolean };
+      if (!result.ok) exitCode = 3;
+      print(io, result);
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof ApiError) {
+      io.err(`error: ${error.message}`);
+      return 1;
+    }
+    io.err(`error: cannot reach the coordinator (${error instanceof Error ? error.message : String(error)})`);
+    return 1;
+  }
+}
+
+class UsageError extends Error {}
