@@ -7,7 +7,7 @@ import {
   type TableResult,
   type TopicNames,
 } from '@retention/contracts';
-import type { Logger } from '@retention/observability';
+import { currentTraceHeaders, type Logger } from '@retention/observability';
 import { enqueueOutbox } from '@retention/outbox';
 import { type ActiveHold, activeScopedHolds, type BoundPolicies, initialJobState, type JobPlan, type JobState, planErasure, planSweep, runJobBatch } from '@retention/policy';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -99,7 +99,8 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
 
   async function queueAck(manager: EntityManager, ack: Ack): Promise<void> {
     const { value } = encodeEvent(EventTypes.ack, ack, { source: `/retention/services/${service}` });
-    await enqueueOutbox(manager, [{ topic: deps.topics.acks, key: ack.requestId, value }]);
+    // The ack continues the command's trace (the handler runs inside the consumer span).
+    await enqueueOutbox(manager, [{ topic: deps.topics.acks, key: ack.requestId, value, headers: currentTraceHeaders() }]);
   }
 
   async function finish(manager: EntityManager, command: Command, ack: Ack, status: 'done' | 'failed'): Promise<void> {

@@ -1,4 +1,5 @@
 import { toIssues, ValidationError } from '@retention/contracts';
+import { inSpan, SpanKind } from '@retention/observability';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Role } from '../config';
@@ -38,18 +39,20 @@ export function registerRoutes(app: FastifyInstance, routes: readonly AnyRoute[]
     app.route({
       method: route.method,
       url: route.url.replace(/\{(\w+)\}/g, ':$1'),
-      handler: async (request, reply) => {
-        const principal = authenticate(request, route.roles);
-        const input = {
-          body: parse(route.body, request.body ?? {}, 'request body'),
-          query: parse(route.query, request.query ?? {}, 'query'),
-          params: parse(route.params, request.params ?? {}, 'path'),
-          principal,
-          request,
-          reply,
-        };
-        return route.handler(input);
-      },
+      // A server span per call: commands created here carry its trace into Kafka.
+      handler: (request, reply) =>
+        inSpan(`${route.method} ${route.url}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': route.method, 'http.route': route.url } }, async () => {
+          const principal = authenticate(request, route.roles);
+          const input = {
+            body: parse(route.body, request.body ?? {}, 'request body'),
+            query: parse(route.query, request.query ?? {}, 'query'),
+            params: parse(route.params, request.params ?? {}, 'path'),
+            principal,
+            request,
+            reply,
+          };
+          return route.handler(input);
+        }),
     });
   }
 }
