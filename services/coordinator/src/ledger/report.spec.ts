@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { type LedgerReport, reportToCsv } from './report';
+
+describe('ledger report as CSV', () => {
+  it('writes one line per request, target and table, quoted, with formulas neutralized', () => {
+    const report: LedgerReport = {
+      from: '2026-01-01T00:00:00.000Z',
+      to: '2026-02-01T00:00:00.000Z',
+      generatedAt: '2026-02-01T00:00:00.000Z',
+      summary: { total: 1, completed: 1, pending: 0, overdue: 0, failed: 0, held: 0, dryRun: 0 },
+      requests: [
+        {
+          id: 'r1', kind: 'erasure', status: 'completed', dryRun: false, subjectType: 'user', subjectRef: 'ab', createdAt: 'c', dueAt: 'd', completedAt: 'e', overdue: false,
+          targets: [
+            { service: 'orders', status: 'completed', attempts: 1, lastSentAt: 'x', ackedAt: 'y', holdIds: [], reason: '=HYPERLINK("x")',
+              tables: [
+                { table: 'orders', action: 'anonymize', matched: 2, deleted: 0, anonymized: 2, archived: 0, held: 0 },
+                { table: 'notes', action: 'delete', matched: 1, deleted: 1, anonymized: 0, archived: 0, held: 0 },
+              ] },
+            { service: 'sessions', status: 'not_applicable', attempts: 1, lastSentAt: 'x', ackedAt: 'y', holdIds: [], tables: [] },
+          ],
+        },
+      ],
+    };
+    const lines = reportToCsv(report).trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[1]).toContain('"orders","","anonymize","2","0","2"');
+    expect(lines[1]).toContain(`"'=HYPERLINK(""x"")"`);
+    expect(lines[3]).toContain('"sessions","not_applicable"');
+  });
+});
