@@ -73,6 +73,8 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
       HTTP_PORT: '0',
       RETENTION_API_TOKENS: Object.entries(TOKENS).map(([role, token]) => `${role}:${token}`).join(','),
       RETENTION_SUBJECT_HMAC_KEY: 'test-hmac-key-0123456789',
+      // No scheduled sweep may slip into a test by running at 03:00 UTC; tests that want one say so.
+      SWEEP_MISFIRE_GRACE_SECONDS: '0',
       ...options.coordinatorEnv,
     }),
     { logger, now: options.now },
@@ -124,8 +126,8 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
       }),
     async stop() {
       await coordinator.stop();
-      for (const s of services.values()) await s.stop();
-      for (const d of databases) await d.drop().catch(() => undefined);
+      await Promise.all([...services.values()].map((s) => s.stop()));
+      await Promise.all(databases.map((d) => d.drop().catch(() => undefined)));
     },
   };
 }

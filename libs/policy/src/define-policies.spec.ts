@@ -18,7 +18,7 @@ describe('definePolicies', () => {
   it('accepts a valid file and fills defaults', () => {
     const p = definePolicies({ service: 'svc', subjects: { user: { table: 'logs', column: 'user_id' } }, rules: [rule] });
     expect(p.rules[0]).toMatchObject({ batchSize: 1000, conditions: [] });
-    expect(p.subjects.user).toEqual([{ table: 'logs', column: 'user_id', action: 'delete', anonymize: undefined }]);
+    expect(p.subjects.user).toEqual([{ table: 'logs', column: 'user_id', action: 'delete', anonymize: undefined, markerColumn: undefined }]);
   });
 
   it('names every problem by path', () => {

@@ -114,6 +114,8 @@ export interface SubjectTable {
   column: string;
   action: 'delete' | 'anonymize';
   anonymize?: Record<string, ColumnStrategy>;
+  /** Set by an anonymizing erasure too, so the table's sweep does not anonymize the row again. */
+  markerColumn?: string;
   files?: { column: string };
 }
 
@@ -168,6 +170,7 @@ export function definePolicies(input: PolicyFileInput): Policies {
       (Array.isArray(spec) ? spec : [spec]).map((t) => ({
         ...t,
         anonymize: t.action === 'anonymize' ? (t.anonymize ?? rules.find((r) => r.table === t.table && r.anonymize)?.anonymize) : undefined,
+        markerColumn: t.action === 'anonymize' ? rules.find((r) => r.table === t.table && r.markerColumn)?.markerColumn : undefined,
       })),
     ]),
   );

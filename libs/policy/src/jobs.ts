@@ -58,6 +58,7 @@ export function planErasure(bound: BoundPolicies, subject: Subject, holds: reado
         table: s.table,
         action: s.action,
         filesColumn: s.files?.column,
+        markerColumn: s.markerColumn,
         where: (params) => (fits ? `x.${quoteIdent(s.column)} = ${params.bind(subject.id)}` : 'false'),
         anonymize: s.anonymize,
         batchSize,

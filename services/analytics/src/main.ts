@@ -1,0 +1,4 @@
+import { runRetentionService } from '@retention/consumer';
+import { analyticsService } from './service';
+
+await runRetentionService(analyticsService);

@@ -1,0 +1,4 @@
+import { runRetentionService } from '@retention/consumer';
+import { ordersService } from './service';
+
+await runRetentionService(ordersService);

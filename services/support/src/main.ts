@@ -1,0 +1,4 @@
+import { runRetentionService } from '@retention/consumer';
+import { supportService } from './service';
+
+await runRetentionService(supportService);
