@@ -100,6 +100,40 @@ describe('crash recovery and scale-out', () => {
     }
   });
 
+  it('on SIGTERM a service stops after a committed batch and exits; the sweep resumes after restart', async () => {
+    child = spawnSessions();
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await waitFor('sessions to be up', async () => ((await client.query(`SELECT to_regclass('sessions') AS t`)).rows[0].t ? true : undefined));
+      const expired = 200_000;
+      await client.query(`INSERT INTO sessions (user_id, started_at) SELECT 'v' || (g % 500), now() - interval '95 days' FROM generate_series(1, $1) g`, [expired]);
+      const sweep = await platform.api('POST', '/v1/sweeps', { body: { service: 'sessions' } });
+      await waitFor('a few batches', async () => {
+        const { rows } = await client.query(`SELECT count(*)::int AS n FROM retention_audit WHERE request_id = $1`, [sweep.body.id]);
+        return rows[0].n >= 2 ? true : undefined;
+      }, { intervalMs: 20 });
+      const stoppedAt = Date.now();
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => child!.once('exit', (c) => r(c)));
+      expect(code).toBe(0);
+      expect(Date.now() - stoppedAt).toBeLessThan(15_000);
+      const { rows: inbox } = await client.query(`SELECT status FROM retention_inbox WHERE request_id = $1`, [sweep.body.id]);
+      expect(inbox).toEqual([{ status: 'running' }]);
+
+      child = spawnSessions();
+      const done = await waitFor('sweep to complete after restart', async () => {
+        const { body } = await platform.api('GET', `/v1/sweeps/${sweep.body.id}`);
+        return body.status === 'completed' ? body : undefined;
+      }, { timeoutMs: 120_000 });
+      expect(done.targets[0].tables[0]).toMatchObject({ policy: 'session_logs', deleted: expired });
+    } finally {
+      child?.kill('SIGTERM');
+      await new Promise((r) => (child?.exitCode !== null ? r(undefined) : child.once('exit', r)));
+      await client.end();
+    }
+  });
+
   it('two instances of a service share the commands, and none is applied twice', async () => {
     const base = loadConfig(ServiceEnv, {
       KAFKA_BROKERS: testStack().kafkaBrokers.join(','),

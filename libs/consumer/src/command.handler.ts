@@ -6,6 +6,7 @@ import {
   type SweepRequested,
   type TableResult,
   type TopicNames,
+  TransientError,
 } from '@retention/contracts';
 import { currentTraceHeaders, type Logger } from '@retention/observability';
 import { enqueueOutbox } from '@retention/outbox';
@@ -51,7 +52,7 @@ interface InboxRow {
  *   progress, so a crash resumes after the last committed batch with exact counts;
  * - the ack is written to the outbox in the same transaction as the last batch.
  */
-export function createCommandHandler(deps: CommandHandlerDeps): (command: Command, options?: { heartbeat?: () => Promise<void> }) => Promise<CommandOutcome> {
+export function createCommandHandler(deps: CommandHandlerDeps): (command: Command, options?: { heartbeat?: () => Promise<void>; signal?: AbortSignal }) => Promise<CommandOutcome> {
   const { dataSource, bound, logger } = deps;
   const service = bound.policies.service;
   const now = deps.now ?? (() => new Date());
@@ -161,7 +162,7 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
     });
   }
 
-  return async function handle(command: Command, options: { heartbeat?: () => Promise<void> } = {}): Promise<CommandOutcome> {
+  return async function handle(command: Command, options: { heartbeat?: () => Promise<void>; signal?: AbortSignal } = {}): Promise<CommandOutcome> {
     const log = logger.child({ requestId: command.data.requestId, kind: command.kind, dryRun: command.data.dryRun });
     if (!isForUs(command)) return 'ignored';
 
@@ -188,6 +189,8 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
     try {
       for (;;) {
         const { done, ack } = await step(command);
+        // Shutting down: stop after a committed batch; the redelivered command resumes from here.
+        if (!done && options.signal?.aborted) throw new TransientError('service is stopping; the job resumes from its last committed batch');
         // Long jobs: stay in the consumer group between batches (kafkajs throttles the calls).
         await options.heartbeat?.().catch(() => undefined);
         if (done) {

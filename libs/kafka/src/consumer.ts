@@ -25,6 +25,8 @@ export interface MessageContext {
   trace: Context;
   /** Keeps the group membership alive during long work (kafkajs has no background heartbeat). */
   heartbeat: () => Promise<void>;
+  /** Aborted when the consumer is stopping: long work should stop at its next safe point. */
+  signal: AbortSignal;
 }
 
 export interface ConsumerOptions<T extends EventType> {
@@ -134,6 +136,7 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
         headers,
         trace: contextFromHeaders(headers),
         heartbeat,
+        signal: abort.signal,
       };
       let outcome: 'handled' | 'dead_lettered' = 'handled';
       if (message.value === null) {
