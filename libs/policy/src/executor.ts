@@ -39,6 +39,8 @@ export interface BatchOutcome {
   done: boolean;
   /** Set on the final batch: the rows left alone because of a hold. */
   held?: number;
+  /** Anonymize steps: the last primary key of the batch, where the next batch starts (keyset paging). */
+  cursor?: string | null;
 }
 
 /** Whether row `x` of `table` is protected by an active record or subject hold. */
@@ -85,7 +87,7 @@ export async function countStep(manager: EntityManager, bound: BoundPolicies, st
  * SQL. When a batch comes back short, the step re-counts: rows another transaction had locked are
  * taken by a later batch, so "done" means nothing due is left.
  */
-export async function runBatch(manager: EntityManager, bound: BoundPolicies, step: TableStep): Promise<BatchOutcome> {
+export async function runBatch(manager: EntityManager, bound: BoundPolicies, step: TableStep, cursor: string | null = null): Promise<BatchOutcome> {
   if (step.heldBy.length > 0) {
     const { held } = await countStep(manager, bound, step);
     return { affected: 0, done: true, held };
@@ -94,7 +96,12 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
   const t = quoteIdent(step.table);
   const pk = quoteIdent(table.primaryKey.name);
   const params = new Params();
-  const selection = `SELECT x.${pk} FROM ${t} x WHERE ${step.where(params)} AND NOT ${heldSql(step, table, params)} LIMIT ${params.bind(step.batchSize)} FOR UPDATE OF x SKIP LOCKED`;
+  // Updated rows still match the timestamp range, so an anonymize step pages by primary key
+  // instead of re-walking the rows it already did (which makes a large sweep quadratic).
+  const keyset = step.action === 'anonymize';
+  const after = keyset && cursor !== null ? ` AND x.${pk} > ${params.bind(cursor)}` : '';
+  const order = keyset ? ` ORDER BY x.${pk}` : '';
+  const selection = `SELECT x.${pk} FROM ${t} x WHERE ${step.where(params)}${after} AND NOT ${heldSql(step, table, params)}${order} LIMIT ${params.bind(step.batchSize)} FOR UPDATE OF x SKIP LOCKED`;
 
   let sql: string;
   switch (step.action) {
@@ -119,7 +126,8 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
         return `${quoteIdent(column)} = ${strategy.expression(`${t}.${quoteIdent(column)}`, info, { bind: (v) => params.bind(v), hashKey: bound.hashKey }, options)}`;
       });
       if (step.markerColumn) sets.push(`${quoteIdent(step.markerColumn)} = now()`);
-      sql = `WITH batch AS (${selection}) UPDATE ${t} SET ${sets.join(', ')} FROM batch WHERE ${t}.${pk} = batch.${pk}`;
+      sql = `WITH batch AS (${selection}), changed AS (UPDATE ${t} SET ${sets.join(', ')} FROM batch WHERE ${t}.${pk} = batch.${pk} RETURNING ${t}.${pk} AS k)
+             SELECT (SELECT count(*) FROM changed)::int AS n, (SELECT k::text FROM changed ORDER BY k DESC LIMIT 1) AS last`;
       break;
     }
     case 'archive': {
@@ -129,10 +137,20 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
       break;
     }
   }
-  const affected = rowCount(await manager.query(sql, params.values));
-  if (affected >= step.batchSize) return { affected, done: false };
+  const result: unknown = await manager.query(sql, params.values);
+  let affected: number;
+  let last: string | null = null;
+  if (keyset) {
+    const [row] = result as Array<{ n: number; last: string | null }>;
+    affected = row?.n ?? 0;
+    last = row?.last ?? null;
+  } else {
+    affected = rowCount(result);
+  }
+  if (affected >= step.batchSize) return { affected, done: false, cursor: last };
   const { due, held } = await countStep(manager, bound, step);
-  return due > 0 ? { affected, done: false } : { affected, done: true, held };
+  // Rows still due were locked by another transaction when we passed them: start a new pass.
+  return due > 0 ? { affected, done: false, cursor: null } : { affected, done: true, held };
 }
 
 /**

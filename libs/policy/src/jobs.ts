@@ -122,6 +122,8 @@ export function planSweep(bound: BoundPolicies, options: { policy?: string; asOf
 export interface JobState {
   step: number;
   results: TableResult[];
+  /** Keyset position inside the current step (anonymize steps). */
+  cursor?: string | null;
 }
 
 export const initialJobState = (): JobState => ({ step: 0, results: [] });
@@ -177,13 +179,10 @@ export async function runJobBatch(
     const next: JobState = { step: state.step + 1, results };
     return { state: next, batches: [r.batch], done: next.step >= steps.length };
   }
-  const outcome = await runBatch(manager, bound, step);
+  const outcome = await runBatch(manager, bound, step, state.cursor ?? null);
   const results = [...state.results];
   results[state.step] = addToResult(results[state.step] ?? emptyResult(step), step, outcome.affected, outcome.held);
-  const next: JobState = {
-    step: outcome.done ? state.step + 1 : state.step,
-    results,
-  };
+  const next: JobState = outcome.done ? { step: state.step + 1, results } : { step: state.step, results, cursor: outcome.cursor ?? null };
   return {
     state: next,
     batches: [
