@@ -89,6 +89,16 @@ describe('erasure request, end to end', () => {
     expect((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: 'x' } }, token: 'wrong-token-0123456789' })).status).toBe(401);
     expect((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: 'x' } }, token: TOKENS.auditor })).status).toBe(403);
     expect((await platform.api('GET', '/v1/erasure-requests/not-a-uuid')).status).toBe(400);
+    const malformed = await fetch(`${platform.coordinator.url}/v1/erasure-requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.requester}`, 'content-type': 'application/json' },
+      body: '{"subject": ',
+    });
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe('bad_request');
+    const extra = await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: 'x' }, dryrun: true } });
+    expect(extra.status).toBe(400);
+    expect(extra.body.error.issues[0].message).toContain('dryrun');
     expect((await platform.api('GET', '/v1/erasure-requests/00000000-0000-4000-8000-000000000000')).status).toBe(404);
   });
 

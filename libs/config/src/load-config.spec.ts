@@ -24,5 +24,6 @@ describe('loadConfig', () => {
     expect(message).toContain('PORT');
     expect(message).toContain('NAME');
     expect((error as ConfigError).issues).toHaveLength(3);
+    expect((error as ConfigError).issues).toContainEqual({ path: 'NAME', message: 'is required' });
   });
 });

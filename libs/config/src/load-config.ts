@@ -9,6 +9,14 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
   // An empty variable means "not set", so defaults apply (as in most process managers' env files).
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) throw new ConfigError('invalid configuration', toIssues(parsed.error));
+  if (!parsed.success) {
+    // "expected string, received undefined" says less than "is required" to someone editing an env file.
+    const issues = toIssues(parsed.error).map((issue, i) => {
+      const raw = parsed.error.issues[i];
+      const missing = raw?.code === 'invalid_type' && raw.path.length === 1 && !(String(raw.path[0]) in cleaned);
+      return missing ? { path: issue.path, message: 'is required' } : issue;
+    });
+    throw new ConfigError('invalid configuration', issues);
+  }
   return parsed.data;
 }
