@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { encodeEvent, EventTypes, topicNames } from '@retention/contracts';
-import { createDataSource, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
+import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import { createKafka, createPublisher, ensureTopics, registerConsumerLagGauge, runConsumer, type Publisher, type RunningConsumer } from '@retention/kafka';
 import { createLogger, createMetricsRegistry, type Logger, type Registry, startOpsServer, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
@@ -145,14 +145,7 @@ export async function startRetentionService(
       host: config.HTTP_HOST,
       port: config.HTTP_PORT,
       registry,
-      readiness: async () => {
-        try {
-          await dataSource.query('SELECT 1');
-          return null;
-        } catch {
-          return 'database unreachable';
-        }
-      },
+      readiness: databaseReadiness(dataSource),
     });
     stops.push(() => ops.close());
     stops.unshift(() => telemetry.shutdown());

@@ -43,3 +43,15 @@ export async function openDatabase(dataSource: DataSource, options: { migrate?: 
   if (options.migrate ?? true) await dataSource.runMigrations({ transaction: 'each' });
   return dataSource;
 }
+
+/** A readiness probe: null when the database answers, else the reason. */
+export function databaseReadiness(dataSource: DataSource): () => Promise<string | null> {
+  return async () => {
+    try {
+      await dataSource.query('SELECT 1');
+      return null;
+    } catch {
+      return 'database unreachable';
+    }
+  };
+}

@@ -2,3 +2,4 @@ export * from './logger';
 export * from './metrics';
 export * from './telemetry';
 export * from './ops-server';
+export * from './run-main';

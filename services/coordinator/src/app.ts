@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventTypes, topicNames } from '@retention/contracts';
-import { createDataSource, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
+import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import { createCatchUpTracker, createKafka, createPublisher, ensureTopics, registerConsumerLagGauge, runConsumer } from '@retention/kafka';
 import { createLogger, createMetricsRegistry, type Logger, type Registry, registerOpsRoutes, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
@@ -152,14 +152,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
     registerErrorHandler(app, logger);
     registerOpsRoutes(app, {
       registry,
-      readiness: async () => {
-        try {
-          await dataSource.query('SELECT 1');
-          return null;
-        } catch {
-          return 'database unreachable';
-        }
-      },
+      readiness: databaseReadiness(dataSource),
     });
     const routes = buildRoutes({
       dataSource,
