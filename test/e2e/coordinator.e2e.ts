@@ -86,6 +86,26 @@ describe('coordinator and completion ledger', () => {
     expect(entries.filter((e) => e === 'ack.received')).toHaveLength(1);
   });
 
+  it('reports a target that failed, and completes the request when it is retried after the cause is fixed', async () => {
+    // A failure that does not pass by itself: a trigger refuses to delete this user's sessions.
+    await sessions().query(`INSERT INTO sessions (user_id, started_at) VALUES ('wilma', now())`);
+    await sessions().query(`CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'legal department says no' USING ERRCODE = 'P0001'; END $$`);
+    await sessions().query(`CREATE TRIGGER refuse_delete BEFORE DELETE ON sessions FOR EACH ROW WHEN (OLD.user_id = 'wilma') EXECUTE FUNCTION refuse_delete()`);
+    const created = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'wilma' } } });
+    const failed = await platform.waitForRequest(created.body.id);
+    expect(failed).toMatchObject({ status: 'failed', targets: [{ service: 'sessions', status: 'failed', error: { code: 'P0001', retriable: false } }] });
+    expect(JSON.stringify(failed)).not.toContain('wilma');
+    expect((await platform.api('POST', `/v1/erasure-requests/${created.body.id}/retry`, { token: TOKENS.requester })).status).toBe(403);
+
+    await sessions().query(`DROP TRIGGER refuse_delete ON sessions`);
+    const retry = await platform.api('POST', `/v1/erasure-requests/${created.body.id}/retry`);
+    expect(retry).toMatchObject({ status: 202, body: { retried: ['sessions'] } });
+    expect(await platform.waitForRequest(created.body.id)).toMatchObject({ status: 'completed', targets: [{ status: 'completed', tables: [expect.objectContaining({ deleted: 1 })] }] });
+    expect((await platform.api('POST', `/v1/erasure-requests/${created.body.id}/retry`)).status).toBe(409);
+    const entries = (await ledger(created.body.id)).map((e) => e.entry_type);
+    expect(entries).toEqual(expect.arrayContaining(['request.failed', 'target.retry', 'request.completed']));
+  });
+
   it('schedules each policy on cron once per slot, within the misfire grace window', async () => {
     clock = new Date('2026-07-02T03:01:30.000Z');
     await platform.coordinator.maintain();
