@@ -7,7 +7,6 @@ import {
   isRetriable,
   encodeEvent,
   RetentionError,
-  TransientError,
 } from '@retention/contracts';
 import { contextFromHeaders, inSpan, type Logger, SpanKind } from '@retention/observability';
 import type { Context } from '@opentelemetry/api';
@@ -197,4 +196,3 @@ export function errorSummary(error: unknown): string {
   return String(error).slice(0, 1000);
 }
 
-export { TransientError };

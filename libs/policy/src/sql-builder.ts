@@ -1,4 +1,5 @@
 import type { Condition } from '@retention/contracts';
+import { quoteIdent } from '@retention/database';
 
 /** Collects bound parameters; identifiers never pass through here (they are quoted from metadata). */
 export class Params {
@@ -10,9 +11,7 @@ export class Params {
   }
 }
 
-export function quoteIdent(identifier: string): string {
-  return `"${identifier.replace(/"/g, '""')}"`;
-}
+export { quoteIdent };
 
 /** A structured condition as SQL over the row alias `x`, with its value bound. */
 export function conditionSql(c: Condition, params: Params): string {
