@@ -125,6 +125,10 @@ describe('consumer SDK guarantees', () => {
     expect(existsSync(join(filesRoot, fresh))).toBe(true);
     expect((await readdir(join(filesRoot, 'models'))).sort()).toEqual(['README.md', 'nested', 'new.onnx', 'old-notes.txt']);
     expect(await readdir(join(filesRoot, 'models', 'nested'))).toEqual([]);
+    const metrics = await platform.services.get('ml-data')!.registry.metrics();
+    expect(metrics).toMatch(/retention_records_processed_total\{policy="model_artifacts",action="delete",service="ml-data"\} 2/);
+    expect(metrics).toMatch(/retention_run_duration_seconds_count\{service="ml-data",policy="all"\} 2/);
+    expect(metrics).toMatch(/retention_commands_total\{kind="sweep",outcome="completed",service="ml-data"\} 2/);
   });
 
   it('legal holds win: by subject, by record and by policy', async () => {

@@ -10,7 +10,7 @@ import {
 } from '@retention/contracts';
 import { currentTraceHeaders, type Logger } from '@retention/observability';
 import { enqueueOutbox } from '@retention/outbox';
-import { type ActiveHold, activeScopedHolds, type BoundPolicies, initialJobState, type JobPlan, type JobState, planErasure, planSweep, runJobBatch } from '@retention/policy';
+import { type ActiveHold, activeScopedHolds, type BatchReport, type BoundPolicies, initialJobState, type JobPlan, type JobState, planErasure, planSweep, runJobBatch } from '@retention/policy';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { RetentionMetrics } from './metrics';
 import { isRetriablePgError, safeErrorMessage } from './pg-errors';
@@ -122,7 +122,7 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
   }
 
   /** One transaction: the next batch, its audit row, the progress, and on the last batch the ack. */
-  async function step(command: Command): Promise<{ done: boolean; ack?: Ack }> {
+  async function step(command: Command): Promise<{ done: boolean; ack?: Ack; batches?: BatchReport[] }> {
     return dataSource.transaction(async (manager) => {
       const [row] = (await manager.query(`SELECT status, state, ack, command_id, started_at FROM retention_inbox WHERE request_id = $1 FOR UPDATE`, [
         command.data.requestId,
@@ -138,13 +138,10 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
         return { done: true, ack };
       }
       const result = await runJobBatch(manager, bound, p.steps, row.state, command.data.dryRun);
-      for (const batch of result.batches) {
-        await audit(manager, command, batch);
-        if (!command.data.dryRun) deps.metrics.recordBatch(batch.policy ?? `erasure:${batch.table}`, batch.action, batch.affected, batch.held ?? 0);
-      }
+      for (const batch of result.batches) await audit(manager, command, batch);
       if (!result.done) {
         await manager.query(`UPDATE retention_inbox SET state = $2 WHERE request_id = $1`, [command.data.requestId, result.state]);
-        return { done: false };
+        return { done: false, batches: result.batches };
       }
       const tables: TableResult[] = result.state.results;
       const heldBy = [...new Set(p.steps.flatMap((s) => s.heldBy))];
@@ -158,7 +155,7 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
       });
       await manager.query(`UPDATE retention_inbox SET state = $2 WHERE request_id = $1`, [command.data.requestId, result.state]);
       await finish(manager, command, ack, 'done');
-      return { done: true, ack };
+      return { done: true, ack, batches: result.batches };
     });
   }
 
@@ -188,7 +185,9 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
     const started = Date.now();
     try {
       for (;;) {
-        const { done, ack } = await step(command);
+        const { done, ack, batches } = await step(command);
+        // Counted after the commit, so a rolled-back batch is never counted.
+        if (!command.data.dryRun) for (const b of batches ?? []) deps.metrics.recordBatch(b.policy ?? `erasure:${b.table}`, b.action, b.affected, b.held ?? 0);
         // Shutting down: stop after a committed batch; the redelivered command resumes from here.
         if (!done && options.signal?.aborted) throw new TransientError('service is stopping; the job resumes from its last committed batch');
         // Long jobs: stay in the consumer group between batches (kafkajs throttles the calls).
