@@ -6,6 +6,7 @@ import { ServiceEnv, startRetentionService, type RunningRetentionService } from 
 import { mlDataService } from '@retention/service-ml-data';
 import { sessionsService } from '@retention/service-sessions';
 import { createTestDatabase, createTestLogger, type TestDatabase, testStack, waitFor } from '@retention/testing';
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Platform, startPlatform } from './support';
@@ -151,11 +152,17 @@ describe('crash recovery and scale-out', () => {
       const subjects = Array.from({ length: 40 }, (_, i) => `share-${i}`);
       await instances[0]!.dataSource.query(`INSERT INTO sessions (user_id, started_at) SELECT unnest($1::text[]), now()`, [subjects]);
       // Let the group settle with both members before the commands arrive.
-      await waitFor('both instances to own partitions', async () => {
-        const counts = await Promise.all(instances.map(async (i) => (await i.registry.metrics()).includes('retention_consumer_lag')));
-        return counts.every(Boolean) ? true : undefined;
-      });
-      await new Promise((r) => setTimeout(r, 3000));
+      const admin = new Kafka({ clientId: 'e2e-admin', brokers: testStack().kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      try {
+        await waitFor('both instances to be stable members of the group', async () => {
+          const { groups } = await admin.describeGroups([`${platform.prefix}retention.sessions`]);
+          const group = groups[0];
+          return group?.state === 'Stable' && group.members.length === 2 && group.members.every((m) => m.memberAssignment.length > 0) ? true : undefined;
+        });
+      } finally {
+        await admin.disconnect();
+      }
       const ids: string[] = [];
       for (const subject of subjects) ids.push((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: subject } } })).body.id);
       for (const id of ids) expect(await platform.waitForRequest(id)).toMatchObject({ status: 'completed' });
