@@ -79,6 +79,11 @@ cat <<MSG
   Then see it complete (use the id printed by the first command):
     curl -s $API/v1/erasure-requests/<id> -H 'Authorization: Bearer $REQUESTER_TOKEN'
 
+  The demo data holds records past their retention period (see retention_oldest_unprocessed_days
+  on each service's /metrics); sweep them now instead of waiting for the nightly schedule:
+    RETENTION_API_URL=$API RETENTION_API_TOKEN=$ADMIN_TOKEN npm run retention -- sweep --dry-run --wait
+    RETENTION_API_URL=$API RETENTION_API_TOKEN=$ADMIN_TOKEN npm run retention -- sweep --wait
+
   Logs: $RUN_DIR/*.log      Stop everything: npm run stop
 
 MSG
