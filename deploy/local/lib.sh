@@ -1,67 +1,235 @@
-# Shared settings and helpers of the local stack scripts (sourced, not run).
+# shellcheck shell=bash disable=SC2034 # the variables are used by the scripts that source this
+# Shared settings and helpers of the local stack scripts (up.sh, down.sh, status.sh, logs.sh).
+# Sourced, never run. Everything here is derived from this file's own location and the
+# environment, so the scripts behave the same from any working directory and any clone path.
 set -euo pipefail
 
-LOCAL_STACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$LOCAL_STACK_DIR/../.." && pwd)"
+# Apache Kafka 4.4.0: the newest release on Maven Central that was checked end to end with the
+# project's Node client, kafkajs 2.2.4 (admin, idempotent producer, consumer groups, offsets).
+# See README.md next to this file before changing it.
+RETENTION_KAFKA_VERSION="${RETENTION_KAFKA_VERSION:-4.4.0}"
+RETENTION_KAFKA_PORT="${RETENTION_KAFKA_PORT:-19092}"
+RETENTION_KAFKA_CONTROLLER_PORT="${RETENTION_KAFKA_CONTROLLER_PORT:-19093}"
+RETENTION_PG_PORT="${RETENTION_PG_PORT:-15432}"
+# -Xms/-Xmx as the Kafka start scripts would get them from KAFKA_HEAP_OPTS.
+RETENTION_KAFKA_HEAP_OPTS="${RETENTION_KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
+# Seconds up.sh waits for the broker (a cold JVM on 2 busy cores can take 20 s or more).
+RETENTION_KAFKA_START_TIMEOUT="${RETENTION_KAFKA_START_TIMEOUT:-90}"
+
+STACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+REPO_ROOT="$(cd "$STACK_DIR/../.." && pwd -P)"
 STATE_DIR="${RETENTION_LOCAL_DIR:-$REPO_ROOT/.local}"
+# Absolute, because the paths end up in process command lines (our ownership check) and in
+# files read by processes whose working directory is not ours.
+# realpath -m: also canonical (no "//", "..", symlinks), as PostgreSQL records its -D path, and
+# without requiring the directory to exist yet.
+STATE_DIR="$(realpath -m -- "$STATE_DIR")"
 
-KAFKA_VERSION="${RETENTION_KAFKA_VERSION:-4.1.1}"
-KAFKA_PORT="${RETENTION_KAFKA_PORT:-19092}"
-KAFKA_CONTROLLER_PORT="${RETENTION_KAFKA_CONTROLLER_PORT:-19093}"
-PG_PORT="${RETENTION_PG_PORT:-15432}"
-
-KAFKA_LIBS="$STATE_DIR/cache/kafka-$KAFKA_VERSION/libs"
+KAFKA_CACHE_DIR="$STATE_DIR/cache/kafka-$RETENTION_KAFKA_VERSION"
+KAFKA_LIBS="$KAFKA_CACHE_DIR/libs"
 KAFKA_DIR="$STATE_DIR/kafka"
+KAFKA_DATA="$KAFKA_DIR/data"
+KAFKA_LOGS_DIR="$KAFKA_DIR/logs"
+KAFKA_CONFIG="$KAFKA_DIR/server.properties"
 KAFKA_PID_FILE="$KAFKA_DIR/kafka.pid"
 KAFKA_LOG="$KAFKA_DIR/kafka.log"
+KAFKA_CLUSTER_ID_FILE="$KAFKA_DIR/cluster.id"
+
 PG_DIR="$STATE_DIR/postgres"
 PG_DATA="$PG_DIR/data"
 PG_RUN="$PG_DIR/run"
 PG_LOG="$PG_DIR/postgres.log"
+# The oldest server major version we run; newer ones are accepted.
+PG_MIN_MAJOR=15
 
-log() { printf '[stack] %s\n' "$*"; }
-die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+STACK_ENV="$STATE_DIR/stack.env"
+LOCK_FILE="$STATE_DIR/.stack.lock"
 
-# Installs Debian packages when we may (root with apt-get), saying what and why; otherwise fails
-# naming what is missing.
-install_or_die() {
-  local what=$1; shift
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "$what is missing: installing Debian package(s) $* with apt-get"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-  else
-    die "$what is missing; install it (Debian/Ubuntu: apt-get install $*) or set KAFKA_BROKERS / DATABASE_URL to use an existing server"
+# Progress goes to stderr so that stdout carries only the KEY=value lines up.sh prints at the end.
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() {
+  printf '[stack] error: %s\n' "$*" >&2
+  exit 1
+}
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# Milliseconds since the epoch, for the "up in N s" line.
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# One up.sh/down.sh at a time per state dir: parallel test workers that each call up.sh must not
+# start two brokers on one data dir. The lock fd must not leak into the servers we start (they
+# would hold the lock for their whole life), so every start closes fd 9 (see `9>&-`).
+take_lock() {
+  command -v flock >/dev/null 2>&1 || return 0
+  mkdir -p "$STATE_DIR"
+  exec 9>"$LOCK_FILE"
+  if ! flock -w 300 9; then
+    die "another up.sh/down.sh has held $LOCK_FILE for 5 minutes; is one stuck?"
   fi
 }
 
-pg_bin_dir() {
-  if [ -n "${RETENTION_PG_BIN:-}" ]; then echo "$RETENTION_PG_BIN"; return; fi
-  local d
-  for d in /usr/lib/postgresql/15/bin $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
-    [ -x "$d/postgres" ] && { echo "$d"; return; }
+# ---------------------------------------------------------------------------------------------
+# Processes. A PID file alone proves nothing: the process may be gone and its PID reused by an
+# unrelated program. A PID is "ours" only if that process is alive and one of its arguments is
+# exactly the path we gave it (Kafka: its server.properties; PostgreSQL: its -D data dir).
+
+# A zombie has exited already; it lingers only where PID 1 never reaps (some containers).
+pid_alive() {
+  local stat
+  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+pid_has_arg() {
+  local pid=$1 arg=$2
+  pid_alive "$pid" || return 1
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qxF -- "$arg"
+}
+
+# Direct children of a PID, from /proc (procps' ps is missing in slim images).
+child_pids() {
+  local parent=$1 stat_file stat rest ppid
+  for stat_file in /proc/[0-9]*/stat; do
+    stat=$(cat "$stat_file" 2>/dev/null) || continue
+    # Field 2 (the command name) may contain spaces and parentheses; the fields after the last
+    # ")" are fixed: state, then ppid.
+    rest=${stat##*) }
+    ppid=$(printf '%s' "$rest" | cut -d' ' -f2)
+    if [ "$ppid" = "$parent" ]; then
+      stat_file=${stat_file#/proc/}
+      echo "${stat_file%/stat}"
+    fi
   done
-  if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/postgres" ]; then pg_config --bindir; return; fi
+}
+
+read_pid_file() {
+  local pid=""
+  if [ -f "$1" ]; then read -r pid 2>/dev/null <"$1" || true; fi
+  case "$pid" in '' | *[!0-9]*) echo "" ;; *) echo "$pid" ;; esac
+}
+
+kafka_pid() { read_pid_file "$KAFKA_PID_FILE"; }
+# postmaster.pid's first line is the postmaster's PID (PostgreSQL's own lock file).
+pg_pid() { read_pid_file "$PG_DATA/postmaster.pid"; }
+
+kafka_running() { pid_has_arg "$(kafka_pid)" "$KAFKA_CONFIG"; }
+pg_running() { pid_has_arg "$(pg_pid)" "$PG_DATA"; }
+
+# True when something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# Prerequisites. Missing tools are installed with apt-get only when that is possible without
+# asking anyone (root, Debian-like); otherwise we stop and say exactly what to install.
+
+can_apt_install() { is_root && command -v apt-get >/dev/null 2>&1; }
+
+APT_UPDATED=""
+apt_update_once() {
+  if [ -z "$APT_UPDATED" ]; then
+    log "running apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    APT_UPDATED=1
+  fi
+}
+
+# The first of the named packages this machine's apt sources can install (Debian 12 has
+# openjdk-17 and postgresql-15; later releases only newer majors).
+apt_first_available() {
+  local pkg candidate
+  for pkg in "$@"; do
+    candidate=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ { print $2 }')
+    if [ -n "$candidate" ] && [ "$candidate" != "(none)" ]; then
+      echo "$pkg"
+      return 0
+    fi
+  done
   return 1
 }
 
-# The server refuses to run as root: as root we run it as the `postgres` OS user.
-pg_user() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }
+apt_install() {
+  # confdef/confold: never stop at a dpkg question about a configuration file (no stdin in CI).
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >&2
+}
+
+java_major() {
+  local version
+  version=$("$1" -version 2>&1 | awk -F'"' '/version/ { print $2; exit }')
+  version=${version#1.}
+  echo "${version%%[.+-]*}"
+}
+
+# Sets JAVA to a Java 17+ binary: $JAVA_HOME/bin/java, else java on PATH, else a JVM that
+# Debian's packages put under /usr/lib/jvm.
+find_java() {
+  local candidate major
+  for candidate in ${JAVA_HOME:+"$JAVA_HOME/bin/java"} "$(command -v java 2>/dev/null || true)" \
+    /usr/lib/jvm/java-*-openjdk-*/bin/java; do
+    if [ -z "$candidate" ] || [ ! -x "$candidate" ]; then continue; fi
+    major=$(java_major "$candidate")
+    if [ -n "$major" ] && [ "$major" -ge 17 ] 2>/dev/null; then
+      JAVA=$candidate
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Sets PG_BIN to a directory with PostgreSQL 15+ server binaries: RETENTION_PG_BIN, else
+# /usr/lib/postgresql/15/bin, else the newest /usr/lib/postgresql/N/bin, else pg_config --bindir.
+find_pg_bin() {
+  local dir major candidates
+  if [ -n "${RETENTION_PG_BIN:-}" ]; then
+    if [ ! -x "$RETENTION_PG_BIN/postgres" ] || [ ! -x "$RETENTION_PG_BIN/pg_ctl" ]; then
+      die "RETENTION_PG_BIN=$RETENTION_PG_BIN has no postgres/pg_ctl executables"
+    fi
+    PG_BIN=$RETENTION_PG_BIN
+    return 0
+  fi
+  candidates=("/usr/lib/postgresql/$PG_MIN_MAJOR/bin")
+  # Newest major first: /usr/lib/postgresql/<major>/bin, sorted numerically on <major>.
+  mapfile -t -O 1 candidates < <(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -t/ -k5,5nr)
+  candidates+=("$(pg_config --bindir 2>/dev/null || true)")
+  for dir in "${candidates[@]}"; do
+    if [ -z "$dir" ] || [ ! -x "$dir/postgres" ] || [ ! -x "$dir/pg_ctl" ] || [ ! -x "$dir/initdb" ]; then
+      continue
+    fi
+    major=$(pg_major "$dir")
+    if [ -n "$major" ] && [ "$major" -ge "$PG_MIN_MAJOR" ] 2>/dev/null; then
+      PG_BIN=$dir
+      return 0
+    fi
+  done
+  return 1
+}
+
+# "postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)" -> 15
+pg_major() {
+  "$1/postgres" --version 2>/dev/null | awk '{ split($3, v, "."); print v[1]; exit }'
+}
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL refuses to run as root, so as root the server runs as the `postgres` OS user (made
+# by Debian's postgresql-common); otherwise as whoever runs the scripts.
+pg_os_user() { if is_root; then echo postgres; else id -un; fi; }
+
+# Runs a command as that user, from / so that a working directory it cannot enter (root's home)
+# does not produce "could not change directory" noise.
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if is_root; then
+    if command -v runuser >/dev/null 2>&1; then
+      (cd / && runuser -u postgres -- "$@")
+    else
+      (cd / && su postgres -s /bin/bash -c "$(printf '%q ' "$@")")
+    fi
+  else
+    "$@"
+  fi
 }
-
-# A PID file names our process only if that process is alive and its command line mentions our
-# state directory (PIDs get reused).
-is_our_pid() {
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$STATE_DIR"
-}
-
-kafka_pid() { [ -f "$KAFKA_PID_FILE" ] && cat "$KAFKA_PID_FILE" || true; }
-pg_pid() { [ -f "$PG_DATA/postmaster.pid" ] && head -n1 "$PG_DATA/postmaster.pid" || true; }
-
-kafka_running() { is_our_pid "$(kafka_pid)"; }
-pg_running() { is_our_pid "$(pg_pid)"; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

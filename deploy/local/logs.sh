@@ -1,10 +1,31 @@
 #!/usr/bin/env bash
-# logs.sh kafka|postgres [-f]: the last lines of a component's log (-f: follow).
+# logs.sh kafka|postgres [-f]
+# Prints the last lines of a component's log (RETENTION_LOG_LINES, default 100); -f keeps
+# following it, across the log rotation up.sh does when it restarts Kafka.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  echo "usage: logs.sh kafka|postgres [-f]" >&2
+  exit 2
+}
+
 case "${1:-}" in
   kafka) file=$KAFKA_LOG ;;
-  postgres|postgresql) file=$PG_LOG ;;
-  *) die "usage: logs.sh kafka|postgres [-f]" ;;
+  postgres | postgresql | pg) file=$PG_LOG ;;
+  *) usage ;;
 esac
-[ -f "$file" ] || die "no log yet at $file"
-if [ "${2:-}" = "-f" ]; then exec tail -n 100 -f "$file"; else tail -n 100 "$file"; fi
+follow=""
+case "${2:-}" in
+  "") ;;
+  -f | --follow) follow=1 ;;
+  *) usage ;;
+esac
+lines="${RETENTION_LOG_LINES:-100}"
+
+if [ -n "$follow" ]; then
+  # -F: follow the name, so a restarted broker's new kafka.log is picked up.
+  exec tail -n "$lines" -F "$file"
+fi
+[ -f "$file" ] || die "no log yet: $file (has up.sh run with this state dir?)"
+exec tail -n "$lines" "$file"
