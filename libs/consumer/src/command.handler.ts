@@ -133,7 +133,8 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
       const holds = await activeScopedHolds(manager);
       const p = plan(command, holds);
       if (p.status !== 'run') {
-        const ack = buildAck(command, startedAt, { status: p.status, reason: p.reason, holdIds: p.status === 'held' ? p.holdIds : [] });
+        // A hold placed while the job ran stops it here; what earlier batches did is still reported.
+        const ack = buildAck(command, startedAt, { status: p.status, reason: p.reason, holdIds: p.status === 'held' ? p.holdIds : [], tables: row.state.results });
         await finish(manager, command, ack, 'done');
         return { done: true, ack };
       }
