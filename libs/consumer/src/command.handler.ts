@@ -124,6 +124,8 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
   /** One transaction: the next batch, its audit row, the progress, and on the last batch the ack. */
   async function step(command: Command): Promise<{ done: boolean; ack?: Ack; batches?: BatchReport[] }> {
     return dataSource.transaction(async (manager) => {
+      // Batch statements are short by design; JIT compilation would cost more than it saves.
+      await manager.query('SET LOCAL jit = off');
       const [row] = (await manager.query(`SELECT status, state, ack, command_id, started_at FROM retention_inbox WHERE request_id = $1 FOR UPDATE`, [
         command.data.requestId,
       ])) as InboxRow[];

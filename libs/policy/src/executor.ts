@@ -43,17 +43,22 @@ export interface BatchOutcome {
   cursor?: string | null;
 }
 
-/** Whether row `x` of `table` is protected by an active record or subject hold. */
-function heldSql(step: TableStep, table: TableInfo, params: Params): string {
+/**
+ * Row `x` of `table` is not protected by an active record or subject hold. Written as a
+ * conjunction of NOT EXISTS (not NOT (EXISTS OR EXISTS)) so the planner uses anti-joins and costs
+ * the batch statement low: the OR form is costed as per-row subplans, which pushed every batch over
+ * `jit_above_cost` and made PostgreSQL JIT-compile a 5,000-row statement each time (3× slower).
+ */
+function notHeldSql(step: TableStep, table: TableInfo, params: Params): string {
   const pk = `x.${quoteIdent(table.primaryKey.name)}`;
   const parts = [
-    `EXISTS (SELECT 1 FROM retention_holds h WHERE h.scope = 'record' AND h.table_name = ${params.bind(step.table)} AND h.record_key = ${pk}::text AND ${ACTIVE_HOLD_SQL})`,
+    `NOT EXISTS (SELECT 1 FROM retention_holds h WHERE h.scope = 'record' AND h.table_name = ${params.bind(step.table)} AND h.record_key = ${pk}::text AND ${ACTIVE_HOLD_SQL})`,
     ...step.subjectColumns.map(
       (s) =>
-        `EXISTS (SELECT 1 FROM retention_holds h WHERE h.scope = 'subject' AND h.subject_type = ${params.bind(s.type)} AND h.subject_id = x.${quoteIdent(s.column)}::text AND ${ACTIVE_HOLD_SQL})`,
+        `NOT EXISTS (SELECT 1 FROM retention_holds h WHERE h.scope = 'subject' AND h.subject_type = ${params.bind(s.type)} AND h.subject_id = x.${quoteIdent(s.column)}::text AND ${ACTIVE_HOLD_SQL})`,
     ),
   ];
-  return `(${parts.join(' OR ')})`;
+  return `(${parts.join(' AND ')})`;
 }
 
 function tableOf(bound: BoundPolicies, name: string): TableInfo {
@@ -71,9 +76,9 @@ export async function countStep(manager: EntityManager, bound: BoundPolicies, st
     const [row] = await manager.query(`SELECT count(*)::int AS n FROM ${quoteIdent(step.table)} x WHERE ${where}`, params.values);
     return { due: 0, held: (row as { n: number }).n };
   }
-  const held = heldSql(step, table, params);
+  const free = notHeldSql(step, table, params);
   const [row] = await manager.query(
-    `SELECT (count(*) FILTER (WHERE NOT ${held}))::int AS due, (count(*) FILTER (WHERE ${held}))::int AS held
+    `SELECT (count(*) FILTER (WHERE ${free}))::int AS due, (count(*) FILTER (WHERE NOT ${free}))::int AS held
      FROM ${quoteIdent(step.table)} x WHERE ${where}`,
     params.values,
   );
@@ -101,7 +106,7 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
   const keyset = step.action === 'anonymize';
   const after = keyset && cursor !== null ? ` AND x.${pk} > ${params.bind(cursor)}` : '';
   const order = keyset ? ` ORDER BY x.${pk}` : '';
-  const selection = `SELECT x.${pk} FROM ${t} x WHERE ${step.where(params)}${after} AND NOT ${heldSql(step, table, params)}${order} LIMIT ${params.bind(step.batchSize)} FOR UPDATE OF x SKIP LOCKED`;
+  const selection = `SELECT x.${pk} FROM ${t} x WHERE ${step.where(params)}${after} AND ${notHeldSql(step, table, params)}${order} LIMIT ${params.bind(step.batchSize)} FOR UPDATE OF x SKIP LOCKED`;
 
   let sql: string;
   switch (step.action) {
@@ -191,7 +196,7 @@ export async function oldestDue(manager: EntityManager, bound: BoundPolicies, st
   const params = new Params();
   const ts = `x.${quoteIdent(step.timestampColumn)}`;
   const rows = (await manager.query(
-    `SELECT ${ts} AS ts FROM ${quoteIdent(step.table)} x WHERE ${step.where(params)} AND NOT ${heldSql(step, table, params)} ORDER BY ${ts} LIMIT 1`,
+    `SELECT ${ts} AS ts FROM ${quoteIdent(step.table)} x WHERE ${step.where(params)} AND ${notHeldSql(step, table, params)} ORDER BY ${ts} LIMIT 1`,
     params.values,
   )) as Array<{ ts: Date }>;
   return rows[0] ? new Date(rows[0].ts) : null;
