@@ -3,6 +3,21 @@ import { Gauge } from 'prom-client';
 import type { Admin, Kafka } from 'kafkajs';
 
 /**
+ * Messages of `topic` that consumer group `groupId` has not committed yet, summed over partitions
+ * (a group that never committed is behind by everything the topic still holds).
+ */
+export async function consumerGroupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  let lag = 0;
+  for (const end of ends) {
+    const done = byPartition.get(end.partition) ?? -1;
+    lag += Math.max(0, Number(end.high) - Math.max(done, Number(end.low)));
+  }
+  return lag;
+}
+
+/**
  * `retention_consumer_lag{group,topic}`: messages published but not yet committed by a consumer
  * group, summed over partitions, read from the broker at scrape time (time-boxed).
  */
@@ -28,16 +43,7 @@ export function registerConsumerLagGauge(registry: Registry, kafka: Kafka, group
           (async () => {
             const a = await connect();
             const out: Array<{ group: string; topic: string; lag: number }> = [];
-            for (const { groupId, topic } of groups) {
-              const [ends, committed] = await Promise.all([a.fetchTopicOffsets(topic), a.fetchOffsets({ groupId, topics: [topic] })]);
-              const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-              let lag = 0;
-              for (const end of ends) {
-                const done = byPartition.get(end.partition) ?? -1;
-                lag += Math.max(0, Number(end.high) - (done >= 0 ? done : Number(end.low)));
-              }
-              out.push({ group: groupId, topic, lag });
-            }
+            for (const { groupId, topic } of groups) out.push({ group: groupId, topic, lag: await consumerGroupLag(a, groupId, topic) });
             return out;
           })(),
           new Promise<never>((_, reject) => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventTypes, topicNames } from '@retention/contracts';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
-import { createCatchUpTracker, createKafka, createPublisher, ensureTopics, registerConsumerLagGauge, runConsumer } from '@retention/kafka';
+import { consumerGroupLag, createCatchUpTracker, createKafka, createPublisher, ensureTopics, registerConsumerLagGauge, runConsumer } from '@retention/kafka';
 import { createLogger, createMetricsRegistry, type Logger, type Registry, registerOpsRoutes, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
 import Fastify from 'fastify';
@@ -124,11 +124,25 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
     const sweeps = requestSweepUseCase({ ...requestDeps, sweepDeadlineHours: config.SWEEP_DEADLINE_HOURS });
     const holds = createLegalHoldsService({ dataSource, topics, hmacKey: config.RETENTION_SUBJECT_HMAC_KEY, onQueued: () => relay.wake(), now });
 
+    // Which services have not consumed their command topic to the end (their group id follows the
+    // SDK's naming). Unknown (broker unreachable) counts as not behind: redelivery stays on.
+    const lagAdmin = kafka.admin();
+    await lagAdmin.connect();
+    stops.push(() => lagAdmin.disconnect());
+    const servicesBehind = async (): Promise<string[]> => {
+      const services = ((await dataSource.query(`SELECT service FROM registered_services`)) as Array<{ service: string }>).map((r) => r.service);
+      const lags = await Promise.all(
+        services.map((service) => consumerGroupLag(lagAdmin, `${config.RETENTION_TOPIC_PREFIX}retention.${service}`, topics.commands).catch(() => 0)),
+      );
+      return services.filter((_, i) => (lags[i] ?? 0) > 0);
+    };
+
     const maintenance = new MaintenanceLoop(
       new LeaderLock(dataSource),
       async () => {
         const at = now();
-        const redelivered = await redeliverDue(dataSource, topics, { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS, maxAttempts: config.RETRY_MAX_ATTEMPTS }, at);
+        const behind = await servicesBehind();
+        const redelivered = await redeliverDue(dataSource, topics, { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS, maxAttempts: config.RETRY_MAX_ATTEMPTS }, at, behind);
         const overdue = await flagOverdue(dataSource, at);
         const scheduled = await scheduleDueSweeps(
           { dataSource, issueSweep: sweeps.issueSweep, logger },
