@@ -15,13 +15,13 @@ export const ServiceEnv = z.object({
   HTTP_PORT: port.default(0),
   /** Distinguishes instances of one service (defaults to a random id per process). */
   INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
-  /** Partitions of the command topic processed at once by this instance. */
   /** Absolute directory that file columns and directory policies are relative to. */
   RETENTION_FILES_ROOT: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
   /** Insert the service's demo data into an empty database at start (local stacks only). */
   DEMO_DATA: boolFlag.default(false),
   /** Kafka consumer session timeout: how fast the group notices a dead instance. */
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
+  /** Partitions of the command topic processed at once by this instance. */
   RETENTION_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
 });
 export type ServiceConfig = z.output<typeof ServiceEnv>;

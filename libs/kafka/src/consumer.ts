@@ -46,6 +46,16 @@ export interface ConsumerOptions<T extends EventType> {
   partitionsConsumedConcurrently?: number;
   /** A member that sends no heartbeat for this long is removed from the group (default 30 s). */
   sessionTimeoutMs?: number;
+  /**
+   * Optional: handles a run of consecutive valid messages of one partition together (e.g. in one
+   * database transaction), at most `maxBatchSize` at a time. Retriable failures are retried like
+   * `handle`'s; on any other failure the run is handled again message by message with `handle`,
+   * so only a bad message is dead-lettered. No span is opened for the run: give each message its
+   * own (its `ctx.trace` carries the producer's context).
+   */
+  handleBatch?: (items: ReadonlyArray<{ event: Extract<AnyEnvelope, { type: T }>; ctx: MessageContext }>) => Promise<void>;
+  /** Largest run given to `handleBatch` (default 200). */
+  maxBatchSize?: number;
   /** Called after every message whose processing finished (handled or dead-lettered). */
   onProcessed?: (ctx: MessageContext, outcome: 'handled' | 'dead_lettered') => void;
 }
@@ -123,54 +133,113 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
     log.warn({ topic: ctx.topic, partition: ctx.partition, offset: ctx.offset, reason: reason.code, detail: reason.message }, 'message dead-lettered');
   }
 
-  await consumer.run({
-    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
-    eachMessage: async ({ topic, partition, message, heartbeat }) => {
-      const headers = headersToRecord(message.headers);
-      const ctx: MessageContext = {
-        topic,
-        partition,
-        offset: message.offset,
-        key: message.key ? message.key.toString('utf8') : null,
-        headers,
-        trace: contextFromHeaders(headers),
-        heartbeat,
-        signal: abort.signal,
-      };
-      let outcome: 'handled' | 'dead_lettered' = 'handled';
-      if (message.value === null) {
-        if (options.onTombstone) {
-          const onTombstone = options.onTombstone;
-          await retrying(() => onTombstone(ctx), ctx, heartbeat);
-        } else {
-          await retrying(() => deadLetter(message, ctx, { code: 'validation_failed', message: 'message has no value' }), ctx, heartbeat);
-          outcome = 'dead_lettered';
-        }
-        options.onProcessed?.(ctx, outcome);
-        return;
-      }
-      const decoded = decodeEvent(message.value, options.accept);
-      if (!decoded.ok) {
-        await retrying(() => deadLetter(message, ctx, { code: decoded.error.code, message: decoded.error.message }), ctx, heartbeat);
-        options.onProcessed?.(ctx, 'dead_lettered');
-        return;
-      }
-      const event = decoded.event as unknown as Extract<AnyEnvelope, { type: T }>;
-      try {
-        await inSpan(
-          `${topic} process`,
-          { kind: SpanKind.CONSUMER, parent: ctx.trace, attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': topic, 'messaging.kafka.consumer.group': options.groupId, 'retention.event_type': event.type } },
-          () => retrying(() => options.handle(event, ctx), ctx, heartbeat),
-        );
-      } catch (error) {
-        if (error instanceof ConsumerStoppingError) throw error;
-        const reason = error instanceof RetentionError ? { code: error.code, message: error.message } : { code: 'handler_failed', message: errorSummary(error) };
-        await retrying(() => deadLetter(message, ctx, reason), ctx, heartbeat);
+  function messageContext(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): MessageContext {
+    const headers = headersToRecord(message.headers);
+    return {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key ? message.key.toString('utf8') : null,
+      headers,
+      trace: contextFromHeaders(headers),
+      heartbeat,
+      signal: abort.signal,
+    };
+  }
+
+  /** Handles or dead-letters one message; returns when its offset may be committed. */
+  async function processMessage(message: KafkaMessage, ctx: MessageContext): Promise<void> {
+    let outcome: 'handled' | 'dead_lettered' = 'handled';
+    if (message.value === null) {
+      if (options.onTombstone) {
+        const onTombstone = options.onTombstone;
+        await retrying(() => onTombstone(ctx), ctx, ctx.heartbeat);
+      } else {
+        await retrying(() => deadLetter(message, ctx, { code: 'validation_failed', message: 'message has no value' }), ctx, ctx.heartbeat);
         outcome = 'dead_lettered';
       }
       options.onProcessed?.(ctx, outcome);
-    },
-  });
+      return;
+    }
+    const decoded = decodeEvent(message.value, options.accept);
+    if (!decoded.ok) {
+      await retrying(() => deadLetter(message, ctx, { code: decoded.error.code, message: decoded.error.message }), ctx, ctx.heartbeat);
+      options.onProcessed?.(ctx, 'dead_lettered');
+      return;
+    }
+    const event = decoded.event as unknown as Extract<AnyEnvelope, { type: T }>;
+    try {
+      await inSpan(
+        `${ctx.topic} process`,
+        {
+          kind: SpanKind.CONSUMER,
+          parent: ctx.trace,
+          attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': ctx.topic, 'messaging.kafka.consumer.group': options.groupId, 'retention.event_type': event.type },
+        },
+        () => retrying(() => options.handle(event, ctx), ctx, ctx.heartbeat),
+      );
+    } catch (error) {
+      if (error instanceof ConsumerStoppingError) throw error;
+      const reason = error instanceof RetentionError ? { code: error.code, message: error.message } : { code: 'handler_failed', message: errorSummary(error) };
+      await retrying(() => deadLetter(message, ctx, reason), ctx, ctx.heartbeat);
+      outcome = 'dead_lettered';
+    }
+    options.onProcessed?.(ctx, outcome);
+  }
+
+  const handleBatch = options.handleBatch;
+  if (!handleBatch) {
+    await consumer.run({
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+      eachMessage: ({ topic, partition, message, heartbeat }) => processMessage(message, messageContext(topic, partition, message, heartbeat)),
+    });
+  } else {
+    const maxBatchSize = options.maxBatchSize ?? 200;
+    type Item = { message: KafkaMessage; event: Extract<AnyEnvelope, { type: T }>; ctx: MessageContext };
+    await consumer.run({
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        let run: Item[] = [];
+        const flush = async (): Promise<void> => {
+          if (run.length === 0) return;
+          const items = run;
+          run = [];
+          try {
+            await retrying(() => handleBatch(items.map(({ event, ctx }) => ({ event, ctx }))), items[0]!.ctx, heartbeat);
+            for (const { ctx } of items) {
+              resolveOffset(ctx.offset);
+              options.onProcessed?.(ctx, 'handled');
+            }
+          } catch (error) {
+            if (error instanceof ConsumerStoppingError) throw error;
+            log.warn({ topic: batch.topic, partition: batch.partition, messages: items.length, err: errorSummary(error) }, 'batch failed; handling its messages one by one');
+            for (const { message, ctx } of items) {
+              await processMessage(message, ctx);
+              resolveOffset(ctx.offset);
+            }
+          }
+          await heartbeat().catch(() => undefined);
+        };
+        for (const message of batch.messages) {
+          // Stopping or rebalanced: what is not resolved is consumed again, by this member or another.
+          if (!isRunning() || isStale()) return;
+          const ctx = messageContext(batch.topic, batch.partition, message, heartbeat);
+          const decoded = message.value === null ? null : decodeEvent(message.value, options.accept);
+          if (decoded?.ok) {
+            run.push({ message, event: decoded.event as unknown as Extract<AnyEnvelope, { type: T }>, ctx });
+            if (run.length >= maxBatchSize) await flush();
+            continue;
+          }
+          // Keep offsets in order: the run before this message is settled first.
+          await flush();
+          await processMessage(message, ctx);
+          resolveOffset(message.offset);
+        }
+        if (isRunning() && !isStale()) await flush();
+      },
+    });
+  }
 
   return {
     consumer,

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { EventTypes, topicNames } from '@retention/contracts';
+import { type Ack, EventTypes, topicNames } from '@retention/contracts';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import { consumerGroupLag, createCatchUpTracker, createKafka, createPublisher, ensureTopics, registerConsumerLagGauge, runConsumer } from '@retention/kafka';
-import { createLogger, createMetricsRegistry, type Logger, type Registry, registerOpsRoutes, startTelemetry } from '@retention/observability';
+import { createLogger, createMetricsRegistry, inSpan, type Logger, type Registry, registerOpsRoutes, SpanKind, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
 import Fastify from 'fastify';
 import type { DataSource } from 'typeorm';
-import { createAckReceivedHandler } from './acks/ack-received.handler';
+import { type AckResult, createAckReceivedHandler } from './acks/ack-received.handler';
 import type { CoordinatorConfig } from './config';
 import { createLegalHoldsService } from './holds/legal-holds.service';
 import { createAuthenticator } from './http/auth';
@@ -89,7 +89,14 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
     });
     stops.push(() => registryConsumer.stop());
 
-    const ackReceived = createAckReceivedHandler({ dataSource, now });
+    const acks = createAckReceivedHandler({ dataSource, now });
+    const reported = (ack: Ack, result: AckResult): void => {
+      metrics.acksTotal.inc({ outcome: result.outcome });
+      if (result.latencySeconds !== undefined && result.kind) metrics.ackLatency.observe({ kind: result.kind }, result.latencySeconds);
+      const fields = { requestId: ack.requestId, ackFrom: ack.service, status: ack.status, outcome: result.outcome };
+      if (result.outcome === 'applied' || result.outcome === 'duplicate') logger.info(fields, 'ack reconciled');
+      else logger.warn(fields, 'ack does not match any open target');
+    };
     const ackConsumer = await runConsumer({
       kafka,
       groupId: `${config.RETENTION_TOPIC_PREFIX}retention.coordinator.acks`,
@@ -98,13 +105,14 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
       name: 'coordinator.acks',
       logger,
       deadLetters: { topic: topics.dlq, publisher },
-      handle: async (event) => {
-        const result = await ackReceived(event.data);
-        metrics.acksTotal.inc({ outcome: result.outcome });
-        if (result.latencySeconds !== undefined && result.kind) metrics.ackLatency.observe({ kind: result.kind }, result.latencySeconds);
-        const fields = { requestId: event.data.requestId, ackFrom: event.data.service, status: event.data.status, outcome: result.outcome };
-        if (result.outcome === 'applied' || result.outcome === 'duplicate') logger.info(fields, 'ack reconciled');
-        else logger.warn(fields, 'ack does not match any open target');
+      handle: async (event) => reported(event.data, await acks.one(event.data)),
+      // The acks fetched together are reconciled in one transaction; each keeps a span in its trace.
+      handleBatch: async (items) => {
+        const results = await acks.many(
+          items.map((i) => i.event.data),
+          (i, work) => inSpan(`${items[i]!.ctx.topic} process`, { kind: SpanKind.CONSUMER, parent: items[i]!.ctx.trace, attributes: { 'messaging.system': 'kafka', 'retention.event_type': EventTypes.ack } }, work),
+        );
+        results.forEach((result, i) => reported(items[i]!.event.data, result));
       },
     });
     stops.push(() => ackConsumer.stop());
