@@ -110,6 +110,8 @@ async function freshTable(client: pg.Client, kind: Kind, sizes: SweepSizes, extr
     );
   }
   await client.query(`CREATE INDEX ${t}_created_at ON ${t} (created_at)`);
+  // What the guide recommends for an anonymize rule with a marker: the rows still to do, indexed.
+  if (kind === 'anonymize') await client.query(`CREATE INDEX ${t}_created_at_pending ON ${t} (created_at) WHERE anonymized_at IS NULL`);
   for (const ddl of extraIndexes) await client.query(ddl);
   await client.query(`VACUUM (ANALYZE) ${t}`);
   return (performance.now() - t0) / 1000;

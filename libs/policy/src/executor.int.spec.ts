@@ -121,6 +121,27 @@ describe('policy executor on PostgreSQL', () => {
     expect((await sweep(bound)).results[0]).toMatchObject({ anonymized: 0 });
   });
 
+  it('pages an anonymize sweep by the key in its own order, across a digit boundary', async () => {
+    await ds.query('TRUNCATE people');
+    await ds.query(`INSERT INTO people (id, user_id, name, email, nickname, status, created_at)
+      SELECT i, 'u' || i, 'P' || i, 'p' || i || '@example.org', 'p', 'closed', '2020-01-01' FROM generate_series(96, 105) i`);
+    const bound = bindPolicies(
+      definePolicies({
+        service: 'int',
+        rules: [{ name: 'people', table: 'people', timestampColumn: 'created_at', retention: { years: 1 }, action: 'anonymize', markerColumn: 'anonymized_at', batchSize: 5, anonymize: { name: 'redact' }, legalBasis: 'test' }],
+      }),
+      ds,
+      { hashKey: 'k' },
+    );
+    const plan = planSweep(bound, { asOf }, []);
+    if (plan.status !== 'run') throw new Error(plan.status);
+    const first = await ds.transaction((m) => runJobBatch(m, bound, plan.steps, initialJobState(), false));
+    // Ids 96..100: as text the largest would be "99", and the next batch would walk 100 again.
+    expect(first.state.cursor).toBe('100');
+    const second = await ds.transaction((m) => runJobBatch(m, bound, plan.steps, first.state, false));
+    expect(second.state.results[0]).toMatchObject({ anonymized: 10 });
+  });
+
   it('marks rows an erasure anonymized, so the sweep does not anonymize them again', async () => {
     const bound = bindPolicies(
       definePolicies({

@@ -102,7 +102,8 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
   const pk = quoteIdent(table.primaryKey.name);
   const params = new Params();
   // Updated rows still match the timestamp range, so an anonymize step pages by primary key
-  // instead of re-walking the rows it already did (which makes a large sweep quadratic).
+  // instead of re-walking the rows it already did (which makes a large sweep quadratic). The
+  // cursor is the batch's largest key in the key's own order (not as text: "99999" > "100000").
   const keyset = step.action === 'anonymize';
   const after = keyset && cursor !== null ? ` AND x.${pk} > ${params.bind(cursor)}` : '';
   const order = keyset ? ` ORDER BY x.${pk}` : '';
@@ -132,7 +133,7 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
       });
       if (step.markerColumn) sets.push(`${quoteIdent(step.markerColumn)} = now()`);
       sql = `WITH batch AS (${selection}), changed AS (UPDATE ${t} SET ${sets.join(', ')} FROM batch WHERE ${t}.${pk} = batch.${pk} RETURNING ${t}.${pk} AS k)
-             SELECT (SELECT count(*) FROM changed)::int AS n, (SELECT k::text FROM changed ORDER BY k DESC LIMIT 1) AS last`;
+             SELECT (SELECT count(*) FROM changed)::int AS n, (SELECT c.k FROM changed c ORDER BY c.k DESC LIMIT 1)::text AS last`;
       break;
     }
     case 'archive': {
