@@ -83,7 +83,7 @@ function spawnChild(name: string, entry: string, env: Record<string, string>): C
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = resolve(LOG_DIR, `${name}.log`);
   const fd = openSync(logFile, 'w');
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TSX_TSCONFIG_PATH: resolve(ROOT, 'tsconfig.runtime.json'), ...env },
     stdio: ['ignore', fd, fd],
@@ -693,17 +693,22 @@ export async function runFanoutBenchmark(stack: Stack, dbs: BenchDatabases): Pro
     if (rates && !result.pass) {
       const ackRate = rates.acksReconciledPerSecondByCoordinator;
       const serviceRates = Object.values(rates.commandsExecutedPerSecondPerService);
-      const slowestService = Math.min(...serviceRates);
       const n = FANOUT_SERVICES.length;
+      const cpuPerCommandMs = (cpu: unknown, names: string[]): number[] =>
+        names.map((name) => round((1000 * Number((cpu as Record<string, number> | undefined)?.[name] ?? NaN)) / sizes.erasures, 2));
+      const serviceNames = FANOUT_SERVICES.map((s) => s.name);
+      const platCpu = cpuPerCommandMs(plat.extra.cpuSecondsDuringBurst, serviceNames);
+      const baseCpu = cpuPerCommandMs(base.extra.cpuSecondsDuringBurst, serviceNames.map((name) => `baseline-${name}`));
+      const coordinatorCpu = cpuPerCommandMs(plat.extra.cpuSecondsDuringBurst, ['coordinator'])[0];
       result.notes.push(
-        `Where the throughput goes: the coordinator reconciled ${ackRate} acks/s = ${round(ackRate / n, 1)} requests/s with ${n} targets each (platform: ${round(plat.completedPerSecond, 1)} requests/s), ` +
+        `Where the throughput goes: the coordinator reconciled ${ackRate} acks/s = ${round(ackRate / n, 1)} requests/s with ${n} targets each (acks fetched together are reconciled in one transaction), ` +
           `and each service executed ${Math.min(...serviceRates)}–${Math.max(...serviceRates)} commands/s (median ${Object.values(medians ?? {})
             .map((m) => m.executeMs)
             .join('/')} ms from inbox row to ack built, one command at a time per process). ` +
-          (ackRate / n <= slowestService * 1.1
-            ? "So the first limit is the ack reconciliation: one ack consumer handles one message at a time, and each ack is its own transaction (services/coordinator/src/acks/ack-received.handler.ts: request row FOR UPDATE, target read and update, counts, request update, then appendLedger, which takes a global pg_advisory_xact_lock and reads the chain head, services/coordinator/src/ledger/ledger.repository.ts:46-48), so acks are strictly serial at one commit each. Suggested fix: reconcile acks per fetched batch (eachBatch: one transaction, one ledger lock and chain-head read, one commit per batch of acks), and batch the services' acks likewise; the services are the next limit (one command per process at a time, several commits per command). "
-            : "So the services are the first limit (one command per process at a time, with several commits per command: the inbox insert, the batch transaction, the outbox relay's publish transaction). ") +
-          `Accepting requests through the API ran at ${round(sizes.erasures / plat.submitSeconds, 1)}/s with ${sizes.concurrency} in flight (each one a transaction that also appends to the ledger under the same lock).`,
+          `The machine was ${String(plat.extra.machineCpuBusyPercentDuringBurst)}% busy during the burst. CPU per request: ${platCpu.join('/')} ms in each service process and ${coordinatorCpu} ms in the coordinator, against ${baseCpu.join('/')} ms in each bare worker. ` +
+          'A service runs about 15 to 20 statements per command (the inbox insert; the batch transaction with the inbox lock, the holds, the executor statement and its re-count, the audit row, the progress, the ack into the outbox; the outbox relay’s publish transaction) where the bare worker runs one or two, and each statement is a socket write and a read on both sides. ' +
+          `Profile the processes with BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>" (passed to every child). ` +
+          `Accepting requests through the API ran at ${round(sizes.erasures / plat.submitSeconds, 1)}/s with ${sizes.concurrency} in flight (each one a transaction that also appends to the ledger).`,
       );
     }
     const redelivered = Number(plat.extra.redeliveredCommands ?? 0);
