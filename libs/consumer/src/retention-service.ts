@@ -4,7 +4,7 @@ import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, Type
 import { createKafka, createPublisher, ensureTopics, registerConsumerLagGauge, runConsumer, type Publisher, type RunningConsumer } from '@retention/kafka';
 import { createLogger, createMetricsRegistry, type Logger, type Registry, startOpsServer, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
-import { bindPolicies, type BoundPolicies, buildManifest, flushFileDeletions, type Policies, policyMigrations } from '@retention/policy';
+import { bindPolicies, type BoundPolicies, buildManifest, flushFileDeletions, missingIndexes, type Policies, policyMigrations } from '@retention/policy';
 import type { DataSource, EntitySchema, MixedList } from 'typeorm';
 import { createCommandHandler } from './command.handler';
 import type { ServiceConfig } from './config';
@@ -71,6 +71,9 @@ export async function startRetentionService(
     await openDatabase(dataSource);
     stops.push(() => dataSource.destroy());
     const bound = bindPolicies(definition.policies, dataSource, { hashKey: config.RETENTION_HASH_KEY, filesRoot: config.RETENTION_FILES_ROOT });
+    // Missing indexes do not stop the service (retention still works), but batches and the gauge
+    // scan instead of seeking: say so at every start, with the statement that fixes it.
+    for (const missing of await missingIndexes(dataSource.manager, bound)) logger.warn(missing, 'retention needs an index this table lacks');
     const flushFiles = async (): Promise<void> => {
       if (!bound.filesRoot) return;
       try {

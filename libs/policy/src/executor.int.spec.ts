@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bindPolicies, type BoundPolicies } from './bind-policies';
 import { definePolicies } from './define-policies';
 import { activeScopedHolds, upsertHold } from './holds.repository';
+import { missingIndexes } from './index-advice';
 import { initialJobState, type JobState, planErasure, planSweep, runJobBatch } from './jobs';
 import { policyMigrations } from './tables.migration';
 
@@ -216,6 +217,32 @@ describe('policy executor on PostgreSQL', () => {
     const state = await sweep(bound);
     expect(state.results[0]).toMatchObject({ matched: 3, deleted: 1, held: 2 });
     expect(await ds.query(`SELECT user_id FROM people ORDER BY user_id`)).toEqual([{ user_id: 'u1' }, { user_id: 'u2' }, { user_id: 'u4' }]);
+  });
+
+  it('names the indexes retention needs that a table lacks, with the statement that creates each', async () => {
+    const bound = bindPolicies(
+      definePolicies({
+        service: 'int',
+        subjects: { user: { table: 'people', column: 'user_id', action: 'delete' } },
+        rules: [
+          { name: 'old', table: 'people', timestampColumn: 'created_at', retention: { years: 1 }, action: 'delete', legalBasis: 'test' },
+          { name: 'anon', table: 'people', timestampColumn: 'created_at', retention: { years: 1 }, action: 'anonymize', markerColumn: 'anonymized_at', anonymize: { name: 'redact' }, legalBasis: 'test' },
+        ],
+      }),
+      ds,
+      { hashKey: 'k' },
+    );
+    const before = await missingIndexes(ds.manager, bound);
+    expect(before.map((m) => [m.for, m.ddl])).toEqual([
+      ['rules.anon', 'CREATE INDEX "people_created_at_pending" ON "people" ("created_at") WHERE "anonymized_at" IS NULL'],
+      ['subjects.user.people', 'CREATE INDEX "people_user_id" ON "people" ("user_id")'],
+    ]);
+    for (const m of before) await ds.query(m.ddl);
+    try {
+      expect(await missingIndexes(ds.manager, bound)).toEqual([]);
+    } finally {
+      await ds.query('DROP INDEX people_created_at_pending, people_user_id');
+    }
   });
 
   it('refuses policies that do not match the entities, naming each problem', () => {

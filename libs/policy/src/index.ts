@@ -10,3 +10,4 @@ export * from './manifest';
 export { Params, quoteIdent, conditionSql } from './sql-builder';
 export * from './file-deletions';
 export * from './directory-sweep';
+export * from './index-advice';
