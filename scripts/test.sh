@@ -13,6 +13,7 @@ say "lint"
 # The module-boundary rule reads Nx's project graph; compute it first (no daemon, no network).
 npx nx show projects >/dev/null
 npx eslint . --max-warnings 0
+npx prettier --check . --log-level warn
 say "tests"
 npx vitest run "$@"
 say "test suite finished in $(( $(date +%s) - start )) s"

@@ -698,7 +698,10 @@ export async function runFanoutBenchmark(stack: Stack, dbs: BenchDatabases): Pro
         names.map((name) => round((1000 * Number((cpu as Record<string, number> | undefined)?.[name] ?? NaN)) / sizes.erasures, 2));
       const serviceNames = FANOUT_SERVICES.map((s) => s.name);
       const platCpu = cpuPerCommandMs(plat.extra.cpuSecondsDuringBurst, serviceNames);
-      const baseCpu = cpuPerCommandMs(base.extra.cpuSecondsDuringBurst, serviceNames.map((name) => `baseline-${name}`));
+      const baseCpu = cpuPerCommandMs(
+        base.extra.cpuSecondsDuringBurst,
+        serviceNames.map((name) => `baseline-${name}`),
+      );
       const coordinatorCpu = cpuPerCommandMs(plat.extra.cpuSecondsDuringBurst, ['coordinator'])[0];
       result.notes.push(
         `Where the throughput goes: the coordinator reconciled ${ackRate} acks/s = ${round(ackRate / n, 1)} requests/s with ${n} targets each (acks fetched together are reconciled in one transaction), ` +

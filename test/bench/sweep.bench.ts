@@ -155,8 +155,14 @@ function batchStats(ms: number[]): Record<string, number | number[]> {
     medianBatchMs: round(sorted[Math.floor(sorted.length / 2)]!, 1),
     lastToFirstBatchTime: round(last / first, 2),
     lastBatchMs: round(ms[ms.length - 1]!, 1),
-    slowestBatchesMs: sorted.slice(-3).reverse().map((x) => round(x, 1)),
-    sumOfAllButLastBatchMs: round(ms.slice(0, -1).reduce((a, b) => a + b, 0), 0),
+    slowestBatchesMs: sorted
+      .slice(-3)
+      .reverse()
+      .map((x) => round(x, 1)),
+    sumOfAllButLastBatchMs: round(
+      ms.slice(0, -1).reduce((a, b) => a + b, 0),
+      0,
+    ),
   };
 }
 

@@ -41,7 +41,11 @@ describe('consumer SDK guarantees', () => {
     const path = `training/${userId}-${randomUUID()}.json`;
     await mkdir(join(filesRoot, 'training'), { recursive: true });
     await writeFile(join(filesRoot, path), '{"text":"x"}');
-    await ml().query(`INSERT INTO training_records (user_id, artifact_path, label, created_at) VALUES ($1, $2, 'ham', now() - make_interval(days => $3))`, [userId, path, ageDays]);
+    await ml().query(`INSERT INTO training_records (user_id, artifact_path, label, created_at) VALUES ($1, $2, 'ham', now() - make_interval(days => $3))`, [
+      userId,
+      path,
+      ageDays,
+    ]);
     return path;
   }
 
@@ -51,10 +55,12 @@ describe('consumer SDK guarantees', () => {
     return platform.waitForRequest(created.body.id);
   }
 
-  it('erasure deletes the subject\'s rows and then their files; other subjects keep theirs', async () => {
+  it("erasure deletes the subject's rows and then their files; other subjects keep theirs", async () => {
     const gone = [await addTrainingRecord('mia', 1), await addTrainingRecord('mia', 200)];
     const kept = await addTrainingRecord('noah', 1);
-    await ml().query(`INSERT INTO inference_logs (user_id, model_version, prediction, created_at) VALUES ('mia', 'v1', '{}', now()), ('noah', 'v1', '{}', now())`);
+    await ml().query(
+      `INSERT INTO inference_logs (user_id, model_version, prediction, created_at) VALUES ('mia', 'v1', '{}', now()), ('noah', 'v1', '{}', now())`,
+    );
 
     const done = await erase('mia');
     const target = done.targets.find((t: any) => t.service === 'ml-data');
@@ -90,9 +96,17 @@ describe('consumer SDK guarantees', () => {
     await ml().query('DELETE FROM inference_logs');
     const expired = await addTrainingRecord('pia', 91);
     const fresh = await addTrainingRecord('pia', 89);
-    await ml().query(`INSERT INTO inference_logs (user_id, model_version, prediction, created_at) VALUES ('pia', 'v1', '{}', now() - interval '31 days'), ('pia', 'v1', '{}', now() - interval '29 days')`);
+    await ml().query(
+      `INSERT INTO inference_logs (user_id, model_version, prediction, created_at) VALUES ('pia', 'v1', '{}', now() - interval '31 days'), ('pia', 'v1', '{}', now() - interval '29 days')`,
+    );
     await mkdir(join(filesRoot, 'models', 'nested'), { recursive: true });
-    const models: Array<[string, number]> = [['old.pt', 100], ['nested/old.safetensors', 365], ['new.onnx', 10], ['old-notes.txt', 365], ['README.md', 365]];
+    const models: Array<[string, number]> = [
+      ['old.pt', 100],
+      ['nested/old.safetensors', 365],
+      ['new.onnx', 10],
+      ['old-notes.txt', 365],
+      ['README.md', 365],
+    ];
     for (const [name, age] of models) {
       await writeFile(join(filesRoot, 'models', name), name);
       const at = new Date(Date.now() - age * DAY);
@@ -132,10 +146,14 @@ describe('consumer SDK guarantees', () => {
   });
 
   it('legal holds win: by subject, by record and by policy', async () => {
-    await sessions().query(`INSERT INTO sessions (user_id, started_at) VALUES ('quinn', now()), ('quinn', now() - interval '1 day'), ('rosa', now()), ('rosa', now())`);
+    await sessions().query(
+      `INSERT INTO sessions (user_id, started_at) VALUES ('quinn', now()), ('quinn', now() - interval '1 day'), ('rosa', now()), ('rosa', now())`,
+    );
 
     // Subject hold: the erasure completes as held, with the hold's id, and nothing changes.
-    const hold = await platform.api('POST', '/v1/legal-holds', { body: { scope: 'subject', subject: { type: 'user', id: 'quinn' }, reason: 'litigation 2026-17' } });
+    const hold = await platform.api('POST', '/v1/legal-holds', {
+      body: { scope: 'subject', subject: { type: 'user', id: 'quinn' }, reason: 'litigation 2026-17' },
+    });
     expect(hold.status).toBe(201);
     expect(hold.body).toMatchObject({ scope: 'subject', subjectType: 'user', active: true });
     expect(JSON.stringify(hold.body)).not.toContain('quinn');
@@ -154,7 +172,9 @@ describe('consumer SDK guarantees', () => {
 
     // Record hold: that one row stays, the rest of the subject goes; the ack says so.
     const [row] = (await sessions().query(`SELECT id FROM sessions WHERE user_id = 'rosa' LIMIT 1`)) as Array<{ id: string }>;
-    const recordHold = await platform.api('POST', '/v1/legal-holds', { body: { scope: 'record', service: 'sessions', table: 'sessions', recordKey: row!.id, reason: 'evidence' } });
+    const recordHold = await platform.api('POST', '/v1/legal-holds', {
+      body: { scope: 'record', service: 'sessions', table: 'sessions', recordKey: row!.id, reason: 'evidence' },
+    });
     expect(recordHold.status).toBe(201);
     const partial = await erase('rosa');
     const target = partial.targets.find((t: any) => t.service === 'sessions');
@@ -181,7 +201,13 @@ describe('consumer SDK guarantees', () => {
     await sessions().query(`INSERT INTO sessions (user_id, started_at) VALUES ('tom', now()), ('tom', now())`);
     const { value } = encodeEvent(
       EventTypes.erasureRequested,
-      { requestId, subject: { type: 'user', id: 'tom' }, requestedAt: new Date().toISOString(), dueAt: new Date(Date.now() + 30 * DAY).toISOString(), targets: ['sessions'] },
+      {
+        requestId,
+        subject: { type: 'user', id: 'tom' },
+        requestedAt: new Date().toISOString(),
+        dueAt: new Date(Date.now() + 30 * DAY).toISOString(),
+        targets: ['sessions'],
+      },
       { source: 'e2e' },
     );
     await produceRaw(`${platform.prefix}data.retention`, [{ key: 'tom', value }]);
@@ -211,7 +237,13 @@ describe('consumer SDK guarantees', () => {
     await sessions().query(`INSERT INTO sessions (user_id, started_at) VALUES ('uma', now())`);
     const { value } = encodeEvent(
       EventTypes.erasureRequested,
-      { requestId, subject: { type: 'user', id: 'uma' }, requestedAt: new Date().toISOString(), dueAt: new Date(Date.now() + DAY).toISOString(), targets: ['sessions'] },
+      {
+        requestId,
+        subject: { type: 'user', id: 'uma' },
+        requestedAt: new Date().toISOString(),
+        dueAt: new Date(Date.now() + DAY).toISOString(),
+        targets: ['sessions'],
+      },
       { source: 'e2e' },
     );
     const v2 = value.replace(':1.0"', ':2.0"');

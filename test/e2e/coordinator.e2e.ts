@@ -31,20 +31,24 @@ describe('coordinator and completion ledger', () => {
 
   const sessions = () => platform.services.get('sessions')!.dataSource;
   const ledger = async (requestId: string) =>
-    (await platform.coordinator.dataSource.query(`SELECT entry_type, service, body FROM ledger_entries WHERE request_id = $1 ORDER BY seq`, [requestId])) as Array<{
+    (await platform.coordinator.dataSource.query(`SELECT entry_type, service, body FROM ledger_entries WHERE request_id = $1 ORDER BY seq`, [
+      requestId,
+    ])) as Array<{
       entry_type: string;
       service: string | null;
       body: any;
     }>;
 
-  it('shows every registered service\'s policies with their legal basis', async () => {
+  it("shows every registered service's policies with their legal basis", async () => {
     const { status, body } = await platform.api('GET', '/v1/policies', { token: TOKENS.auditor });
     expect(status).toBe(200);
     expect(body.services).toEqual([
       expect.objectContaining({
         service: 'sessions',
         subjects: [{ type: 'user', tables: [{ table: 'sessions', column: 'user_id', action: 'delete' }] }],
-        policies: [expect.objectContaining({ name: 'session_logs', period: 'P90D', action: 'delete', legalBasis: expect.stringContaining('Legitimate interest') })],
+        policies: [
+          expect.objectContaining({ name: 'session_logs', period: 'P90D', action: 'delete', legalBasis: expect.stringContaining('Legitimate interest') }),
+        ],
         policyHash: expect.stringMatching(/^[0-9a-f]{32}$/),
       }),
     ]);
@@ -73,7 +77,11 @@ describe('coordinator and completion ledger', () => {
     try {
       const topic = `${platform.prefix}data.retention`;
       const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({ groupId: `${platform.prefix}retention.sessions`, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+      await admin.setOffsets({
+        groupId: `${platform.prefix}retention.sessions`,
+        topic,
+        partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+      });
     } finally {
       await admin.disconnect();
     }
@@ -103,7 +111,9 @@ describe('coordinator and completion ledger', () => {
   it('reports a target that failed, and completes the request when it is retried after the cause is fixed', async () => {
     // A failure that does not pass by itself: a trigger refuses to delete this user's sessions.
     await sessions().query(`INSERT INTO sessions (user_id, started_at) VALUES ('wilma', now())`);
-    await sessions().query(`CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'legal department says no' USING ERRCODE = 'P0001'; END $$`);
+    await sessions().query(
+      `CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'legal department says no' USING ERRCODE = 'P0001'; END $$`,
+    );
     await sessions().query(`CREATE TRIGGER refuse_delete BEFORE DELETE ON sessions FOR EACH ROW WHEN (OLD.user_id = 'wilma') EXECUTE FUNCTION refuse_delete()`);
     const created = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'wilma' } } });
     const failed = await platform.waitForRequest(created.body.id);
@@ -114,7 +124,10 @@ describe('coordinator and completion ledger', () => {
     await sessions().query(`DROP TRIGGER refuse_delete ON sessions`);
     const retry = await platform.api('POST', `/v1/erasure-requests/${created.body.id}/retry`);
     expect(retry).toMatchObject({ status: 202, body: { retried: ['sessions'] } });
-    expect(await platform.waitForRequest(created.body.id)).toMatchObject({ status: 'completed', targets: [{ status: 'completed', tables: [expect.objectContaining({ deleted: 1 })] }] });
+    expect(await platform.waitForRequest(created.body.id)).toMatchObject({
+      status: 'completed',
+      targets: [{ status: 'completed', tables: [expect.objectContaining({ deleted: 1 })] }],
+    });
     expect((await platform.api('POST', `/v1/erasure-requests/${created.body.id}/retry`)).status).toBe(409);
     const entries = (await ledger(created.body.id)).map((e) => e.entry_type);
     expect(entries).toEqual(expect.arrayContaining(['request.failed', 'target.retry', 'request.completed']));
@@ -130,14 +143,16 @@ describe('coordinator and completion ledger', () => {
       const { body } = await platform.api('GET', `/v1/sweeps/${sweeps[0].id}`);
       return body.status === 'completed' ? body : undefined;
     });
-    expect(sweep.targets).toEqual([expect.objectContaining({ service: 'sessions', status: 'completed', tables: [expect.objectContaining({ policy: 'session_logs' })] })]);
+    expect(sweep.targets).toEqual([
+      expect.objectContaining({ service: 'sessions', status: 'completed', tables: [expect.objectContaining({ policy: 'session_logs' })] }),
+    ]);
 
     clock = new Date('2026-07-02T03:10:00.000Z'); // past the grace window: the 03:00 slot is not run again
     await platform.coordinator.maintain();
     expect((await platform.api('GET', '/v1/sweeps?from=2026-07-02T00:00:00Z', { token: TOKENS.auditor })).body.items).toHaveLength(1);
   });
 
-  it('pages lists and finds a subject\'s requests by its keyed hash', async () => {
+  it("pages lists and finds a subject's requests by its keyed hash", async () => {
     clock = new Date('2026-08-01T00:00:00.000Z');
     const ids: string[] = [];
     for (const subject of ['wes', 'xena', 'wes']) {
@@ -146,7 +161,8 @@ describe('coordinator and completion ledger', () => {
     }
     const page1 = (await platform.api('GET', '/v1/erasure-requests?from=2026-08-01T00:00:00Z&limit=2', { token: TOKENS.auditor })).body;
     expect(page1.items.map((r: any) => r.id)).toEqual([ids[2], ids[1]]);
-    const page2 = (await platform.api('GET', `/v1/erasure-requests?from=2026-08-01T00:00:00Z&limit=2&cursor=${page1.nextCursor}`, { token: TOKENS.auditor })).body;
+    const page2 = (await platform.api('GET', `/v1/erasure-requests?from=2026-08-01T00:00:00Z&limit=2&cursor=${page1.nextCursor}`, { token: TOKENS.auditor }))
+      .body;
     expect(page2).toEqual({ items: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
     const wes = (await platform.api('GET', '/v1/erasure-requests?subjectType=user&subjectId=wes&from=2026-08-01T00:00:00Z', { token: TOKENS.auditor })).body;
     expect(wes.items.map((r: any) => r.id).sort()).toEqual([ids[0], ids[2]].sort());
@@ -156,7 +172,9 @@ describe('coordinator and completion ledger', () => {
   });
 
   it('reports every request of a window with a summary, as JSON and CSV', async () => {
-    for (const id of (await platform.api('GET', '/v1/erasure-requests?from=2026-08-01T00:00:00Z', { token: TOKENS.auditor })).body.items.map((r: any) => r.id)) {
+    for (const id of (await platform.api('GET', '/v1/erasure-requests?from=2026-08-01T00:00:00Z', { token: TOKENS.auditor })).body.items.map(
+      (r: any) => r.id,
+    )) {
       await platform.waitForRequest(id);
     }
     const json = await platform.api('GET', '/v1/ledger/report?from=2026-08-01T00:00:00Z&to=2026-08-02T00:00:00Z', { token: TOKENS.auditor });
@@ -206,7 +224,9 @@ describe('coordinator and completion ledger', () => {
   it('serves an OpenAPI document that matches the routes', async () => {
     const { body: doc } = await platform.api('GET', '/v1/openapi.json', { token: null });
     expect(doc.openapi).toBe('3.1.0');
-    const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) => Object.keys(methods).map((m) => [m.toUpperCase(), path] as const));
+    const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => [m.toUpperCase(), path] as const),
+    );
     expect(operations.length).toBeGreaterThanOrEqual(13);
     for (const [method, path] of operations) {
       const url = path.replace('{id}', '00000000-0000-4000-8000-000000000000');

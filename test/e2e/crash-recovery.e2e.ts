@@ -74,10 +74,14 @@ describe('crash recovery and scale-out', () => {
       const sweep = await platform.api('POST', '/v1/sweeps', { body: { service: 'sessions' } });
       expect(sweep.status).toBe(202);
       // Kill it once a few batches have committed, and before it could have finished.
-      await waitFor('a few batches', async () => {
-        const { rows } = await client.query(`SELECT count(*)::int AS n FROM retention_audit WHERE request_id = $1`, [sweep.body.id]);
-        return rows[0].n >= 3 ? true : undefined;
-      }, { intervalMs: 20 });
+      await waitFor(
+        'a few batches',
+        async () => {
+          const { rows } = await client.query(`SELECT count(*)::int AS n FROM retention_audit WHERE request_id = $1`, [sweep.body.id]);
+          return rows[0].n >= 3 ? true : undefined;
+        },
+        { intervalMs: 20 },
+      );
       child.kill('SIGKILL');
       await new Promise((r) => child!.once('exit', r));
       const { rows: mid } = await client.query(`SELECT count(*)::int AS n FROM sessions WHERE started_at < now() - interval '90 days'`);
@@ -85,12 +89,24 @@ describe('crash recovery and scale-out', () => {
       expect(mid[0].n).toBeLessThan(expired);
 
       child = spawnSessions();
-      const done = await waitFor('sweep to complete after restart', async () => {
-        const { body } = await platform.api('GET', `/v1/sweeps/${sweep.body.id}`);
-        return body.status === 'completed' ? body : undefined;
-      }, { timeoutMs: 120_000 });
-      expect(done.targets).toEqual([expect.objectContaining({ service: 'sessions', status: 'completed', tables: [expect.objectContaining({ policy: 'session_logs', matched: expired, deleted: expired, held: 0 })] })]);
-      const { rows: left } = await client.query(`SELECT count(*) FILTER (WHERE started_at < now() - interval '90 days')::int AS expired, count(*)::int AS total FROM sessions`);
+      const done = await waitFor(
+        'sweep to complete after restart',
+        async () => {
+          const { body } = await platform.api('GET', `/v1/sweeps/${sweep.body.id}`);
+          return body.status === 'completed' ? body : undefined;
+        },
+        { timeoutMs: 120_000 },
+      );
+      expect(done.targets).toEqual([
+        expect.objectContaining({
+          service: 'sessions',
+          status: 'completed',
+          tables: [expect.objectContaining({ policy: 'session_logs', matched: expired, deleted: expired, held: 0 })],
+        }),
+      ]);
+      const { rows: left } = await client.query(
+        `SELECT count(*) FILTER (WHERE started_at < now() - interval '90 days')::int AS expired, count(*)::int AS total FROM sessions`,
+      );
       expect(left[0]).toEqual({ expired: 0, total: 1000 });
       const { rows: audit } = await client.query(`SELECT sum(deleted)::int AS deleted FROM retention_audit WHERE request_id = $1`, [sweep.body.id]);
       expect(audit[0].deleted).toBe(expired);
@@ -108,12 +124,18 @@ describe('crash recovery and scale-out', () => {
     try {
       await waitFor('sessions to be up', async () => ((await client.query(`SELECT to_regclass('sessions') AS t`)).rows[0].t ? true : undefined));
       const expired = 200_000;
-      await client.query(`INSERT INTO sessions (user_id, started_at) SELECT 'v' || (g % 500), now() - interval '95 days' FROM generate_series(1, $1) g`, [expired]);
+      await client.query(`INSERT INTO sessions (user_id, started_at) SELECT 'v' || (g % 500), now() - interval '95 days' FROM generate_series(1, $1) g`, [
+        expired,
+      ]);
       const sweep = await platform.api('POST', '/v1/sweeps', { body: { service: 'sessions' } });
-      await waitFor('a few batches', async () => {
-        const { rows } = await client.query(`SELECT count(*)::int AS n FROM retention_audit WHERE request_id = $1`, [sweep.body.id]);
-        return rows[0].n >= 2 ? true : undefined;
-      }, { intervalMs: 20 });
+      await waitFor(
+        'a few batches',
+        async () => {
+          const { rows } = await client.query(`SELECT count(*)::int AS n FROM retention_audit WHERE request_id = $1`, [sweep.body.id]);
+          return rows[0].n >= 2 ? true : undefined;
+        },
+        { intervalMs: 20 },
+      );
       const stoppedAt = Date.now();
       child.kill('SIGTERM');
       const code = await new Promise<number | null>((r) => child!.once('exit', (c) => r(c)));
@@ -123,10 +145,14 @@ describe('crash recovery and scale-out', () => {
       expect(inbox).toEqual([{ status: 'running' }]);
 
       child = spawnSessions();
-      const done = await waitFor('sweep to complete after restart', async () => {
-        const { body } = await platform.api('GET', `/v1/sweeps/${sweep.body.id}`);
-        return body.status === 'completed' ? body : undefined;
-      }, { timeoutMs: 120_000 });
+      const done = await waitFor(
+        'sweep to complete after restart',
+        async () => {
+          const { body } = await platform.api('GET', `/v1/sweeps/${sweep.body.id}`);
+          return body.status === 'completed' ? body : undefined;
+        },
+        { timeoutMs: 120_000 },
+      );
       expect(done.targets[0].tables[0]).toMatchObject({ policy: 'session_logs', deleted: expired });
     } finally {
       child?.kill('SIGTERM');
@@ -164,13 +190,17 @@ describe('crash recovery and scale-out', () => {
         await admin.disconnect();
       }
       const ids: string[] = [];
-      for (const subject of subjects) ids.push((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: subject } } })).body.id);
+      for (const subject of subjects)
+        ids.push((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: subject } } })).body.id);
       for (const id of ids) expect(await platform.waitForRequest(id)).toMatchObject({ status: 'completed' });
 
       const handled = await Promise.all(
         instances.map(async (i) => {
           const text = await i.registry.metrics();
-          return [...text.matchAll(/retention_commands_total\{kind="erasure",outcome="(completed|duplicate)"[^}]*\} (\d+)/g)].reduce((n, m) => n + Number(m[2]), 0);
+          return [...text.matchAll(/retention_commands_total\{kind="erasure",outcome="(completed|duplicate)"[^}]*\} (\d+)/g)].reduce(
+            (n, m) => n + Number(m[2]),
+            0,
+          );
         }),
       );
       expect(handled[0]).toBeGreaterThan(0);

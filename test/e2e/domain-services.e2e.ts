@@ -48,7 +48,9 @@ describe('domain services: orders, analytics, support', () => {
 
   const db = (service: string) => platform.services.get(service)!.dataSource;
   const hashOf = (id: string): string =>
-    createHash('sha256').update(`${platform.serviceConfigs.get('orders')!.RETENTION_HASH_KEY}:${id}`).digest('hex');
+    createHash('sha256')
+      .update(`${platform.serviceConfigs.get('orders')!.RETENTION_HASH_KEY}:${id}`)
+      .digest('hex');
 
   async function resetTables(): Promise<void> {
     await db('orders').query('DELETE FROM orders');
@@ -67,13 +69,19 @@ describe('domain services: orders, analytics, support', () => {
     ] as const;
     const out: Record<string, unknown> = {};
     for (const [service, table] of tables) {
-      const [row] = (await db(service).query(`SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.id), '[]'::jsonb) AS rows FROM ${table} t`)) as Array<{ rows: unknown[] }>;
+      const [row] = (await db(service).query(`SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.id), '[]'::jsonb) AS rows FROM ${table} t`)) as Array<{
+        rows: unknown[];
+      }>;
       out[table] = row!.rows;
     }
     return out;
   }
 
-  async function addOrder(customerId: string, createdAt: Date, fields: { email?: string; phone?: string | null; amountCents?: number; anonymizedAt?: Date } = {}): Promise<string> {
+  async function addOrder(
+    customerId: string,
+    createdAt: Date,
+    fields: { email?: string; phone?: string | null; amountCents?: number; anonymizedAt?: Date } = {},
+  ): Promise<string> {
     const [row] = (await db('orders').query(
       `INSERT INTO orders (customer_id, customer_name, email, shipping_address, phone, amount_cents, currency, created_at, anonymized_at)
        VALUES ($1, $2, $3, $4, $5, $6, 'EUR', $7, $8) RETURNING id`,
@@ -159,7 +167,10 @@ describe('domain services: orders, analytics, support', () => {
     });
 
     async function erase(id: string, dryRun: boolean): Promise<any> {
-      const created = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id }, reason: 'Art. 17 request', dryRun } });
+      const created = await platform.api('POST', '/v1/erasure-requests', {
+        token: TOKENS.requester,
+        body: { subject: { type: 'user', id }, reason: 'Art. 17 request', dryRun },
+      });
       expect(created.status).toBe(202);
       expect([...created.body.targets].sort()).toEqual(['analytics', 'orders', 'sessions', 'support']);
       return platform.waitForRequest(created.body.id);
@@ -177,7 +188,10 @@ describe('domain services: orders, analytics, support', () => {
       const done = await erase(ERIN, true);
       expect(done).toMatchObject({ status: 'completed', dryRun: true });
       for (const [service, tables] of Object.entries(expected)) {
-        expect(done.targets.find((t: any) => t.service === service), service).toMatchObject({ status: 'completed', tables });
+        expect(
+          done.targets.find((t: any) => t.service === service),
+          service,
+        ).toMatchObject({ status: 'completed', tables });
       }
       expect(await snapshot()).toEqual(before);
       const audit = (await db('orders').query(`SELECT action, anonymized, dry_run FROM retention_audit WHERE request_id = $1`, [done.id])) as unknown[];
@@ -192,7 +206,10 @@ describe('domain services: orders, analytics, support', () => {
       expect(done).toMatchObject({ status: 'completed', dryRun: false });
       expect(done.targets).toHaveLength(4);
       for (const [service, tables] of Object.entries(expected)) {
-        expect(done.targets.find((t: any) => t.service === service), service).toMatchObject({ status: 'completed', tables });
+        expect(
+          done.targets.find((t: any) => t.service === service),
+          service,
+        ).toMatchObject({ status: 'completed', tables });
       }
 
       // Orders: the tax record stays, the person goes.
@@ -236,7 +253,7 @@ describe('domain services: orders, analytics, support', () => {
   describe('sweeps', () => {
     beforeEach(resetTables);
 
-    it('take exactly the rows past each policy\'s cutoff; a dry run first reports the same and changes nothing', async () => {
+    it("take exactly the rows past each policy's cutoff; a dry run first reports the same and changes nothing", async () => {
       const now = new Date();
       // Due rows: well past the cutoff, and one minute past it (the sweep's own clock is later still).
       // Kept rows: two days inside the period, recent ones, and rows the rule's conditions exclude.
@@ -284,8 +301,24 @@ describe('domain services: orders, analytics, support', () => {
         [orders.due],
       )) as unknown[];
       expect(anonymized).toEqual([
-        { customer_id: hashOf('o-edge'), customer_name: '[redacted]', email: 'redacted@example.org', shipping_address: null, phone: null, amount_cents: '777', marked: true },
-        { customer_id: hashOf('o-old'), customer_name: '[redacted]', email: 'redacted@example.org', shipping_address: null, phone: null, amount_cents: '1999', marked: true },
+        {
+          customer_id: hashOf('o-edge'),
+          customer_name: '[redacted]',
+          email: 'redacted@example.org',
+          shipping_address: null,
+          phone: null,
+          amount_cents: '777',
+          marked: true,
+        },
+        {
+          customer_id: hashOf('o-old'),
+          customer_name: '[redacted]',
+          email: 'redacted@example.org',
+          shipping_address: null,
+          phone: null,
+          amount_cents: '1999',
+          marked: true,
+        },
       ]);
       const keptBefore = (before.orders as Array<{ id: string }>).filter((r) => orders.kept.includes(r.id));
       expect(keptBefore).toHaveLength(3);
@@ -311,7 +344,7 @@ describe('domain services: orders, analytics, support', () => {
       expect(await ids('orders', 'orders')).toEqual([...orders.due, ...orders.kept].sort());
     });
 
-    it('cutoffs are strict, calendar-based and taken from the sweep\'s clock: a row exactly at the cutoff stays', async () => {
+    it("cutoffs are strict, calendar-based and taken from the sweep's clock: a row exactly at the cutoff stays", async () => {
       // The last day of March, 13 months back, is the last day of February (not 3 March).
       const asOf = new Date('2026-03-31T12:00:00.000Z');
       const at = {
@@ -325,7 +358,11 @@ describe('domain services: orders, analytics, support', () => {
       const dueOrder = await addOrder('e-before', before(at.orders));
       const keptOrders = [await addOrder('e-at', at.orders), await addOrder('e-after', after(at.orders))];
       const dueEvent = await addEvent('e-before', before(at.analytics));
-      const keptEvents = [await addEvent('e-at', at.analytics), await addEvent('e-after', after(at.analytics)), await addEvent('e-march', new Date('2025-03-02T12:00:00.000Z'))];
+      const keptEvents = [
+        await addEvent('e-at', at.analytics),
+        await addEvent('e-after', after(at.analytics)),
+        await addEvent('e-march', new Date('2025-03-02T12:00:00.000Z')),
+      ];
       const dueTicket = await addTicket('e-before', 'resolved', minus(at.support, { days: 5 }), before(at.support));
       const keptTickets = [
         await addTicket('e-at', 'resolved', minus(at.support, { days: 5 }), at.support),
@@ -347,7 +384,9 @@ describe('domain services: orders, analytics, support', () => {
       expect(tablesOf(view, 'support')).toEqual([counts('support_tickets', 'delete', 1, 'resolved_tickets')]);
 
       expect(await db('orders').query(`SELECT id FROM orders WHERE anonymized_at IS NOT NULL`)).toEqual([{ id: dueOrder }]);
-      expect(await db('orders').query(`SELECT count(*)::int AS n FROM orders WHERE id = ANY($1) AND customer_name <> '[redacted]'`, [keptOrders])).toEqual([{ n: 2 }]);
+      expect(await db('orders').query(`SELECT count(*)::int AS n FROM orders WHERE id = ANY($1) AND customer_name <> '[redacted]'`, [keptOrders])).toEqual([
+        { n: 2 },
+      ]);
       expect(await ids('analytics', 'analytics_events')).toEqual([...keptEvents].sort());
       expect(await ids('analytics', 'analytics_events')).not.toContain(dueEvent);
       expect(await ids('support', 'support_tickets')).toEqual([...keptTickets].sort());

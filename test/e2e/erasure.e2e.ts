@@ -30,8 +30,11 @@ describe('erasure request, end to end', () => {
     await platform?.stop();
   });
 
-  it('deletes exactly the subject\'s rows and completes the request with the counts', async () => {
-    const created = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'alice' }, reason: 'Art. 17 request #1' } });
+  it("deletes exactly the subject's rows and completes the request with the counts", async () => {
+    const created = await platform.api('POST', '/v1/erasure-requests', {
+      token: TOKENS.requester,
+      body: { subject: { type: 'user', id: 'alice' }, reason: 'Art. 17 request #1' },
+    });
     expect(created.status).toBe(202);
     expect(created.body).toMatchObject({ status: 'pending', targets: ['sessions'], dryRun: false });
 
@@ -42,18 +45,28 @@ describe('erasure request, end to end', () => {
     expect(done.targets[0].tables).toEqual([{ table: 'sessions', action: 'delete', matched: 3, deleted: 3, anonymized: 0, archived: 0, held: 0 }]);
 
     const sessions = platform.services.get('sessions')!.dataSource;
-    const rows = (await sessions.query(`SELECT user_id, count(*)::int AS n FROM sessions GROUP BY user_id ORDER BY user_id`)) as Array<{ user_id: string; n: number }>;
+    const rows = (await sessions.query(`SELECT user_id, count(*)::int AS n FROM sessions GROUP BY user_id ORDER BY user_id`)) as Array<{
+      user_id: string;
+      n: number;
+    }>;
     expect(rows).toEqual([{ user_id: 'bob', n: 2 }]);
 
-    const audit = (await sessions.query(`SELECT table_name, action, deleted, dry_run FROM retention_audit WHERE request_id = $1`, [created.body.id])) as unknown[];
+    const audit = (await sessions.query(`SELECT table_name, action, deleted, dry_run FROM retention_audit WHERE request_id = $1`, [
+      created.body.id,
+    ])) as unknown[];
     expect(audit).toEqual([{ table_name: 'sessions', action: 'delete', deleted: 3, dry_run: false }]);
 
     // The coordinator forgets the raw subject id once the request is complete; the ledger never had it.
     const coordinator = platform.coordinator.dataSource;
-    const [request] = (await coordinator.query(`SELECT subject_id, subject_ref FROM retention_requests WHERE id = $1`, [created.body.id])) as Array<{ subject_id: string | null; subject_ref: string }>;
+    const [request] = (await coordinator.query(`SELECT subject_id, subject_ref FROM retention_requests WHERE id = $1`, [created.body.id])) as Array<{
+      subject_id: string | null;
+      subject_ref: string;
+    }>;
     expect(request).toMatchObject({ subject_id: null });
     expect(request!.subject_ref).toMatch(/^[0-9a-f]{64}$/);
-    const ledger = (await coordinator.query(`SELECT entry_type, service, body::text AS body FROM ledger_entries WHERE request_id = $1 ORDER BY seq`, [created.body.id])) as Array<{
+    const ledger = (await coordinator.query(`SELECT entry_type, service, body::text AS body FROM ledger_entries WHERE request_id = $1 ORDER BY seq`, [
+      created.body.id,
+    ])) as Array<{
       entry_type: string;
       service: string | null;
       body: string;
@@ -86,7 +99,9 @@ describe('erasure request, end to end', () => {
     expect(unknownType.body.error.issues[0].path).toBe('subject.type');
 
     expect((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: 'x' } }, token: null })).status).toBe(401);
-    expect((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: 'x' } }, token: 'wrong-token-0123456789' })).status).toBe(401);
+    expect((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: 'x' } }, token: 'wrong-token-0123456789' })).status).toBe(
+      401,
+    );
     expect((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: 'x' } }, token: TOKENS.auditor })).status).toBe(403);
     expect((await platform.api('GET', '/v1/erasure-requests/not-a-uuid')).status).toBe(400);
     const malformed = await fetch(`${platform.coordinator.url}/v1/erasure-requests`, {

@@ -47,7 +47,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
       new PostgreSqlContainer('postgres:15-alpine').withUsername('retention').withPassword('retention').withDatabase('retention').start(),
       new KafkaContainer('confluentinc/cp-kafka:7.9.0').withKraft().start(),
     ]);
-    project.provide('stack', { kafkaBrokers: [`${kafka.getHost()}:${kafka.getMappedPort(9093)}`], databaseUrl: pg.getConnectionUri(), source: 'testcontainers' });
+    project.provide('stack', {
+      kafkaBrokers: [`${kafka.getHost()}:${kafka.getMappedPort(9093)}`],
+      databaseUrl: pg.getConnectionUri(),
+      source: 'testcontainers',
+    });
     return async () => {
       await Promise.all([pg.stop(), kafka.stop()]);
     };

@@ -24,10 +24,17 @@ describe('the "add retention to your service" guide', () => {
       ('dan', 'dan@example.com', now() - interval '400 days', NULL)`);
 
     const policies = (await platform.api('GET', '/v1/policies', { token: TOKENS.auditor })).body;
-    expect(policies.services[0].policies[0]).toMatchObject({ name: 'former_subscribers', period: 'P30D', conditions: [{ column: 'unsubscribed_at', op: 'is_not_null' }] });
+    expect(policies.services[0].policies[0]).toMatchObject({
+      name: 'former_subscribers',
+      period: 'P30D',
+      conditions: [{ column: 'unsubscribed_at', op: 'is_not_null' }],
+    });
 
     const erasure = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'ann' } } });
-    expect(await platform.waitForRequest(erasure.body.id)).toMatchObject({ status: 'completed', targets: [{ service: 'newsletter', tables: [expect.objectContaining({ deleted: 1 })] }] });
+    expect(await platform.waitForRequest(erasure.body.id)).toMatchObject({
+      status: 'completed',
+      targets: [{ service: 'newsletter', tables: [expect.objectContaining({ deleted: 1 })] }],
+    });
 
     const sweep = await platform.api('POST', '/v1/sweeps', { body: { service: 'newsletter' } });
     await waitFor('sweep', async () => ((await platform.api('GET', `/v1/sweeps/${sweep.body.id}`)).body.status === 'completed' ? true : undefined));

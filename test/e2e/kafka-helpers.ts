@@ -17,7 +17,11 @@ export async function produceRaw(topic: string, messages: Array<{ key: string | 
 }
 
 /** Reads `topic` from the beginning until `count` messages arrived (or times out). */
-export async function readTopic(topic: string, count: number, timeoutMs = 30_000): Promise<Array<{ key: string | null; value: string | null; headers: Record<string, string> }>> {
+export async function readTopic(
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<Array<{ key: string | null; value: string | null; headers: Record<string, string> }>> {
   const consumer = client().consumer({ groupId: `e2e-reader-${uniqueSuffix()}` });
   const received: Array<{ key: string | null; value: string | null; headers: Record<string, string> }> = [];
   await consumer.connect();

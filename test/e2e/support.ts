@@ -20,7 +20,11 @@ export interface Platform {
   serviceConfigs: Map<string, ServiceConfig>;
   stopService(name: string): Promise<void>;
   startService(name: string): Promise<RunningRetentionService>;
-  api(method: string, path: string, options?: { body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  api(
+    method: string,
+    path: string,
+    options?: { body?: unknown; token?: string | null; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any }>;
   waitForRequest(id: string, statuses?: string[]): Promise<any>;
   stop(): Promise<void>;
 }
@@ -71,7 +75,9 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
       ...common,
       DATABASE_URL: db.url,
       HTTP_PORT: '0',
-      RETENTION_API_TOKENS: Object.entries(TOKENS).map(([role, token]) => `${role}:${token}`).join(','),
+      RETENTION_API_TOKENS: Object.entries(TOKENS)
+        .map(([role, token]) => `${role}:${token}`)
+        .join(','),
       RETENTION_SUBJECT_HMAC_KEY: 'test-hmac-key-0123456789',
       // No scheduled sweep may slip into a test by running at 03:00 UTC; tests that want one say so.
       SWEEP_MISFIRE_GRACE_SECONDS: '0',

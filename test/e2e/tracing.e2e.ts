@@ -38,7 +38,9 @@ describe('tracing across Kafka', () => {
     expect(api).toBeDefined();
     const traceId = api.spanContext().traceId;
     const inTrace = spans.filter((s) => s.spanContext().traceId === traceId).map((s) => s.name);
-    expect(inTrace).toEqual(expect.arrayContaining(['POST /v1/erasure-requests', `${platform.prefix}data.retention process`, `${platform.prefix}data.retention.ack process`]));
+    expect(inTrace).toEqual(
+      expect.arrayContaining(['POST /v1/erasure-requests', `${platform.prefix}data.retention process`, `${platform.prefix}data.retention.ack process`]),
+    );
     for (const span of spans) expect(JSON.stringify(span.attributes)).not.toContain('trace-me');
   });
 });

@@ -10,7 +10,18 @@ import {
 } from '@retention/contracts';
 import { currentTraceHeaders, type Logger } from '@retention/observability';
 import { enqueueOutbox } from '@retention/outbox';
-import { type ActiveHold, activeScopedHolds, type BatchReport, type BoundPolicies, initialJobState, type JobPlan, type JobState, planErasure, planSweep, runJobBatch } from '@retention/policy';
+import {
+  type ActiveHold,
+  activeScopedHolds,
+  type BatchReport,
+  type BoundPolicies,
+  initialJobState,
+  type JobPlan,
+  type JobState,
+  planErasure,
+  planSweep,
+  runJobBatch,
+} from '@retention/policy';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { RetentionMetrics } from './metrics';
 import { isRetriablePgError, safeErrorMessage } from './pg-errors';
@@ -52,7 +63,9 @@ interface InboxRow {
  *   progress, so a crash resumes after the last committed batch with exact counts;
  * - the ack is written to the outbox in the same transaction as the last batch.
  */
-export function createCommandHandler(deps: CommandHandlerDeps): (command: Command, options?: { heartbeat?: () => Promise<void>; signal?: AbortSignal }) => Promise<CommandOutcome> {
+export function createCommandHandler(
+  deps: CommandHandlerDeps,
+): (command: Command, options?: { heartbeat?: () => Promise<void>; signal?: AbortSignal }) => Promise<CommandOutcome> {
   const { dataSource, bound, logger } = deps;
   const service = bound.policies.service;
   const now = deps.now ?? (() => new Date());
@@ -109,7 +122,11 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
     await queueAck(manager, ack);
   }
 
-  async function audit(manager: EntityManager, command: Command, batch: { table: string; policy?: string; action: string; affected: number; held?: number }): Promise<void> {
+  async function audit(
+    manager: EntityManager,
+    command: Command,
+    batch: { table: string; policy?: string; action: string; affected: number; held?: number },
+  ): Promise<void> {
     const counts = { deleted: 0, anonymized: 0, archived: 0 };
     if (batch.action === 'delete') counts.deleted = batch.affected;
     if (batch.action === 'anonymize') counts.anonymized = batch.affected;
@@ -117,7 +134,19 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
     await manager.query(
       `INSERT INTO retention_audit (request_id, kind, policy, table_name, action, dry_run, matched, deleted, anonymized, archived, held)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [command.data.requestId, command.kind, batch.policy ?? null, batch.table, batch.action, command.data.dryRun, batch.affected + (batch.held ?? 0), counts.deleted, counts.anonymized, counts.archived, batch.held ?? 0],
+      [
+        command.data.requestId,
+        command.kind,
+        batch.policy ?? null,
+        batch.table,
+        batch.action,
+        command.data.dryRun,
+        batch.affected + (batch.held ?? 0),
+        counts.deleted,
+        counts.anonymized,
+        counts.archived,
+        batch.held ?? 0,
+      ],
     );
   }
 
@@ -136,7 +165,12 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
       const p = plan(command, holds);
       if (p.status !== 'run') {
         // A hold placed while the job ran stops it here; what earlier batches did is still reported.
-        const ack = buildAck(command, startedAt, { status: p.status, reason: p.reason, holdIds: p.status === 'held' ? p.holdIds : [], tables: row.state.results });
+        const ack = buildAck(command, startedAt, {
+          status: p.status,
+          reason: p.reason,
+          holdIds: p.status === 'held' ? p.holdIds : [],
+          tables: row.state.results,
+        });
         await finish(manager, command, ack, 'done');
         return { done: true, ack };
       }
@@ -200,7 +234,10 @@ export function createCommandHandler(deps: CommandHandlerDeps): (command: Comman
           await deps.afterCommit?.();
           if (ack) {
             deps.metrics.observeRun(command.kind === 'sweep' ? (command.data.policy ?? 'all') : 'erasure', (Date.now() - started) / 1000);
-            log.info({ status: ack.status, tables: ack.tables.map((t) => ({ table: t.table, policy: t.policy, matched: t.matched, held: t.held })) }, 'command applied');
+            log.info(
+              { status: ack.status, tables: ack.tables.map((t) => ({ table: t.table, policy: t.policy, matched: t.matched, held: t.held })) },
+              'command applied',
+            );
             return ack.status;
           }
           return 'duplicate';

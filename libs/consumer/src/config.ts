@@ -14,9 +14,15 @@ export const ServiceEnv = z.object({
   /** Port of /metrics, /healthz, /readyz (0 = any free port). */
   HTTP_PORT: port.default(0),
   /** Distinguishes instances of one service (defaults to a random id per process). */
-  INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .optional(),
   /** Absolute directory that file columns and directory policies are relative to. */
-  RETENTION_FILES_ROOT: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path').optional(),
+  RETENTION_FILES_ROOT: z
+    .string()
+    .refine((p) => p.startsWith('/'), 'must be an absolute path')
+    .optional(),
   /** Insert the service's demo data into an empty database at start (local stacks only). */
   DEMO_DATA: boolFlag.default(false),
   /** Kafka consumer session timeout: how fast the group notices a dead instance. */

@@ -21,7 +21,14 @@ export function isRetriablePgError(error: unknown): boolean {
  * the SQLSTATE and the names of the objects involved are kept.
  */
 export function safeErrorMessage(error: unknown): string {
-  const e = ((error as { driverError?: unknown })?.driverError ?? error) as { code?: unknown; table?: unknown; column?: unknown; constraint?: unknown; name?: unknown; message?: unknown };
+  const e = ((error as { driverError?: unknown })?.driverError ?? error) as {
+    code?: unknown;
+    table?: unknown;
+    column?: unknown;
+    constraint?: unknown;
+    name?: unknown;
+    message?: unknown;
+  };
   if (typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
     const parts = [`PostgreSQL error SQLSTATE ${e.code}`];
     if (typeof e.table === 'string') parts.push(`table ${e.table}`);

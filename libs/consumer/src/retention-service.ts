@@ -79,7 +79,8 @@ export async function startRetentionService(
       try {
         const result = await flushFileDeletions(dataSource, bound.filesRoot);
         if (result.deleted + result.missing > 0) logger.info({ files: result }, 'queued file deletions flushed');
-        if (result.refused + result.failed > 0) logger.error({ files: result }, 'some queued files could not be deleted; they stay queued (see retention_file_deletions)');
+        if (result.refused + result.failed > 0)
+          logger.error({ files: result }, 'some queued files could not be deleted; they stay queued (see retention_file_deletions)');
       } catch (error) {
         // The queue is durable: what is not flushed now is flushed after the next command or restart.
         logger.error({ err: safeErrorMessage(error) }, 'flushing queued file deletions failed');
@@ -105,7 +106,16 @@ export async function startRetentionService(
     const { value } = encodeEvent(EventTypes.serviceRegistered, manifest, { source: `/retention/services/${service}` });
     await publisher.publish([{ topic: topics.registry, key: service, value }]);
 
-    const holds: HoldsReplica = await startHoldsReplica({ kafka, dataSource, topics, service, instanceId, publisher, logger, groupPrefix: config.RETENTION_TOPIC_PREFIX });
+    const holds: HoldsReplica = await startHoldsReplica({
+      kafka,
+      dataSource,
+      topics,
+      service,
+      instanceId,
+      publisher,
+      logger,
+      groupPrefix: config.RETENTION_TOPIC_PREFIX,
+    });
     stops.push(() => holds.stop());
 
     const metrics = createRetentionMetrics(registry);
@@ -152,7 +162,10 @@ export async function startRetentionService(
     });
     stops.push(() => ops.close());
     stops.unshift(() => telemetry.shutdown());
-    logger.info({ url: ops.url, instanceId, policies: definition.policies.rules.map((r) => r.name), policyHash: manifest.policyHash }, 'retention service started');
+    logger.info(
+      { url: ops.url, instanceId, policies: definition.policies.rules.map((r) => r.name), policyHash: manifest.policyHash },
+      'retention service started',
+    );
 
     return { service, dataSource, bound, registry, url: ops.url, logger, stop: stopAll };
   } catch (error) {

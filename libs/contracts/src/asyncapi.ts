@@ -2,10 +2,25 @@ import { DefaultTopics, TopicSpecs } from './topics';
 import { CurrentVersions, dataSchemaUri, eventJsonSchemas, EventTypes, type EventType } from './envelope';
 
 const CHANNELS: ReadonlyArray<{ key: keyof typeof DefaultTopics; events: EventType[]; key_: string; description: string }> = [
-  { key: 'commands', events: [EventTypes.erasureRequested, EventTypes.sweepRequested], key_: 'subject hash (erasure) or sweep:<service>:<policy>', description: 'Commands from the coordinator to the domain services.' },
+  {
+    key: 'commands',
+    events: [EventTypes.erasureRequested, EventTypes.sweepRequested],
+    key_: 'subject hash (erasure) or sweep:<service>:<policy>',
+    description: 'Commands from the coordinator to the domain services.',
+  },
   { key: 'acks', events: [EventTypes.ack], key_: 'request id', description: 'What each service did for each command.' },
-  { key: 'holds', events: [EventTypes.holdPlaced], key_: 'hold id (a null value releases the hold)', description: 'Legal holds, replicated into every service (compacted).' },
-  { key: 'registry', events: [EventTypes.serviceRegistered], key_: 'service name', description: 'Each service\'s manifest: subject types and policies (compacted).' },
+  {
+    key: 'holds',
+    events: [EventTypes.holdPlaced],
+    key_: 'hold id (a null value releases the hold)',
+    description: 'Legal holds, replicated into every service (compacted).',
+  },
+  {
+    key: 'registry',
+    events: [EventTypes.serviceRegistered],
+    key_: 'service name',
+    description: "Each service's manifest: subject types and policies (compacted).",
+  },
   { key: 'dlq', events: [EventTypes.deadLetter], key_: 'the original key', description: 'Messages a consumer could not process, with the reason.' },
 ];
 
@@ -29,7 +44,11 @@ export function asyncApiDocument(): Record<string, unknown> {
           type: { const: type },
           source: { type: 'string' },
           time: { type: 'string', format: 'date-time' },
-          dataschema: { type: 'string', examples: [dataSchemaUri(type)], description: `urn:retention:schema:${type}:<major>.<minor>; current ${CurrentVersions[type]}` },
+          dataschema: {
+            type: 'string',
+            examples: [dataSchemaUri(type)],
+            description: `urn:retention:schema:${type}:<major>.<minor>; current ${CurrentVersions[type]}`,
+          },
           datacontenttype: { const: 'application/json' },
           data: schemas[type],
         },

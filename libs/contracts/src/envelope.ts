@@ -1,13 +1,6 @@
 import { z } from 'zod';
 import { type Issue, UnsupportedVersionError, ValidationError } from './errors';
-import {
-  AckV1,
-  DeadLetterV1,
-  ErasureRequestedV1,
-  HoldPlacedV1,
-  ServiceRegisteredV1,
-  SweepRequestedV1,
-} from './schemas';
+import { AckV1, DeadLetterV1, ErasureRequestedV1, HoldPlacedV1, ServiceRegisteredV1, SweepRequestedV1 } from './schemas';
 
 /**
  * Every message is a CloudEvents 1.0 event in structured JSON mode. The payload's schema version is
@@ -86,11 +79,7 @@ export interface EncodeOptions {
 }
 
 /** Validates `data` against the current schema of `type` and returns the event and its JSON. */
-export function encodeEvent<T extends EventType>(
-  type: T,
-  data: EventInput<T>,
-  options: EncodeOptions,
-): { envelope: Envelope<T>; value: string } {
+export function encodeEvent<T extends EventType>(type: T, data: EventInput<T>, options: EncodeOptions): { envelope: Envelope<T>; value: string } {
   const schema = schemas[type][1] as z.ZodType;
   const parsed = schema.safeParse(data);
   if (!parsed.success) throw new ValidationError(`invalid ${type} data`, toIssues(parsed.error, 'data'));
@@ -108,17 +97,13 @@ export function encodeEvent<T extends EventType>(
 }
 
 export type DecodeResult<T extends EventType = EventType> =
-  | { ok: true; event: { [K in T]: Envelope<K> }[T] }
-  | { ok: false; error: ValidationError | UnsupportedVersionError };
+  { ok: true; event: { [K in T]: Envelope<K> }[T] } | { ok: false; error: ValidationError | UnsupportedVersionError };
 
 /**
  * Parses and validates a message. Never throws: a bad message is a value the caller routes to the
  * dead-letter topic. `accept` restricts the types the caller handles (others are an error).
  */
-export function decodeEvent<T extends EventType = EventType>(
-  raw: Buffer | string | null | undefined,
-  accept?: readonly T[],
-): DecodeResult<T> {
+export function decodeEvent<T extends EventType = EventType>(raw: Buffer | string | null | undefined, accept?: readonly T[]): DecodeResult<T> {
   if (raw === null || raw === undefined) return fail(new ValidationError('message has no value'));
   let json: unknown;
   try {

@@ -21,7 +21,12 @@ export async function consumerGroupLag(admin: Admin, groupId: string, topic: str
  * `retention_consumer_lag{group,topic}`: messages published but not yet committed by a consumer
  * group, summed over partitions, read from the broker at scrape time (time-boxed).
  */
-export function registerConsumerLagGauge(registry: Registry, kafka: Kafka, groups: ReadonlyArray<{ groupId: string; topic: string }>, timeoutMs = 3000): { close(): Promise<void> } {
+export function registerConsumerLagGauge(
+  registry: Registry,
+  kafka: Kafka,
+  groups: ReadonlyArray<{ groupId: string; topic: string }>,
+  timeoutMs = 3000,
+): { close(): Promise<void> } {
   let admin: Admin | undefined;
   const connect = async (): Promise<Admin> => {
     if (!admin) {

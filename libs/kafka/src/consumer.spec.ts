@@ -152,7 +152,15 @@ describe('runConsumer with handleBatch', () => {
         batch: {
           topic: 'data.retention',
           partition: 0,
-          messages: values.map((value, i) => ({ key: null, value: value === null ? null : Buffer.from(value), offset: String(i), headers: {}, timestamp: '0', attributes: 0, size: 0 })),
+          messages: values.map((value, i) => ({
+            key: null,
+            value: value === null ? null : Buffer.from(value),
+            offset: String(i),
+            headers: {},
+            timestamp: '0',
+            attributes: 0,
+            size: 0,
+          })),
         },
         resolveOffset: (offset: string) => void resolved.push(offset),
         heartbeat: async () => {},
@@ -170,7 +178,11 @@ describe('runConsumer with handleBatch', () => {
 
   it('hands runs of valid messages to handleBatch, settles an invalid one in between, and resolves offsets in order', async () => {
     const runs: string[][] = [];
-    const { deliver, dlq, resolved } = await startBatch(async (ids) => void runs.push(ids.map((id) => id.slice(-1))), async () => {}, 2);
+    const { deliver, dlq, resolved } = await startBatch(
+      async (ids) => void runs.push(ids.map((id) => id.slice(-1))),
+      async () => {},
+      2,
+    );
     await deliver([cmd(1), cmd(2), cmd(3), '{nope', cmd(4)]);
     expect(runs).toEqual([['1', '2'], ['3'], ['4']]);
     expect(dlq.sent).toHaveLength(1);

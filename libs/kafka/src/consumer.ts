@@ -1,13 +1,4 @@
-import {
-  type AnyEnvelope,
-  decodeEvent,
-  EventTypes,
-  type EventType,
-  Headers,
-  isRetriable,
-  encodeEvent,
-  RetentionError,
-} from '@retention/contracts';
+import { type AnyEnvelope, decodeEvent, EventTypes, type EventType, Headers, isRetriable, encodeEvent, RetentionError } from '@retention/contracts';
 import { contextFromHeaders, inSpan, type Logger, SpanKind } from '@retention/observability';
 import type { Context } from '@opentelemetry/api';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
@@ -86,7 +77,12 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
   const maxMs = options.retry?.maxMs ?? 10_000;
   const abort = new AbortController();
 
-  const consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false, sessionTimeout: options.sessionTimeoutMs ?? 30_000, heartbeatInterval: 3_000 });
+  const consumer = kafka.consumer({
+    groupId: options.groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: 3_000,
+  });
   await consumer.connect();
   for (const topic of options.topics) await consumer.subscribe({ topic, fromBeginning: true });
 
@@ -113,7 +109,10 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
       } catch (error) {
         if (!isRetriable(error) || error instanceof ConsumerStoppingError) throw error;
         const delay = Math.min(maxMs, initialMs * 2 ** (attempt - 1));
-        log.warn({ topic: ctx.topic, partition: ctx.partition, offset: ctx.offset, attempt, delayMs: delay, err: errorSummary(error) }, 'retriable failure, retrying');
+        log.warn(
+          { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset, attempt, delayMs: delay, err: errorSummary(error) },
+          'retriable failure, retrying',
+        );
         await sleep(delay);
         await heartbeat().catch(() => undefined);
       }
@@ -174,7 +173,12 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
         {
           kind: SpanKind.CONSUMER,
           parent: ctx.trace,
-          attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': ctx.topic, 'messaging.kafka.consumer.group': options.groupId, 'retention.event_type': event.type },
+          attributes: {
+            'messaging.system': 'kafka',
+            'messaging.destination.name': ctx.topic,
+            'messaging.kafka.consumer.group': options.groupId,
+            'retention.event_type': event.type,
+          },
         },
         () => retrying(() => options.handle(event, ctx), ctx, ctx.heartbeat),
       );
@@ -213,7 +217,10 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
             }
           } catch (error) {
             if (error instanceof ConsumerStoppingError) throw error;
-            log.warn({ topic: batch.topic, partition: batch.partition, messages: items.length, err: errorSummary(error) }, 'batch failed; handling its messages one by one');
+            log.warn(
+              { topic: batch.topic, partition: batch.partition, messages: items.length, err: errorSummary(error) },
+              'batch failed; handling its messages one by one',
+            );
             for (const { message, ctx } of items) {
               await processMessage(message, ctx);
               resolveOffset(ctx.offset);
@@ -264,4 +271,3 @@ export function errorSummary(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 1000);
   return String(error).slice(0, 1000);
 }
-

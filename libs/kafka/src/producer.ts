@@ -21,7 +21,12 @@ export interface Publisher {
  */
 export async function createPublisher(kafka: Kafka): Promise<Publisher> {
   // The default (murmur2, Java-compatible) partitioner, named to make the choice explicit.
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   return {
     async publish(messages) {

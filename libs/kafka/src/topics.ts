@@ -30,7 +30,11 @@ export async function ensureTopics(kafka: Kafka, names: TopicNames, keys: readon
         if ((error as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw error;
       }
     }
-    await waitForLeaders(admin, keys.map((k) => names[k]), timeoutMs);
+    await waitForLeaders(
+      admin,
+      keys.map((k) => names[k]),
+      timeoutMs,
+    );
   } finally {
     await admin.disconnect();
   }

@@ -24,7 +24,8 @@ export interface Telemetry {
  */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  const exporter = options.exporter ?? (options.otlpEndpoint ? new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }) : undefined);
+  const exporter =
+    options.exporter ?? (options.otlpEndpoint ? new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }) : undefined);
   if (!exporter) return { shutdown: async () => {} };
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ 'service.name': options.service, 'service.version': options.version ?? '0.0.0' }),

@@ -61,10 +61,9 @@ export class OutboxRelay {
   /** Publishes one batch; returns how many messages it published. */
   async relayOnce(): Promise<number> {
     return this.options.dataSource.transaction(async (manager) => {
-      const rows: Row[] = await manager.query(
-        `SELECT id, topic, key, value, headers FROM retention_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [this.batchSize],
-      );
+      const rows: Row[] = await manager.query(`SELECT id, topic, key, value, headers FROM retention_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [
+        this.batchSize,
+      ]);
       if (rows.length === 0) return 0;
       await this.options.publisher.publish(rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: r.headers })));
       await manager.query(`DELETE FROM retention_outbox WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);

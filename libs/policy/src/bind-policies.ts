@@ -30,7 +30,12 @@ export function bindPolicies(policies: Policies, dataSource: DataSource, options
     const columns = new Map<string, ColumnInfo>(
       meta.columns.map((c) => [
         c.databaseName,
-        { name: c.databaseName, type: typeof c.type === 'string' ? c.type : String((c.type as { name?: string }).name ?? 'unknown').toLowerCase(), nullable: c.isNullable, length: c.length ? Number(c.length) : undefined },
+        {
+          name: c.databaseName,
+          type: typeof c.type === 'string' ? c.type : String((c.type as { name?: string }).name ?? 'unknown').toLowerCase(),
+          nullable: c.isNullable,
+          length: c.length ? Number(c.length) : undefined,
+        },
       ]),
     );
     const [pk, ...more] = meta.primaryColumns;
@@ -79,12 +84,17 @@ export function bindPolicies(policies: Policies, dataSource: DataSource, options
     anonymize(t, rule.anonymize, `${path}.anonymize`);
     if (rule.markerColumn) {
       const marker = column(t, rule.markerColumn, `${path}.markerColumn`);
-      if (marker && (!marker.nullable || !isDateColumn(marker))) issues.push({ path: `${path}.markerColumn`, message: `"${marker.name}" must be a nullable timestamp column` });
-      if (marker && rule.anonymize && rule.markerColumn in rule.anonymize) issues.push({ path: `${path}.markerColumn`, message: 'must not be one of the anonymized columns' });
+      if (marker && (!marker.nullable || !isDateColumn(marker)))
+        issues.push({ path: `${path}.markerColumn`, message: `"${marker.name}" must be a nullable timestamp column` });
+      if (marker && rule.anonymize && rule.markerColumn in rule.anonymize)
+        issues.push({ path: `${path}.markerColumn`, message: 'must not be one of the anonymized columns' });
     }
     if (rule.archiveTable) {
       const archive = table(rule.archiveTable, `${path}.archiveTable`);
-      if (archive) for (const col of t.columns.keys()) if (!archive.columns.has(col)) issues.push({ path: `${path}.archiveTable`, message: `archive table "${archive.name}" lacks column "${col}" of "${t.name}"` });
+      if (archive)
+        for (const col of t.columns.keys())
+          if (!archive.columns.has(col))
+            issues.push({ path: `${path}.archiveTable`, message: `archive table "${archive.name}" lacks column "${col}" of "${t.name}"` });
     }
   }
   for (const [type, list] of Object.entries(policies.subjects)) {

@@ -2,7 +2,14 @@ import { ConfigError } from '@retention/contracts';
 import { describe, expect, it } from 'vitest';
 import { definePolicies, type PolicyFileInput } from './define-policies';
 
-const rule = { name: 'logs', table: 'logs', timestampColumn: 'created_at', retention: { days: 30 }, action: 'delete' as const, legalBasis: 'Legitimate interest' };
+const rule = {
+  name: 'logs',
+  table: 'logs',
+  timestampColumn: 'created_at',
+  retention: { days: 30 },
+  action: 'delete' as const,
+  legalBasis: 'Legitimate interest',
+};
 
 function issues(input: PolicyFileInput): string[] {
   try {
@@ -28,7 +35,14 @@ describe('definePolicies', () => {
         rules: [
           { ...rule, retention: { days: 0 } },
           { ...rule, name: 'logs', action: 'anonymize' },
-          { ...rule, name: 'c', conditions: [{ column: 'status', op: 'in', value: 'x' }, { column: 'x', op: 'is_null', value: 1 }] },
+          {
+            ...rule,
+            name: 'c',
+            conditions: [
+              { column: 'status', op: 'in', value: 'x' },
+              { column: 'x', op: 'is_null', value: 1 },
+            ],
+          },
         ],
       }),
     ).toEqual([

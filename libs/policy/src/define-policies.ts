@@ -39,7 +39,11 @@ const DirectorySpec = z
   .object({
     name: PolicyName,
     /** Directory relative to the service's files root. */
-    path: z.string().min(1).max(500).refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be relative to the files root, without ".."'),
+    path: z
+      .string()
+      .min(1)
+      .max(500)
+      .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be relative to the files root, without ".."'),
     retention: PeriodSpec,
     /** Only files ending in one of these are ever deleted (e.g. ".pt", ".onnx"). */
     suffixes: z.array(z.string().regex(/^\.[A-Za-z0-9._-]{1,20}$/, 'must look like ".ext"')).min(1),
@@ -72,17 +76,25 @@ const RuleSpec = z
   })
   .strict()
   .superRefine((r, ctx) => {
-    if (r.files && r.action !== 'delete') ctx.addIssue({ code: 'custom', path: ['files'], message: `only allowed when action is delete (action is ${r.action})` });
+    if (r.files && r.action !== 'delete')
+      ctx.addIssue({ code: 'custom', path: ['files'], message: `only allowed when action is delete (action is ${r.action})` });
     if (r.action === 'anonymize' && !r.anonymize) ctx.addIssue({ code: 'custom', path: ['anonymize'], message: 'required when action is anonymize' });
-    if (r.action === 'anonymize' && !r.markerColumn) ctx.addIssue({ code: 'custom', path: ['markerColumn'], message: 'required when action is anonymize (a nullable timestamptz column)' });
+    if (r.action === 'anonymize' && !r.markerColumn)
+      ctx.addIssue({ code: 'custom', path: ['markerColumn'], message: 'required when action is anonymize (a nullable timestamptz column)' });
     if (r.action === 'archive' && !r.archiveTable) ctx.addIssue({ code: 'custom', path: ['archiveTable'], message: 'required when action is archive' });
-    if (r.action !== 'anonymize' && r.anonymize) ctx.addIssue({ code: 'custom', path: ['anonymize'], message: `only allowed when action is anonymize (action is ${r.action})` });
+    if (r.action !== 'anonymize' && r.anonymize)
+      ctx.addIssue({ code: 'custom', path: ['anonymize'], message: `only allowed when action is anonymize (action is ${r.action})` });
     for (const [i, c] of r.conditions.entries()) {
       const needsValue = !['is_null', 'is_not_null'].includes(c.op);
       const isList = ['in', 'not_in'].includes(c.op);
       if (needsValue && c.value === undefined) ctx.addIssue({ code: 'custom', path: ['conditions', i, 'value'], message: `required for operator ${c.op}` });
       if (!needsValue && c.value !== undefined) ctx.addIssue({ code: 'custom', path: ['conditions', i, 'value'], message: `not allowed for operator ${c.op}` });
-      if (needsValue && isList !== Array.isArray(c.value)) ctx.addIssue({ code: 'custom', path: ['conditions', i, 'value'], message: isList ? `must be a list for operator ${c.op}` : `must be a single value for operator ${c.op}` });
+      if (needsValue && isList !== Array.isArray(c.value))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['conditions', i, 'value'],
+          message: isList ? `must be a list for operator ${c.op}` : `must be a single value for operator ${c.op}`,
+        });
     }
   });
 
@@ -177,7 +189,8 @@ export function definePolicies(input: PolicyFileInput): Policies {
   const issues = Object.entries(subjects).flatMap(([type, tables]) =>
     tables.flatMap((t, i) => {
       if (t.action !== 'anonymize') return [];
-      if (!t.anonymize) return [{ path: `subjects.${type}[${i}].anonymize`, message: `required: no rule on table "${t.table}" names the columns to anonymize` }];
+      if (!t.anonymize)
+        return [{ path: `subjects.${type}[${i}].anonymize`, message: `required: no rule on table "${t.table}" names the columns to anonymize` }];
       if (!(t.column in t.anonymize)) {
         return [{ path: `subjects.${type}[${i}].anonymize`, message: `must rewrite the subject column "${t.column}", or the row stays linked to the person` }];
       }

@@ -96,7 +96,15 @@ describe('policy executor on PostgreSQL', () => {
             action: 'anonymize',
             markerColumn: 'anonymized_at',
             batchSize: 1,
-            anonymize: { name: 'redact', email: 'email_mask', phone: 'null', birth_date: 'year_only', nickname: 'random', user_id: 'hash', note: { strategy: 'redact', text: 'gone' } },
+            anonymize: {
+              name: 'redact',
+              email: 'email_mask',
+              phone: 'null',
+              birth_date: 'year_only',
+              nickname: 'random',
+              user_id: 'hash',
+              note: { strategy: 'redact', text: 'gone' },
+            },
             legalBasis: 'test',
           },
         ],
@@ -110,7 +118,9 @@ describe('policy executor on PostgreSQL', () => {
     expect(real.results).toEqual([{ table: 'people', policy: 'people', action: 'anonymize', matched: 3, deleted: 0, anonymized: 3, archived: 0, held: 0 }]);
     expect(dry.results).toEqual(real.results);
 
-    const rows = (await ds.query(`SELECT user_id, name, email, phone, birth_date::text AS birth, nickname, note, anonymized_at FROM people ORDER BY id`)) as Array<Record<string, unknown>>;
+    const rows = (await ds.query(
+      `SELECT user_id, name, email, phone, birth_date::text AS birth, nickname, note, anonymized_at FROM people ORDER BY id`,
+    )) as Array<Record<string, unknown>>;
     const [ada, alan, grace, ed] = rows;
     expect(ada).toMatchObject({ name: '[redacted]', email: 'redacted@example.org', phone: null, birth: '1815-01-01', note: 'gone' });
     expect(ada!.user_id).toMatch(/^[0-9a-f]{64}$/);
@@ -129,7 +139,19 @@ describe('policy executor on PostgreSQL', () => {
     const bound = bindPolicies(
       definePolicies({
         service: 'int',
-        rules: [{ name: 'people', table: 'people', timestampColumn: 'created_at', retention: { years: 1 }, action: 'anonymize', markerColumn: 'anonymized_at', batchSize: 5, anonymize: { name: 'redact' }, legalBasis: 'test' }],
+        rules: [
+          {
+            name: 'people',
+            table: 'people',
+            timestampColumn: 'created_at',
+            retention: { years: 1 },
+            action: 'anonymize',
+            markerColumn: 'anonymized_at',
+            batchSize: 5,
+            anonymize: { name: 'redact' },
+            legalBasis: 'test',
+          },
+        ],
       }),
       ds,
       { hashKey: 'k' },
@@ -149,7 +171,16 @@ describe('policy executor on PostgreSQL', () => {
         service: 'int',
         subjects: { user: { table: 'people', column: 'user_id', action: 'anonymize' } },
         rules: [
-          { name: 'people', table: 'people', timestampColumn: 'created_at', retention: { years: 1 }, action: 'anonymize', markerColumn: 'anonymized_at', anonymize: { user_id: 'hash', name: 'redact' }, legalBasis: 'test' },
+          {
+            name: 'people',
+            table: 'people',
+            timestampColumn: 'created_at',
+            retention: { years: 1 },
+            action: 'anonymize',
+            markerColumn: 'anonymized_at',
+            anonymize: { user_id: 'hash', name: 'redact' },
+            legalBasis: 'test',
+          },
         ],
       }),
       ds,
@@ -159,7 +190,10 @@ describe('policy executor on PostgreSQL', () => {
     if (plan.status !== 'run') throw new Error(plan.status);
     const erased = await ds.transaction((m) => runJobBatch(m, bound, plan.steps, initialJobState(), false));
     expect(erased.state.results[0]).toMatchObject({ anonymized: 1 });
-    const [row] = (await ds.query(`SELECT user_id, anonymized_at FROM people WHERE name = '[redacted]'`)) as Array<{ user_id: string; anonymized_at: Date | null }>;
+    const [row] = (await ds.query(`SELECT user_id, anonymized_at FROM people WHERE name = '[redacted]'`)) as Array<{
+      user_id: string;
+      anonymized_at: Date | null;
+    }>;
     expect(row!.anonymized_at).not.toBeNull();
     // The sweep takes the two other old rows, not the erased one (its hash stays as it was).
     expect((await sweep(bound)).results[0]).toMatchObject({ anonymized: 2 });
@@ -226,7 +260,16 @@ describe('policy executor on PostgreSQL', () => {
         subjects: { user: { table: 'people', column: 'user_id', action: 'delete' } },
         rules: [
           { name: 'old', table: 'people', timestampColumn: 'created_at', retention: { years: 1 }, action: 'delete', legalBasis: 'test' },
-          { name: 'anon', table: 'people', timestampColumn: 'created_at', retention: { years: 1 }, action: 'anonymize', markerColumn: 'anonymized_at', anonymize: { name: 'redact' }, legalBasis: 'test' },
+          {
+            name: 'anon',
+            table: 'people',
+            timestampColumn: 'created_at',
+            retention: { years: 1 },
+            action: 'anonymize',
+            markerColumn: 'anonymized_at',
+            anonymize: { name: 'redact' },
+            legalBasis: 'test',
+          },
         ],
       }),
       ds,
@@ -250,8 +293,25 @@ describe('policy executor on PostgreSQL', () => {
       service: 'int',
       subjects: { user: { table: 'persons', column: 'user_id' } },
       rules: [
-        { name: 'a', table: 'people', timestampColumn: 'status', retention: { days: 1 }, action: 'delete', legalBasis: 'test', conditions: [{ column: 'colour', op: 'eq', value: 'x' }] },
-        { name: 'b', table: 'people', timestampColumn: 'created_at', retention: { days: 1 }, action: 'anonymize', markerColumn: 'anonymized_at', legalBasis: 'test', anonymize: { name: 'null', birth_date: 'hash' } },
+        {
+          name: 'a',
+          table: 'people',
+          timestampColumn: 'status',
+          retention: { days: 1 },
+          action: 'delete',
+          legalBasis: 'test',
+          conditions: [{ column: 'colour', op: 'eq', value: 'x' }],
+        },
+        {
+          name: 'b',
+          table: 'people',
+          timestampColumn: 'created_at',
+          retention: { days: 1 },
+          action: 'anonymize',
+          markerColumn: 'anonymized_at',
+          legalBasis: 'test',
+          anonymize: { name: 'null', birth_date: 'hash' },
+        },
       ],
     });
     let error: unknown;

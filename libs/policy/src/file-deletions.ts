@@ -28,7 +28,9 @@ export async function flushFileDeletions(dataSource: DataSource, root: string, b
   const total: FileFlushResult = { deleted: 0, missing: 0, refused: 0, failed: 0 };
   for (;;) {
     const done = await dataSource.transaction(async (manager) => {
-      const rows = (await manager.query(`SELECT id, path FROM retention_file_deletions WHERE attempts < 10 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [batchSize])) as Array<{
+      const rows = (await manager.query(`SELECT id, path FROM retention_file_deletions WHERE attempts < 10 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [
+        batchSize,
+      ])) as Array<{
         id: string;
         path: string;
       }>;

@@ -22,7 +22,17 @@ export async function upsertHold(manager: EntityManager, hold: HoldPlaced): Prom
      ON CONFLICT (hold_id) DO UPDATE SET scope = EXCLUDED.scope, subject_type = EXCLUDED.subject_type, subject_id = EXCLUDED.subject_id,
        policy = EXCLUDED.policy, table_name = EXCLUDED.table_name, record_key = EXCLUDED.record_key,
        expires_at = EXCLUDED.expires_at, placed_at = EXCLUDED.placed_at, updated_at = now()`,
-    [hold.holdId, hold.scope, hold.subject?.type ?? null, hold.subject?.id ?? null, hold.policy ?? null, hold.table ?? null, hold.recordKey ?? null, hold.expiresAt ?? null, hold.placedAt],
+    [
+      hold.holdId,
+      hold.scope,
+      hold.subject?.type ?? null,
+      hold.subject?.id ?? null,
+      hold.policy ?? null,
+      hold.table ?? null,
+      hold.recordKey ?? null,
+      hold.expiresAt ?? null,
+      hold.placedAt,
+    ],
   );
 }
 

@@ -21,8 +21,8 @@ export class CreateRetentionPolicyTables1763800000100 implements MigrationInterf
         placed_at timestamptz NOT NULL,
         updated_at timestamptz NOT NULL DEFAULT now()
       )`);
-    await q.query('CREATE INDEX retention_holds_subject ON retention_holds (subject_type, subject_id) WHERE scope = \'subject\'');
-    await q.query('CREATE INDEX retention_holds_record ON retention_holds (table_name, record_key) WHERE scope = \'record\'');
+    await q.query("CREATE INDEX retention_holds_subject ON retention_holds (subject_type, subject_id) WHERE scope = 'subject'");
+    await q.query("CREATE INDEX retention_holds_record ON retention_holds (table_name, record_key) WHERE scope = 'record'");
     await q.query(`
       CREATE TABLE retention_audit (
         id bigserial PRIMARY KEY,

@@ -16,7 +16,9 @@ function sources(dir: string): string[] {
 
 /** Metric names the code registers (`name: 'retention_...'`). */
 const defined = new Set(
-  [...sources(join(root, 'libs')), ...sources(join(root, 'services'))].flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/name: '(retention_[a-z_]+)'/g)].map((m) => m[1]!)),
+  [...sources(join(root, 'libs')), ...sources(join(root, 'services'))].flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/name: '(retention_[a-z_]+)'/g)].map((m) => m[1]!),
+  ),
 );
 
 function referenced(text: string): string[] {

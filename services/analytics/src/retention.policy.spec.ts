@@ -33,6 +33,8 @@ describe('analytics retention policy', () => {
   });
 
   it('refuses a zero-length period', () => {
-    expect(() => definePolicies({ service: 'analytics', rules: [{ ...rule, retention: { months: 0 } }] })).toThrow(/rules\.0\.retention: must be longer than zero/);
+    expect(() => definePolicies({ service: 'analytics', rules: [{ ...rule, retention: { months: 0 } }] })).toThrow(
+      /rules\.0\.retention: must be longer than zero/,
+    );
   });
 });

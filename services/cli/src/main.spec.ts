@@ -3,7 +3,9 @@ import { ApiError, type ApiClient } from './api-client';
 import { main } from './main';
 
 /** A strict fake: every call is recorded; an unexpected one fails the test. */
-function fakeClient(responses: Array<{ method: string; path: string; reply: unknown }>): ApiClient & { calls: Array<{ method: string; path: string; body?: unknown; headers?: Record<string, string> }> } {
+function fakeClient(
+  responses: Array<{ method: string; path: string; reply: unknown }>,
+): ApiClient & { calls: Array<{ method: string; path: string; body?: unknown; headers?: Record<string, string> }> } {
   const calls: Array<{ method: string; path: string; body?: unknown; headers?: Record<string, string> }> = [];
   return {
     calls,
@@ -34,12 +36,25 @@ describe('retention CLI', () => {
     const result = await run(['erase', 'user', 'demo-1', '--dry-run', '--reason', 'case 1', '--idempotency-key', 'k1', '--wait'], client);
     expect(result.code).toBe(0);
     expect(JSON.parse(result.out)).toEqual({ id: 'r1', status: 'completed' });
-    expect(client.calls[0]).toMatchObject({ body: { subject: { type: 'user', id: 'demo-1' }, reason: 'case 1', dryRun: true }, headers: { 'idempotency-key': 'k1' } });
+    expect(client.calls[0]).toMatchObject({
+      body: { subject: { type: 'user', id: 'demo-1' }, reason: 'case 1', dryRun: true },
+      headers: { 'idempotency-key': 'k1' },
+    });
   });
 
-  it('prints the API\'s error with the offending fields and exits 1', async () => {
+  it("prints the API's error with the offending fields and exits 1", async () => {
     const client = fakeClient([
-      { method: 'POST', path: '/v1/erasure-requests', reply: new ApiError(400, { error: { code: 'validation_failed', message: 'invalid', issues: [{ path: 'subject.type', message: 'no registered service stores subjects of type "vendor"' }] } }) },
+      {
+        method: 'POST',
+        path: '/v1/erasure-requests',
+        reply: new ApiError(400, {
+          error: {
+            code: 'validation_failed',
+            message: 'invalid',
+            issues: [{ path: 'subject.type', message: 'no registered service stores subjects of type "vendor"' }],
+          },
+        }),
+      },
     ]);
     const result = await run(['erase', 'vendor', 'v1'], client);
     expect(result.code).toBe(1);
@@ -47,7 +62,9 @@ describe('retention CLI', () => {
   });
 
   it('exits 3 when the ledger is broken, 2 on bad usage', async () => {
-    expect((await run(['verify'], fakeClient([{ method: 'GET', path: '/v1/ledger/verify', reply: { ok: false, entries: 4, firstBrokenEntry: { seq: 5 } } }]))).code).toBe(3);
+    expect(
+      (await run(['verify'], fakeClient([{ method: 'GET', path: '/v1/ledger/verify', reply: { ok: false, entries: 4, firstBrokenEntry: { seq: 5 } } }]))).code,
+    ).toBe(3);
     expect((await run(['holds', 'place', '--reason', 'x'], fakeClient([]))).code).toBe(2);
     expect((await run(['list', '--limit', 'zero'], fakeClient([]))).code).toBe(2);
     expect((await run(['nonsense'], fakeClient([]))).code).toBe(2);

@@ -34,7 +34,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   const client = (): ApiClient => {
     if (io.client) return io.client;
     const token = io.env.RETENTION_API_TOKEN;
-    if (!token) throw new UsageError('RETENTION_API_TOKEN is not set (a token from the coordinator\'s RETENTION_API_TOKENS)');
+    if (!token) throw new UsageError("RETENTION_API_TOKEN is not set (a token from the coordinator's RETENTION_API_TOKENS)");
     return createApiClient(io.env.RETENTION_API_URL || 'http://127.0.0.1:18080', token);
   };
 
@@ -51,7 +51,9 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   }
 
   const program = new Command('retention')
-    .description('Erasure requests, sweeps, legal holds and the ledger, over the coordinator API.\nEnvironment: RETENTION_API_URL (default http://127.0.0.1:18080), RETENTION_API_TOKEN.')
+    .description(
+      'Erasure requests, sweeps, legal holds and the ledger, over the coordinator API.\nEnvironment: RETENTION_API_URL (default http://127.0.0.1:18080), RETENTION_API_TOKEN.',
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -75,7 +77,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   program
     .command('status')
-    .description('show an erasure request or a sweep, with each target service\'s counts')
+    .description("show an erasure request or a sweep, with each target service's counts")
     .argument('<id>', 'request id')
     .option('--sweep', 'the id is a sweep')
     .option('--wait', 'wait until it completes')
@@ -92,7 +94,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .option('--status <status>', 'pending, completed, failed or overdue')
     .option('--from <instant>', 'created at or after (ISO 8601)')
     .option('--to <instant>', 'created before (ISO 8601)')
-    .option('--subject <type:id>', 'one subject\'s requests')
+    .option('--subject <type:id>', "one subject's requests")
     .option('--limit <n>', 'page size', positiveInt, 50)
     .option('--cursor <cursor>', 'next page')
     .action(async (o: { sweeps?: boolean; status?: string; from?: string; to?: string; subject?: string; limit: number; cursor?: string }) => {
@@ -122,7 +124,9 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .option('--wait', 'wait until the sweep completes')
     .option('--timeout <seconds>', 'with --wait', positiveInt, 3600)
     .action(async (o: { service?: string; policy?: string; dryRun?: boolean; wait?: boolean; timeout: number }) => {
-      const created = (await client().call('POST', '/v1/sweeps', { body: { service: o.service, policy: o.policy, dryRun: Boolean(o.dryRun) } })) as { id: string };
+      const created = (await client().call('POST', '/v1/sweeps', { body: { service: o.service, policy: o.policy, dryRun: Boolean(o.dryRun) } })) as {
+        id: string;
+      };
       print(io, o.wait ? await waitFor(`/v1/sweeps/${created.id}`, o.timeout) : created);
     });
 
@@ -159,12 +163,12 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   program
     .command('policies')
-    .description('every registered service\'s policies with legal basis')
+    .description("every registered service's policies with legal basis")
     .action(async () => print(io, await client().call('GET', '/v1/policies')));
 
   program
     .command('report')
-    .description('the auditor\'s completeness report for a window')
+    .description("the auditor's completeness report for a window")
     .requiredOption('--from <instant>')
     .requiredOption('--to <instant>')
     .option('--csv', 'CSV instead of JSON')
@@ -175,7 +179,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   program
     .command('verify')
-    .description('recompute the ledger\'s hash chain; exit 3 if it is broken')
+    .description("recompute the ledger's hash chain; exit 3 if it is broken")
     .action(async () => {
       const result = (await client().call('GET', '/v1/ledger/verify')) as { ok: boolean };
       if (!result.ok) exitCode = 3;

@@ -36,7 +36,10 @@ export interface RunningCoordinator {
 }
 
 /** The coordinator's composition root: every part is built here from plain constructors. */
-export async function startCoordinator(config: CoordinatorConfig, options: { logger?: Logger; registry?: Registry; now?: () => Date } = {}): Promise<RunningCoordinator> {
+export async function startCoordinator(
+  config: CoordinatorConfig,
+  options: { logger?: Logger; registry?: Registry; now?: () => Date } = {},
+): Promise<RunningCoordinator> {
   const logger = options.logger ?? createLogger({ service: 'coordinator', level: config.LOG_LEVEL });
   const registry = options.registry ?? createMetricsRegistry('coordinator');
   const now = options.now ?? (() => new Date());
@@ -110,7 +113,12 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
       handleBatch: async (items) => {
         const results = await acks.many(
           items.map((i) => i.event.data),
-          (i, work) => inSpan(`${items[i]!.ctx.topic} process`, { kind: SpanKind.CONSUMER, parent: items[i]!.ctx.trace, attributes: { 'messaging.system': 'kafka', 'retention.event_type': EventTypes.ack } }, work),
+          (i, work) =>
+            inSpan(
+              `${items[i]!.ctx.topic} process`,
+              { kind: SpanKind.CONSUMER, parent: items[i]!.ctx.trace, attributes: { 'messaging.system': 'kafka', 'retention.event_type': EventTypes.ack } },
+              work,
+            ),
         );
         results.forEach((result, i) => reported(items[i]!.event.data, result));
       },
@@ -150,7 +158,13 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
       async () => {
         const at = now();
         const behind = await servicesBehind();
-        const redelivered = await redeliverDue(dataSource, topics, { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS, maxAttempts: config.RETRY_MAX_ATTEMPTS }, at, behind);
+        const redelivered = await redeliverDue(
+          dataSource,
+          topics,
+          { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS, maxAttempts: config.RETRY_MAX_ATTEMPTS },
+          at,
+          behind,
+        );
         const overdue = await flagOverdue(dataSource, at);
         const scheduled = await scheduleDueSweeps(
           { dataSource, issueSweep: sweeps.issueSweep, logger },

@@ -7,13 +7,21 @@ export type Role = z.infer<typeof Role>;
 /** `role:token,role:token`; tokens must be long enough not to be guessed. */
 const apiTokens = z
   .string()
-  .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
+  )
   .pipe(
     z
       .array(
         z
           .string()
-          .regex(new RegExp(`^(${Role.options.join('|')}):\\S{16,}$`), `each entry must be role:token with role ${Role.options.join(', ')} and a token of at least 16 characters`)
+          .regex(
+            new RegExp(`^(${Role.options.join('|')}):\\S{16,}$`),
+            `each entry must be role:token with role ${Role.options.join(', ')} and a token of at least 16 characters`,
+          )
           .transform((entry) => {
             const i = entry.indexOf(':');
             return { role: entry.slice(0, i) as Role, token: entry.slice(i + 1) };
@@ -41,10 +49,17 @@ export const CoordinatorEnv = z.object({
   SWEEP_MISFIRE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(3600),
   /** First redelivery to a target that has not acked; then doubling up to the maximum. */
   RETRY_BASE_SECONDS: z.coerce.number().min(0.1).max(86_400).default(60),
-  RETRY_MAX_SECONDS: z.coerce.number().min(1).max(604_800).default(6 * 3600),
+  RETRY_MAX_SECONDS: z.coerce
+    .number()
+    .min(1)
+    .max(604_800)
+    .default(6 * 3600),
   RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
   /** How often the leader replica redelivers, flags overdue requests and schedules sweeps. */
   MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
-  INSTANCE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .optional(),
 });
 export type CoordinatorConfig = z.output<typeof CoordinatorEnv>;

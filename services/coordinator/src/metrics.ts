@@ -57,7 +57,7 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
   });
   new Gauge({
     name: 'retention_oldest_unacked_command_seconds',
-    help: 'Age of the oldest request still waiting for this target service\'s acknowledgement (0 when none)',
+    help: "Age of the oldest request still waiting for this target service's acknowledgement (0 when none)",
     labelNames: ['target'] as const,
     registers: [registry],
     async collect() {
@@ -90,15 +90,24 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
   });
 
   return {
-    acksTotal: new Counter({ name: 'retention_acks_total', help: 'Acknowledgements received, by outcome of reconciliation', labelNames: ['outcome'] as const, registers: [registry] }),
+    acksTotal: new Counter({
+      name: 'retention_acks_total',
+      help: 'Acknowledgements received, by outcome of reconciliation',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     ackLatency: new Histogram({
       name: 'retention_ack_latency_seconds',
-      help: 'Time from a request\'s creation to each target\'s acknowledgement',
+      help: "Time from a request's creation to each target's acknowledgement",
       labelNames: ['kind'] as const,
       buckets: [0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86_400, 7 * 86_400, 30 * 86_400],
       registers: [registry],
     }),
-    redeliveries: new Counter({ name: 'retention_redeliveries_total', help: 'Commands re-published to targets that had not acknowledged', registers: [registry] }),
+    redeliveries: new Counter({
+      name: 'retention_redeliveries_total',
+      help: 'Commands re-published to targets that had not acknowledged',
+      registers: [registry],
+    }),
     sweepsScheduled: new Counter({ name: 'retention_sweeps_scheduled_total', help: 'Sweeps started by the scheduler', registers: [registry] }),
   };
 }

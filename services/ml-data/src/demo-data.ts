@@ -33,7 +33,13 @@ export async function seedDemoData(dataSource: DataSource, context: { filesRoot?
      FROM generate_series(1, 100) u, generate_series(0, 3) d`,
     [now.toISOString()],
   );
-  for (const [name, ageDays] of [['classifier-2025.pt', 200], ['classifier-2026.onnx', 10], ['embeddings.safetensors', 400], ['README.md', 400], ['notes.txt', 400]] as const) {
+  for (const [name, ageDays] of [
+    ['classifier-2025.pt', 200],
+    ['classifier-2026.onnx', 10],
+    ['embeddings.safetensors', 400],
+    ['README.md', 400],
+    ['notes.txt', 400],
+  ] as const) {
     const file = join(root, 'models', name);
     await writeFile(file, name);
     const at = new Date(now.getTime() - ageDays * DAY);

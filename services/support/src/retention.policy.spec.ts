@@ -20,8 +20,15 @@ describe('support retention policy', () => {
   });
 
   it('deletes only resolved tickets, 2 years after resolution (a structured condition, not SQL)', () => {
-    expect(rule).toMatchObject({ timestampColumn: 'resolved_at', retention: { years: 2 }, action: 'delete', conditions: [{ column: 'status', op: 'eq', value: 'resolved' }] });
-    expect(buildManifest(policies, '0.1.0').policies).toEqual([expect.objectContaining({ name: 'resolved_tickets', period: 'P2Y', conditions: rule.conditions })]);
+    expect(rule).toMatchObject({
+      timestampColumn: 'resolved_at',
+      retention: { years: 2 },
+      action: 'delete',
+      conditions: [{ column: 'status', op: 'eq', value: 'resolved' }],
+    });
+    expect(buildManifest(policies, '0.1.0').policies).toEqual([
+      expect.objectContaining({ name: 'resolved_tickets', period: 'P2Y', conditions: rule.conditions }),
+    ]);
   });
 
   it('refuses a malformed condition, naming the field', () => {
@@ -33,6 +40,8 @@ describe('support retention policy', () => {
   it('refuses a condition on a column the table does not have', async () => {
     const typo = definePolicies({ service: 'support', rules: [{ ...rule, conditions: [{ column: 'state', op: 'eq', value: 'resolved' }] }] });
     const dataSource = await metadataOnly();
-    expect(() => bindPolicies(typo, dataSource, { hashKey: 'unit-test-hash-key-0123' })).toThrow(/rules\[0\]\.conditions\[0\]\.column: table "support_tickets" has no column "state"/);
+    expect(() => bindPolicies(typo, dataSource, { hashKey: 'unit-test-hash-key-0123' })).toThrow(
+      /rules\[0\]\.conditions\[0\]\.column: table "support_tickets" has no column "state"/,
+    );
   });
 });

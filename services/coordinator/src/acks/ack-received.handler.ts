@@ -27,7 +27,9 @@ export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: (
   const now = deps.now ?? (() => new Date());
 
   async function apply(manager: EntityManager, ack: Ack, at: Date, entries: LedgerEntryInput[]): Promise<AckResult> {
-    const [request] = (await manager.query(`SELECT id, status, dry_run, kind, created_at FROM retention_requests WHERE id = $1 FOR UPDATE`, [ack.requestId])) as Array<{
+    const [request] = (await manager.query(`SELECT id, status, dry_run, kind, created_at FROM retention_requests WHERE id = $1 FOR UPDATE`, [
+      ack.requestId,
+    ])) as Array<{
       id: string;
       status: string;
       dry_run: boolean;
@@ -36,7 +38,10 @@ export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: (
     }>;
     if (!request) return { outcome: 'unknown_request' };
     if (request.dry_run !== ack.dryRun || request.kind !== ack.kind) return { outcome: 'mismatch' };
-    const [target] = (await manager.query(`SELECT status, ack FROM request_targets WHERE request_id = $1 AND service = $2`, [ack.requestId, ack.service])) as Array<{
+    const [target] = (await manager.query(`SELECT status, ack FROM request_targets WHERE request_id = $1 AND service = $2`, [
+      ack.requestId,
+      ack.service,
+    ])) as Array<{
       status: string;
       ack: Ack | null;
     }>;

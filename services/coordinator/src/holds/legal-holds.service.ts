@@ -113,12 +113,44 @@ export function createLegalHoldsService(deps: { dataSource: DataSource; topics: 
       await manager.query(
         `INSERT INTO legal_holds (id, scope, subject_type, subject_ref, subject_id, service, policy, table_name, record_key, reason, placed_by, placed_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-        [id, input.scope, input.subject?.type ?? null, ref, input.subject?.id ?? null, input.service ?? null, input.policy ?? null, input.table ?? null, input.recordKey ?? null, input.reason, input.placedBy, placedAt, input.expiresAt ?? null],
+        [
+          id,
+          input.scope,
+          input.subject?.type ?? null,
+          ref,
+          input.subject?.id ?? null,
+          input.service ?? null,
+          input.policy ?? null,
+          input.table ?? null,
+          input.recordKey ?? null,
+          input.reason,
+          input.placedBy,
+          placedAt,
+          input.expiresAt ?? null,
+        ],
       );
       await enqueueOutbox(manager, [{ topic: deps.topics.holds, key: id, value }]);
       await appendLedger(
         manager,
-        [{ requestId: null, type: 'hold.placed', body: { holdId: id, scope: input.scope, subjectType: input.subject?.type ?? null, subjectRef: ref, service: input.service ?? null, policy: input.policy ?? null, table: input.table ?? null, recordKey: input.recordKey ?? null, reason: input.reason, placedBy: input.placedBy, expiresAt: input.expiresAt ?? null } }],
+        [
+          {
+            requestId: null,
+            type: 'hold.placed',
+            body: {
+              holdId: id,
+              scope: input.scope,
+              subjectType: input.subject?.type ?? null,
+              subjectRef: ref,
+              service: input.service ?? null,
+              policy: input.policy ?? null,
+              table: input.table ?? null,
+              recordKey: input.recordKey ?? null,
+              reason: input.reason,
+              placedBy: input.placedBy,
+              expiresAt: input.expiresAt ?? null,
+            },
+          },
+        ],
         placedAt,
       );
     });
@@ -129,10 +161,10 @@ export function createLegalHoldsService(deps: { dataSource: DataSource; topics: 
   async function release(id: string, releasedBy: string): Promise<HoldView> {
     const at = now();
     const released = await deps.dataSource.transaction(async (manager) => {
-      const rows = (await manager.query(`UPDATE legal_holds SET released_at = $2, released_by = $3, subject_id = NULL WHERE id = $1 AND released_at IS NULL RETURNING id`, [id, at, releasedBy])) as [
-        unknown[],
-        number,
-      ];
+      const rows = (await manager.query(
+        `UPDATE legal_holds SET released_at = $2, released_by = $3, subject_id = NULL WHERE id = $1 AND released_at IS NULL RETURNING id`,
+        [id, at, releasedBy],
+      )) as [unknown[], number];
       if (rows[1] === 0) {
         const [exists] = (await manager.query(`SELECT 1 FROM legal_holds WHERE id = $1`, [id])) as unknown[];
         if (!exists) throw new NotFoundError(`legal hold ${id} does not exist`);
@@ -161,7 +193,10 @@ export function createLegalHoldsService(deps: { dataSource: DataSource; topics: 
       params.push(subjectRef(deps.hmacKey, filter.subject));
       where.push(`subject_ref = $${params.length}`);
     }
-    const rows = (await deps.dataSource.query(`SELECT * FROM legal_holds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY placed_at DESC LIMIT 1000`, params)) as HoldRow[];
+    const rows = (await deps.dataSource.query(
+      `SELECT * FROM legal_holds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY placed_at DESC LIMIT 1000`,
+      params,
+    )) as HoldRow[];
     return rows.map((r) => toView(r, now()));
   }
 
@@ -170,12 +205,19 @@ export function createLegalHoldsService(deps: { dataSource: DataSource; topics: 
 
 /** Subject holds in force for a subject, to be named in its erasure command. */
 export async function activeSubjectHolds(manager: EntityManager, ref: string): Promise<CommandHold[]> {
-  const rows = (await manager.query(`SELECT id, service FROM legal_holds WHERE scope = 'subject' AND subject_ref = $1 AND ${ACTIVE}`, [ref])) as Array<{ id: string; service: string | null }>;
+  const rows = (await manager.query(`SELECT id, service FROM legal_holds WHERE scope = 'subject' AND subject_ref = $1 AND ${ACTIVE}`, [ref])) as Array<{
+    id: string;
+    service: string | null;
+  }>;
   return rows.map((r) => ({ holdId: r.id, scope: 'subject' as const, ...(r.service ? { service: r.service } : {}) }));
 }
 
 /** Policy holds in force, to be named in a sweep command. */
 export async function activePolicyHolds(manager: EntityManager): Promise<CommandHold[]> {
-  const rows = (await manager.query(`SELECT id, service, policy FROM legal_holds WHERE scope = 'policy' AND ${ACTIVE}`)) as Array<{ id: string; service: string | null; policy: string }>;
+  const rows = (await manager.query(`SELECT id, service, policy FROM legal_holds WHERE scope = 'policy' AND ${ACTIVE}`)) as Array<{
+    id: string;
+    service: string | null;
+    policy: string;
+  }>;
   return rows.map((r) => ({ holdId: r.id, scope: 'policy' as const, policy: r.policy, ...(r.service ? { service: r.service } : {}) }));
 }

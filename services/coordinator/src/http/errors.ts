@@ -31,5 +31,7 @@ export function registerErrorHandler(app: FastifyInstance, logger: Logger): void
     logger.error({ err: `${error.name}: ${error.message}`, method: request.method, route: request.routeOptions.url }, 'unhandled error');
     return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }));
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+  );
 }

@@ -19,13 +19,22 @@ export interface RouteSpec<B extends z.ZodType = z.ZodType, Q extends z.ZodType 
   params?: P;
   /** Status code and description of each documented response. */
   responses: Record<number, string>;
-  handler: (input: { body: z.output<B>; query: z.output<Q>; params: z.output<P>; principal: Principal; request: FastifyRequest; reply: FastifyReply }) => Promise<unknown>;
+  handler: (input: {
+    body: z.output<B>;
+    query: z.output<Q>;
+    params: z.output<P>;
+    principal: Principal;
+    request: FastifyRequest;
+    reply: FastifyReply;
+  }) => Promise<unknown>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyRoute = RouteSpec<any, any, any>;
 
-export const defineRoute = <B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, P extends z.ZodType = z.ZodUndefined>(spec: RouteSpec<B, Q, P>): RouteSpec<B, Q, P> => spec;
+export const defineRoute = <B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, P extends z.ZodType = z.ZodUndefined>(
+  spec: RouteSpec<B, Q, P>,
+): RouteSpec<B, Q, P> => spec;
 
 function parse<S extends z.ZodType>(schema: S | undefined, value: unknown, what: string): z.output<S> {
   if (!schema) return undefined as z.output<S>;
@@ -34,25 +43,33 @@ function parse<S extends z.ZodType>(schema: S | undefined, value: unknown, what:
   return result.data;
 }
 
-export function registerRoutes(app: FastifyInstance, routes: readonly AnyRoute[], authenticate: (request: FastifyRequest, roles: readonly Role[]) => Principal): void {
+export function registerRoutes(
+  app: FastifyInstance,
+  routes: readonly AnyRoute[],
+  authenticate: (request: FastifyRequest, roles: readonly Role[]) => Principal,
+): void {
   for (const route of routes) {
     app.route({
       method: route.method,
       url: route.url.replace(/\{(\w+)\}/g, ':$1'),
       // A server span per call: commands created here carry its trace into Kafka.
       handler: (request, reply) =>
-        inSpan(`${route.method} ${route.url}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': route.method, 'http.route': route.url } }, async () => {
-          const principal = authenticate(request, route.roles);
-          const input = {
-            body: parse(route.body, request.body ?? {}, 'request body'),
-            query: parse(route.query, request.query ?? {}, 'query'),
-            params: parse(route.params, request.params ?? {}, 'path'),
-            principal,
-            request,
-            reply,
-          };
-          return route.handler(input);
-        }),
+        inSpan(
+          `${route.method} ${route.url}`,
+          { kind: SpanKind.SERVER, attributes: { 'http.request.method': route.method, 'http.route': route.url } },
+          async () => {
+            const principal = authenticate(request, route.roles);
+            const input = {
+              body: parse(route.body, request.body ?? {}, 'request body'),
+              query: parse(route.query, request.query ?? {}, 'query'),
+              params: parse(route.params, request.params ?? {}, 'path'),
+              principal,
+              request,
+              reply,
+            };
+            return route.handler(input);
+          },
+        ),
     });
   }
 }
@@ -75,7 +92,12 @@ const ErrorSchema = {
 function parameters(schema: z.ZodType | undefined, location: 'query' | 'path'): unknown[] {
   if (!schema) return [];
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] };
-  return Object.entries(json.properties ?? {}).map(([name, s]) => ({ name, in: location, required: location === 'path' || (json.required ?? []).includes(name), schema: s }));
+  return Object.entries(json.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: location,
+    required: location === 'path' || (json.required ?? []).includes(name),
+    schema: s,
+  }));
 }
 
 /** The OpenAPI 3.1 document of `routes`. */
@@ -88,7 +110,9 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { title: stri
       description: `Roles: ${r.roles.join(', ')}.`,
       security: [{ bearer: [] }],
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(r.body, { io: 'input', unrepresentable: 'any' }) } } } } : {}),
+      ...(r.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(r.body, { io: 'input', unrepresentable: 'any' }) } } } }
+        : {}),
       responses: Object.fromEntries(
         Object.entries({ ...r.responses, 401: 'Missing or unknown token', 403: 'Role not allowed' }).map(([code, description]) => [
           code,

@@ -64,16 +64,22 @@ const HoldBody = z
 
 export function buildRoutes(deps: RouteDeps): AnyRoute[] {
   const now = deps.now ?? (() => new Date());
-  const list = (kind: 'erasure' | 'sweep') => async ({ query }: { query: z.output<typeof ListQuery> }) =>
-    listRequests(deps.dataSource, {
-      kind,
-      status: query.status,
-      from: query.from,
-      to: query.to,
-      limit: query.limit,
-      cursor: query.cursor,
-      subjectRef: query.subjectType && query.subjectId ? subjectRef(deps.hmacKey, { type: query.subjectType, id: query.subjectId }) : undefined,
-    }, now());
+  const list =
+    (kind: 'erasure' | 'sweep') =>
+    async ({ query }: { query: z.output<typeof ListQuery> }) =>
+      listRequests(
+        deps.dataSource,
+        {
+          kind,
+          status: query.status,
+          from: query.from,
+          to: query.to,
+          limit: query.limit,
+          cursor: query.cursor,
+          subjectRef: query.subjectType && query.subjectId ? subjectRef(deps.hmacKey, { type: query.subjectType, id: query.subjectId }) : undefined,
+        },
+        now(),
+      );
 
   return [
     defineRoute({
@@ -82,14 +88,21 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
       summary: 'Request the erasure of everything every service stores about one subject (GDPR Art. 17). Send an Idempotency-Key header to make retries safe.',
       roles: ['requester', 'admin'],
       body: z.object({ subject: Subject, reason: z.string().min(1).max(2000).optional(), dryRun: z.boolean().default(false) }).strict(),
-      responses: { 202: 'Accepted: {id, status, dueAt, dryRun, targets}', 200: 'Same Idempotency-Key: the existing request', 400: 'Invalid body (issues name the fields)', 409: 'Idempotency-Key used for a different request' },
+      responses: {
+        202: 'Accepted: {id, status, dueAt, dryRun, targets}',
+        200: 'Same Idempotency-Key: the existing request',
+        400: 'Invalid body (issues name the fields)',
+        409: 'Idempotency-Key used for a different request',
+      },
       handler: async ({ body, principal, request, reply }) => {
         const header = request.headers['idempotency-key'];
         if (header !== undefined && (typeof header !== 'string' || header.length < 1 || header.length > 200)) {
           throw new ValidationError('invalid header', [{ path: 'Idempotency-Key', message: 'must be 1 to 200 characters' }]);
         }
         const { created, request: view } = await deps.createErasureRequest({ ...body, requestedBy: principal.name, idempotencyKey: header });
-        return reply.code(created ? 202 : 200).send({ id: view.id, status: view.status, dueAt: view.dueAt, dryRun: view.dryRun, targets: view.targets.map((t) => t.service) });
+        return reply
+          .code(created ? 202 : 200)
+          .send({ id: view.id, status: view.status, dueAt: view.dueAt, dryRun: view.dryRun, targets: view.targets.map((t) => t.service) });
       },
     }),
     defineRoute({
@@ -131,7 +144,14 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
       url: '/v1/sweeps',
       summary: 'Run retention sweeps now, for every service and policy or one of each (the scheduler runs them on cron).',
       roles: ['admin'],
-      body: z.object({ service: ServiceName.optional(), policy: PolicyName.optional(), dryRun: z.boolean().default(false), reason: z.string().min(1).max(2000).optional() }).strict(),
+      body: z
+        .object({
+          service: ServiceName.optional(),
+          policy: PolicyName.optional(),
+          dryRun: z.boolean().default(false),
+          reason: z.string().min(1).max(2000).optional(),
+        })
+        .strict(),
       responses: { 202: 'The sweep request', 400: 'Unknown service or policy' },
       handler: async ({ body, principal, reply }) => reply.code(202).send(await deps.requestSweep({ ...body, requestedBy: principal.name })),
     }),
@@ -165,15 +185,25 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
     defineRoute({
       method: 'GET',
       url: '/v1/legal-holds',
-      summary: 'Legal holds (subjects shown as their keyed hash), optionally only active or released ones, or one subject\'s.',
+      summary: "Legal holds (subjects shown as their keyed hash), optionally only active or released ones, or one subject's.",
       roles: ['admin', 'auditor'],
       query: z
-        .object({ active: z.enum(['true', 'false']).transform((v) => v === 'true').optional(), subjectType: SubjectType.optional(), subjectId: z.string().min(1).max(256).optional() })
+        .object({
+          active: z
+            .enum(['true', 'false'])
+            .transform((v) => v === 'true')
+            .optional(),
+          subjectType: SubjectType.optional(),
+          subjectId: z.string().min(1).max(256).optional(),
+        })
         .strict()
         .refine((q) => !q.subjectId === !q.subjectType, { message: 'subjectType and subjectId go together', path: ['subjectId'] }),
       responses: { 200: '{items}' },
       handler: async ({ query }) => ({
-        items: await deps.holds.list({ active: query.active, subject: query.subjectType && query.subjectId ? { type: query.subjectType, id: query.subjectId } : undefined }),
+        items: await deps.holds.list({
+          active: query.active,
+          subject: query.subjectType && query.subjectId ? { type: query.subjectType, id: query.subjectId } : undefined,
+        }),
       }),
     }),
     defineRoute({
@@ -198,18 +228,25 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
       url: '/v1/ledger/report',
       summary: 'Completeness report of every request and sweep created in [from, to): targets, statuses, counts, overdue flags, summary. JSON or CSV.',
       roles: ['auditor', 'admin'],
-      query: z.object({ from: Instant, to: Instant, format: z.enum(['json', 'csv']).default('json') }).strict().refine((q) => q.from < q.to, { message: 'must be after from', path: ['to'] }),
+      query: z
+        .object({ from: Instant, to: Instant, format: z.enum(['json', 'csv']).default('json') })
+        .strict()
+        .refine((q) => q.from < q.to, { message: 'must be after from', path: ['to'] }),
       responses: { 200: 'The report', 400: 'Invalid window or format' },
       handler: async ({ query, reply }) => {
         const report = await buildReport(deps.dataSource, query.from, query.to, now());
-        if (query.format === 'csv') return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="retention-ledger-report.csv"').send(reportToCsv(report));
+        if (query.format === 'csv')
+          return reply
+            .type('text/csv; charset=utf-8')
+            .header('content-disposition', 'attachment; filename="retention-ledger-report.csv"')
+            .send(reportToCsv(report));
         return report;
       },
     }),
     defineRoute({
       method: 'GET',
       url: '/v1/ledger/verify',
-      summary: 'Recompute the ledger\'s hash chain: {ok, entries, firstBrokenEntry?}.',
+      summary: "Recompute the ledger's hash chain: {ok, entries, firstBrokenEntry?}.",
       roles: ['auditor', 'admin'],
       responses: { 200: '{ok, entries, firstBrokenEntry?}' },
       handler: () => verifyLedger(deps.dataSource),

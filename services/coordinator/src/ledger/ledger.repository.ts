@@ -32,7 +32,10 @@ export const GENESIS_HASH = '0'.repeat(64);
 /** Serializes appends across coordinator replicas (pg_advisory_xact_lock key). */
 const LEDGER_LOCK = 0x4c454447; // "LEDG"
 
-export function entryHash(prevHash: string, e: { seq: number; requestId: string | null; type: string; service?: string | null; createdAt: string; body: unknown }): string {
+export function entryHash(
+  prevHash: string,
+  e: { seq: number; requestId: string | null; type: string; service?: string | null; createdAt: string; body: unknown },
+): string {
   return createHash('sha256')
     .update([prevHash, e.seq, e.requestId ?? '', e.type, e.service ?? '', e.createdAt, canonicalJson(e.body)].join('\n'))
     .digest('hex');
@@ -76,13 +79,30 @@ export async function verifyLedger(dataSource: DataSource, pageSize = 5000): Pro
     const rows = (await dataSource.query(
       `SELECT seq, request_id, entry_type, service, body, created_at, prev_hash, hash FROM ledger_entries WHERE seq >= $1 ORDER BY seq LIMIT $2`,
       [expectedSeq, pageSize],
-    )) as Array<{ seq: string; request_id: string | null; entry_type: string; service: string | null; body: unknown; created_at: Date; prev_hash: string; hash: string }>;
+    )) as Array<{
+      seq: string;
+      request_id: string | null;
+      entry_type: string;
+      service: string | null;
+      body: unknown;
+      created_at: Date;
+      prev_hash: string;
+      hash: string;
+    }>;
     if (rows.length === 0) return { ok: true, entries: count };
     for (const r of rows) {
       const seq = Number(r.seq);
       if (seq !== expectedSeq) return { ok: false, entries: count, firstBrokenEntry: { seq: expectedSeq, reason: `entry ${expectedSeq} is missing` } };
-      if (r.prev_hash !== prevHash) return { ok: false, entries: count, firstBrokenEntry: { seq, reason: 'previous-hash link does not match the entry before it' } };
-      const hash = entryHash(prevHash, { seq, requestId: r.request_id, type: r.entry_type, service: r.service, createdAt: new Date(r.created_at).toISOString(), body: r.body });
+      if (r.prev_hash !== prevHash)
+        return { ok: false, entries: count, firstBrokenEntry: { seq, reason: 'previous-hash link does not match the entry before it' } };
+      const hash = entryHash(prevHash, {
+        seq,
+        requestId: r.request_id,
+        type: r.entry_type,
+        service: r.service,
+        createdAt: new Date(r.created_at).toISOString(),
+        body: r.body,
+      });
       if (hash !== r.hash) return { ok: false, entries: count, firstBrokenEntry: { seq, reason: 'content does not match its hash' } };
       prevHash = r.hash;
       expectedSeq++;
@@ -95,7 +115,16 @@ export async function ledgerForRequest(dataSource: DataSource, requestId: string
   const rows = (await dataSource.query(
     `SELECT seq, request_id, entry_type, service, body, created_at, prev_hash, hash FROM ledger_entries WHERE request_id = $1 ORDER BY seq`,
     [requestId],
-  )) as Array<{ seq: string; request_id: string | null; entry_type: LedgerEntryType; service: string | null; body: Record<string, unknown>; created_at: Date; prev_hash: string; hash: string }>;
+  )) as Array<{
+    seq: string;
+    request_id: string | null;
+    entry_type: LedgerEntryType;
+    service: string | null;
+    body: Record<string, unknown>;
+    created_at: Date;
+    prev_hash: string;
+    hash: string;
+  }>;
   return rows.map((r) => ({
     seq: Number(r.seq),
     requestId: r.request_id,

@@ -10,13 +10,30 @@ describe('ledger report as CSV', () => {
       summary: { total: 1, completed: 1, pending: 0, overdue: 0, failed: 0, held: 0, dryRun: 0 },
       requests: [
         {
-          id: 'r1', kind: 'erasure', status: 'completed', dryRun: false, subjectType: 'user', subjectRef: 'ab', createdAt: 'c', dueAt: 'd', completedAt: 'e', overdue: false,
+          id: 'r1',
+          kind: 'erasure',
+          status: 'completed',
+          dryRun: false,
+          subjectType: 'user',
+          subjectRef: 'ab',
+          createdAt: 'c',
+          dueAt: 'd',
+          completedAt: 'e',
+          overdue: false,
           targets: [
-            { service: 'orders', status: 'completed', attempts: 1, lastSentAt: 'x', ackedAt: 'y', holdIds: [], reason: '=HYPERLINK("x")',
+            {
+              service: 'orders',
+              status: 'completed',
+              attempts: 1,
+              lastSentAt: 'x',
+              ackedAt: 'y',
+              holdIds: [],
+              reason: '=HYPERLINK("x")',
               tables: [
                 { table: 'orders', action: 'anonymize', matched: 2, deleted: 0, anonymized: 2, archived: 0, held: 0 },
                 { table: 'notes', action: 'delete', matched: 1, deleted: 1, anonymized: 0, archived: 0, held: 0 },
-              ] },
+              ],
+            },
             { service: 'sessions', status: 'not_applicable', attempts: 1, lastSentAt: 'x', ackedAt: 'y', holdIds: [], tables: [] },
           ],
         },

@@ -21,7 +21,10 @@ export async function buildReport(db: DataSource, from: Date, to: Date, now: Dat
     do {
       const page = await listRequests(db, { kind, from, to, limit: 500, cursor }, now);
       const refs = page.items.length
-        ? ((await db.query(`SELECT id, subject_ref FROM retention_requests WHERE id = ANY($1::uuid[])`, [page.items.map((i) => i.id)])) as Array<{ id: string; subject_ref: string | null }>)
+        ? ((await db.query(`SELECT id, subject_ref FROM retention_requests WHERE id = ANY($1::uuid[])`, [page.items.map((i) => i.id)])) as Array<{
+            id: string;
+            subject_ref: string | null;
+          }>)
         : [];
       requests.push(...page.items.map((i) => ({ ...i, subjectRef: refs.find((r) => r.id === i.id)?.subject_ref ?? null })));
       cursor = page.nextCursor ?? undefined;
@@ -47,8 +50,30 @@ export async function buildReport(db: DataSource, from: Date, to: Date, now: Dat
 }
 
 const CSV_COLUMNS = [
-  'request_id', 'kind', 'status', 'dry_run', 'subject_type', 'subject_ref', 'created_at', 'due_at', 'completed_at', 'overdue',
-  'service', 'target_status', 'attempts', 'acked_at', 'table', 'policy', 'action', 'matched', 'deleted', 'anonymized', 'archived', 'held', 'hold_ids', 'reason',
+  'request_id',
+  'kind',
+  'status',
+  'dry_run',
+  'subject_type',
+  'subject_ref',
+  'created_at',
+  'due_at',
+  'completed_at',
+  'overdue',
+  'service',
+  'target_status',
+  'attempts',
+  'acked_at',
+  'table',
+  'policy',
+  'action',
+  'matched',
+  'deleted',
+  'anonymized',
+  'archived',
+  'held',
+  'hold_ids',
+  'reason',
 ] as const;
 
 function cell(value: unknown): string {
@@ -67,7 +92,23 @@ export function reportToCsv(report: LedgerReport): string {
       const tables = t?.tables.length ? t.tables : [undefined];
       for (const x of tables) {
         lines.push(
-          [...base, t?.service, t?.status, t?.attempts, t?.ackedAt, x?.table, x?.policy, x?.action, x?.matched, x?.deleted, x?.anonymized, x?.archived, x?.held, t?.holdIds.join(' '), t?.reason ?? t?.error?.message]
+          [
+            ...base,
+            t?.service,
+            t?.status,
+            t?.attempts,
+            t?.ackedAt,
+            x?.table,
+            x?.policy,
+            x?.action,
+            x?.matched,
+            x?.deleted,
+            x?.anonymized,
+            x?.archived,
+            x?.held,
+            t?.holdIds.join(' '),
+            t?.reason ?? t?.error?.message,
+          ]
             .map(cell)
             .join(','),
         );

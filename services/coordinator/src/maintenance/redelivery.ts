@@ -41,19 +41,36 @@ export async function redeliverDue(
     if (due.length === 0) return 0;
     const byRequest = new Map<string, Array<{ service: string; attempts: number }>>();
     for (const d of due) byRequest.set(d.request_id, [...(byRequest.get(d.request_id) ?? []), { service: d.service, attempts: d.attempts }]);
-    const [rows] = [(await manager.query(`SELECT ${STORED_REQUEST_COLUMNS} FROM retention_requests WHERE id = ANY($1::uuid[])`, [[...byRequest.keys()]])) as Parameters<typeof toStoredRequest>[0][]];
+    const [rows] = [
+      (await manager.query(`SELECT ${STORED_REQUEST_COLUMNS} FROM retention_requests WHERE id = ANY($1::uuid[])`, [[...byRequest.keys()]])) as Parameters<
+        typeof toStoredRequest
+      >[0][],
+    ];
     for (const row of rows) {
       const request = toStoredRequest(row);
       const targets = byRequest.get(request.id)!;
       const attempt = Math.max(...targets.map((t) => t.attempts)) + 1;
-      const { commandId, message } = buildCommand(request, targets.map((t) => t.service), attempt, topics, now);
+      const { commandId, message } = buildCommand(
+        request,
+        targets.map((t) => t.service),
+        attempt,
+        topics,
+        now,
+      );
       await enqueueOutbox(manager, [message]);
       for (const t of targets) {
         const exhausted = t.attempts + 1 >= options.maxAttempts;
         const next = exhausted ? null : new Date(now.getTime() + nextDelaySeconds(t.attempts + 1, options) * 1000);
-        await manager.query(`UPDATE request_targets SET attempts = attempts + 1, last_sent_at = $3, next_attempt_at = $4 WHERE request_id = $1 AND service = $2`, [request.id, t.service, now, next]);
+        await manager.query(
+          `UPDATE request_targets SET attempts = attempts + 1, last_sent_at = $3, next_attempt_at = $4 WHERE request_id = $1 AND service = $2`,
+          [request.id, t.service, now, next],
+        );
       }
-      await appendLedger(manager, [{ requestId: request.id, type: 'command.sent', body: { commandId, attempt, targets: targets.map((t) => t.service), redelivery: true } }], now);
+      await appendLedger(
+        manager,
+        [{ requestId: request.id, type: 'command.sent', body: { commandId, attempt, targets: targets.map((t) => t.service), redelivery: true } }],
+        now,
+      );
     }
     return due.length;
   });

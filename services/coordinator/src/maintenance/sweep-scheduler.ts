@@ -35,7 +35,9 @@ export async function scheduleDueSweeps(
   options: SchedulerOptions,
   now: Date,
 ): Promise<number> {
-  const manifests = ((await deps.dataSource.query(`SELECT manifest FROM registered_services ORDER BY service`)) as Array<{ manifest: ServiceRegistered }>).map((r) => r.manifest);
+  const manifests = ((await deps.dataSource.query(`SELECT manifest FROM registered_services ORDER BY service`)) as Array<{ manifest: ServiceRegistered }>).map(
+    (r) => r.manifest,
+  );
   let issued = 0;
   for (const m of manifests) {
     for (const p of m.policies) {
@@ -62,8 +64,19 @@ export async function scheduleDueSweeps(
           deps.logger.warn({ registered: m.service, policy: p.name, pendingRequestId: running.id }, 'scheduled sweep skipped: previous run still pending');
           return false;
         }
-        const id = await deps.issueSweep(manager, { service: m.service, policy: p.name, dryRun: false, requestedBy: 'scheduler', reason: `scheduled for ${at.toISOString()}` });
-        await manager.query(`UPDATE sweep_schedule_runs SET request_id = $4 WHERE service = $1 AND policy = $2 AND scheduled_for = $3`, [m.service, p.name, at, id]);
+        const id = await deps.issueSweep(manager, {
+          service: m.service,
+          policy: p.name,
+          dryRun: false,
+          requestedBy: 'scheduler',
+          reason: `scheduled for ${at.toISOString()}`,
+        });
+        await manager.query(`UPDATE sweep_schedule_runs SET request_id = $4 WHERE service = $1 AND policy = $2 AND scheduled_for = $3`, [
+          m.service,
+          p.name,
+          at,
+          id,
+        ]);
         return true;
       });
       if (didIssue) issued++;

@@ -71,7 +71,9 @@ export class CoordinatorInitial1763800001000 implements MigrationInterface {
         IF current_setting('retention.ledger_maintenance', true) = 'on' THEN RETURN COALESCE(NEW, OLD); END IF;
         RAISE EXCEPTION 'ledger_entries is append-only';
       END $$`);
-    await q.query(`CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only()`);
+    await q.query(
+      `CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only()`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
@@ -82,4 +84,3 @@ export class CoordinatorInitial1763800001000 implements MigrationInterface {
     await q.query('DROP TABLE registered_services');
   }
 }
-

@@ -14,7 +14,9 @@ export async function upsertService(manager: EntityManager, manifest: ServiceReg
 
 /** The services whose manifests say they store data of `subjectType`. */
 export async function servicesStoring(manager: EntityManager, subjectType: string): Promise<string[]> {
-  const rows = (await manager.query(`SELECT service FROM registered_services WHERE $1 = ANY(subject_types) ORDER BY service`, [subjectType])) as Array<{ service: string }>;
+  const rows = (await manager.query(`SELECT service FROM registered_services WHERE $1 = ANY(subject_types) ORDER BY service`, [subjectType])) as Array<{
+    service: string;
+  }>;
   return rows.map((r) => r.service);
 }
 

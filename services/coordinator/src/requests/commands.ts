@@ -19,7 +19,13 @@ export interface StoredRequest {
 }
 
 /** The command for `targets`, as an outbox message, and its CloudEvent id. */
-export function buildCommand(request: StoredRequest, targets: string[], attempt: number, topics: TopicNames, now: Date): { commandId: string; message: OutgoingMessage } {
+export function buildCommand(
+  request: StoredRequest,
+  targets: string[],
+  attempt: number,
+  topics: TopicNames,
+  now: Date,
+): { commandId: string; message: OutgoingMessage } {
   const source = { source: '/retention/coordinator', time: now };
   if (request.kind === 'erasure') {
     if (!request.subjectType || !request.subjectId || !request.subjectRef) throw new TypeError(`erasure request ${request.id} has no subject to deliver`);
@@ -55,7 +61,10 @@ export function buildCommand(request: StoredRequest, targets: string[], attempt:
     },
     source,
   );
-  return { commandId: envelope.id, message: { topic: topics.commands, key: `sweep:${request.serviceFilter ?? '*'}:${request.policyFilter ?? '*'}`, value, headers: request.traceHeaders } };
+  return {
+    commandId: envelope.id,
+    message: { topic: topics.commands, key: `sweep:${request.serviceFilter ?? '*'}:${request.policyFilter ?? '*'}`, value, headers: request.traceHeaders },
+  };
 }
 
 interface RequestRow {
@@ -74,7 +83,8 @@ interface RequestRow {
   trace_headers: Record<string, string>;
 }
 
-export const STORED_REQUEST_COLUMNS = 'id, kind, dry_run, subject_type, subject_id, subject_ref, service_filter, policy_filter, as_of, created_at, due_at, hold_snapshot, trace_headers';
+export const STORED_REQUEST_COLUMNS =
+  'id, kind, dry_run, subject_type, subject_id, subject_ref, service_filter, policy_filter, as_of, created_at, due_at, hold_snapshot, trace_headers';
 
 export function toStoredRequest(r: RequestRow): StoredRequest {
   return {

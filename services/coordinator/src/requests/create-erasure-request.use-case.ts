@@ -41,7 +41,9 @@ export function createErasureRequestUseCase(deps: RequestDeps) {
       if (input.idempotencyKey) {
         // Serialize requests carrying the same key, so two concurrent retries create one request.
         await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`idem:${input.idempotencyKey}`]);
-        const [existing] = (await manager.query(`SELECT id, subject_ref, dry_run, kind FROM retention_requests WHERE idempotency_key = $1`, [input.idempotencyKey])) as Array<{
+        const [existing] = (await manager.query(`SELECT id, subject_ref, dry_run, kind FROM retention_requests WHERE idempotency_key = $1`, [
+          input.idempotencyKey,
+        ])) as Array<{
           id: string;
           subject_ref: string | null;
           dry_run: boolean;
@@ -56,7 +58,9 @@ export function createErasureRequestUseCase(deps: RequestDeps) {
       }
       const targets = await servicesStoring(manager, input.subject.type);
       if (targets.length === 0) {
-        throw new ValidationError('invalid erasure request', [{ path: 'subject.type', message: `no registered service stores subjects of type "${input.subject.type}"` }]);
+        throw new ValidationError('invalid erasure request', [
+          { path: 'subject.type', message: `no registered service stores subjects of type "${input.subject.type}"` },
+        ]);
       }
       const id = randomUUID();
       const createdAt = now();

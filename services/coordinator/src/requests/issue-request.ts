@@ -24,7 +24,24 @@ export async function issueRequest(manager: EntityManager, r: IssueRequest, topi
     `INSERT INTO retention_requests (id, kind, status, dry_run, subject_type, subject_ref, subject_id, service_filter, policy_filter, as_of, reason,
        requested_by, idempotency_key, trace_headers, created_at, due_at, hold_snapshot)
      VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-    [r.id, r.kind, r.dryRun, r.subjectType, r.subjectRef, r.subjectId, r.serviceFilter, r.policyFilter, r.asOf, r.reason, r.requestedBy, r.idempotencyKey, traceHeaders, r.createdAt, r.dueAt, JSON.stringify(r.holds)],
+    [
+      r.id,
+      r.kind,
+      r.dryRun,
+      r.subjectType,
+      r.subjectRef,
+      r.subjectId,
+      r.serviceFilter,
+      r.policyFilter,
+      r.asOf,
+      r.reason,
+      r.requestedBy,
+      r.idempotencyKey,
+      traceHeaders,
+      r.createdAt,
+      r.dueAt,
+      JSON.stringify(r.holds),
+    ],
   );
   await manager.query(
     `INSERT INTO request_targets (request_id, service, status, last_sent_at, next_attempt_at) SELECT $1, unnest($2::text[]), 'pending', $3, $4`,

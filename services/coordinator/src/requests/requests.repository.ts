@@ -3,15 +3,13 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { type RequestRow, type RequestView, type TargetRow, toRequestView } from './request.views';
 
 export async function getRequest(db: DataSource | EntityManager, id: string, now: Date = new Date()): Promise<RequestView> {
-  const [row] = (await db.query(
-    `SELECT id, kind, status, dry_run, subject_type, created_at, due_at, completed_at FROM retention_requests WHERE id = $1`,
-    [id],
-  )) as RequestRow[];
+  const [row] = (await db.query(`SELECT id, kind, status, dry_run, subject_type, created_at, due_at, completed_at FROM retention_requests WHERE id = $1`, [
+    id,
+  ])) as RequestRow[];
   if (!row) throw new NotFoundError(`request ${id} does not exist`);
-  const targets = (await db.query(
-    `SELECT service, status, attempts, last_sent_at, acked_at, ack FROM request_targets WHERE request_id = $1 ORDER BY service`,
-    [id],
-  )) as TargetRow[];
+  const targets = (await db.query(`SELECT service, status, attempts, last_sent_at, acked_at, ack FROM request_targets WHERE request_id = $1 ORDER BY service`, [
+    id,
+  ])) as TargetRow[];
   return toRequestView(row, targets, now);
 }
 
@@ -61,21 +59,37 @@ export async function listRequests(db: DataSource, filter: ListFilter, now: Date
   )) as RequestRow[];
   const page = rows.slice(0, filter.limit);
   const targets = page.length
-    ? ((await db.query(`SELECT request_id, service, status, attempts, last_sent_at, acked_at, ack FROM request_targets WHERE request_id = ANY($1::uuid[]) ORDER BY service`, [
-        page.map((r) => r.id),
-      ])) as Array<TargetRow & { request_id: string }>)
+    ? ((await db.query(
+        `SELECT request_id, service, status, attempts, last_sent_at, acked_at, ack FROM request_targets WHERE request_id = ANY($1::uuid[]) ORDER BY service`,
+        [page.map((r) => r.id)],
+      )) as Array<TargetRow & { request_id: string }>)
     : [];
   const last = page[page.length - 1];
   return {
-    items: page.map((r) => toRequestView(r, targets.filter((t) => t.request_id === r.id), now)),
+    items: page.map((r) =>
+      toRequestView(
+        r,
+        targets.filter((t) => t.request_id === r.id),
+        now,
+      ),
+    ),
     nextCursor: rows.length > filter.limit && last ? encodeCursor(new Date(last.created_at), last.id) : null,
   };
 }
 
 /** Sets the failed targets of a request back to pending for immediate redelivery. */
-export async function retryFailedTargets(db: DataSource, id: string, now: Date, append: (m: EntityManager, services: string[]) => Promise<void>): Promise<string[]> {
+export async function retryFailedTargets(
+  db: DataSource,
+  id: string,
+  now: Date,
+  append: (m: EntityManager, services: string[]) => Promise<void>,
+): Promise<string[]> {
   return db.transaction(async (manager) => {
-    const [request] = (await manager.query(`SELECT status, subject_id, kind FROM retention_requests WHERE id = $1 FOR UPDATE`, [id])) as Array<{ status: string; subject_id: string | null; kind: string }>;
+    const [request] = (await manager.query(`SELECT status, subject_id, kind FROM retention_requests WHERE id = $1 FOR UPDATE`, [id])) as Array<{
+      status: string;
+      subject_id: string | null;
+      kind: string;
+    }>;
     if (!request) throw new NotFoundError(`request ${id} does not exist`);
     const [rows] = (await manager.query(
       `UPDATE request_targets SET status = 'pending', next_attempt_at = $2, ack = NULL, acked_at = NULL WHERE request_id = $1 AND status = 'failed' RETURNING service`,

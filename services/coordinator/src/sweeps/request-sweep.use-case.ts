@@ -34,13 +34,20 @@ export function requestSweepUseCase(deps: RequestDeps & { sweepDeadlineHours: nu
 
   /** Issues the sweep in the caller's transaction (the scheduler uses its own). */
   async function issueSweep(manager: EntityManager, input: RequestSweep): Promise<string> {
-    const manifests = ((await manager.query(`SELECT manifest FROM registered_services ORDER BY service`)) as Array<{ manifest: ServiceRegistered }>).map((r) => r.manifest);
+    const manifests = ((await manager.query(`SELECT manifest FROM registered_services ORDER BY service`)) as Array<{ manifest: ServiceRegistered }>).map(
+      (r) => r.manifest,
+    );
     if (input.service && !manifests.some((m) => m.service === input.service)) {
       throw new ValidationError('invalid sweep', [{ path: 'service', message: `no registered service "${input.service}"` }]);
     }
     const targets = sweepTargets(manifests, input);
     if (targets.length === 0) {
-      throw new ValidationError('invalid sweep', [{ path: input.policy ? 'policy' : 'service', message: input.policy ? `no registered service has policy "${input.policy}"` : 'no registered service has retention policies' }]);
+      throw new ValidationError('invalid sweep', [
+        {
+          path: input.policy ? 'policy' : 'service',
+          message: input.policy ? `no registered service has policy "${input.policy}"` : 'no registered service has retention policies',
+        },
+      ]);
     }
     const id = randomUUID();
     const createdAt = now();
