@@ -117,8 +117,13 @@ export function createCommandHandler(
     await enqueueOutbox(manager, [{ topic: deps.topics.acks, key: ack.requestId, value, headers: currentTraceHeaders() }]);
   }
 
-  async function finish(manager: EntityManager, command: Command, ack: Ack, status: 'done' | 'failed'): Promise<void> {
-    await manager.query(`UPDATE retention_inbox SET status = $2, ack = $3, finished_at = now() WHERE request_id = $1`, [command.data.requestId, status, ack]);
+  async function finish(manager: EntityManager, command: Command, ack: Ack, status: 'done' | 'failed', state?: JobState): Promise<void> {
+    await manager.query(`UPDATE retention_inbox SET status = $2, ack = $3, finished_at = now(), state = COALESCE($4, state) WHERE request_id = $1`, [
+      command.data.requestId,
+      status,
+      ack,
+      state ?? null,
+    ]);
     await queueAck(manager, ack);
   }
 
@@ -153,11 +158,12 @@ export function createCommandHandler(
   /** One transaction: the next batch, its audit row, the progress, and on the last batch the ack. */
   async function step(command: Command): Promise<{ done: boolean; ack?: Ack; batches?: BatchReport[] }> {
     return dataSource.transaction(async (manager) => {
-      // Batch statements are short by design; JIT compilation would cost more than it saves.
-      await manager.query('SET LOCAL jit = off');
-      const [row] = (await manager.query(`SELECT status, state, ack, command_id, started_at FROM retention_inbox WHERE request_id = $1 FOR UPDATE`, [
-        command.data.requestId,
-      ])) as InboxRow[];
+      // Batch statements are short by design; JIT compilation would cost more than it saves. The
+      // set_config(…, true) is SET LOCAL, folded into the inbox lock to save a round trip per batch.
+      const [row] = (await manager.query(
+        `SELECT status, state, ack, command_id, started_at, set_config('jit', 'off', true) FROM retention_inbox WHERE request_id = $1 FOR UPDATE`,
+        [command.data.requestId],
+      )) as InboxRow[];
       if (!row) throw new TypeError('inbox row vanished');
       if (row.status !== 'running') return { done: true };
       const startedAt = new Date(row.started_at);
@@ -190,8 +196,7 @@ export function createCommandHandler(
         holdIds: heldBy,
         reason: held > 0 ? `${held} record(s) kept under legal hold` : undefined,
       });
-      await manager.query(`UPDATE retention_inbox SET state = $2 WHERE request_id = $1`, [command.data.requestId, result.state]);
-      await finish(manager, command, ack, 'done');
+      await finish(manager, command, ack, 'done', result.state);
       return { done: true, ack, batches: result.batches };
     });
   }

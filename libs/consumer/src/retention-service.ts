@@ -74,8 +74,11 @@ export async function startRetentionService(
     // Missing indexes do not stop the service (retention still works), but batches and the gauge
     // scan instead of seeking: say so at every start, with the statement that fixes it.
     for (const missing of await missingIndexes(dataSource.manager, bound)) logger.warn(missing, 'retention needs an index this table lacks');
+    // Only file columns queue deletions (directory rules delete directly): no queue, no flush query.
+    const queuesFiles =
+      definition.policies.rules.some((r) => r.files) || Object.values(definition.policies.subjects).some((tables) => tables.some((t) => t.files));
     const flushFiles = async (): Promise<void> => {
-      if (!bound.filesRoot) return;
+      if (!bound.filesRoot || !queuesFiles) return;
       try {
         const result = await flushFileDeletions(dataSource, bound.filesRoot);
         if (result.deleted + result.missing > 0) logger.info({ files: result }, 'queued file deletions flushed');

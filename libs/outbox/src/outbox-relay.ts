@@ -25,14 +25,15 @@ interface Row {
 
 /**
  * Publishes the outbox. Several replicas may run at once: each batch is claimed with
- * `FOR UPDATE SKIP LOCKED`, published, then deleted in the same transaction, so a row is removed
- * only after the broker acknowledged it. A crash between publish and commit publishes the batch
+ * `FOR UPDATE SKIP LOCKED` and deleted, then published before the transaction commits, so a row is
+ * gone only once the broker acknowledged it. A crash between publish and commit publishes the batch
  * again (at-least-once), which every consumer tolerates (idempotent handlers).
  */
 export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  private woken = false;
   private readonly batchSize: number;
   private readonly idleMs: number;
 
@@ -49,6 +50,7 @@ export class OutboxRelay {
 
   /** Publish now instead of at the next poll. */
   wake(): void {
+    this.woken = true;
     this.wakeUp?.();
   }
 
@@ -61,12 +63,17 @@ export class OutboxRelay {
   /** Publishes one batch; returns how many messages it published. */
   async relayOnce(): Promise<number> {
     return this.options.dataSource.transaction(async (manager) => {
-      const rows: Row[] = await manager.query(`SELECT id, topic, key, value, headers FROM retention_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [
-        this.batchSize,
-      ]);
+      // Claimed and deleted in one statement; published before the commit, so a failed publish
+      // rolls the delete back and the rows stay.
+      const rows: Row[] = await manager.query(
+        `WITH claimed AS (
+           DELETE FROM retention_outbox WHERE id IN (SELECT id FROM retention_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING id, topic, key, value, headers)
+         SELECT * FROM claimed ORDER BY id`,
+        [this.batchSize],
+      );
       if (rows.length === 0) return 0;
       await this.options.publisher.publish(rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: r.headers })));
-      await manager.query(`DELETE FROM retention_outbox WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
       return rows.length;
     });
   }
@@ -76,6 +83,8 @@ export class OutboxRelay {
     let failures = 0;
     while (this.running) {
       let published = 0;
+      // A wake() while this batch is in flight means more rows were committed: go again at once.
+      this.woken = false;
       try {
         published = await this.relayOnce();
         failures = 0;
@@ -84,11 +93,13 @@ export class OutboxRelay {
         failures++;
         log.error({ err: errorSummary(error), failures }, 'outbox publish failed; will retry');
       }
-      if (published === 0 || failures > 0) await this.pause(failures > 0 ? Math.min(10_000, this.idleMs * 2 ** failures) : this.idleMs);
+      // A full batch may have left more behind; a short one emptied the outbox as it stood.
+      if (published < this.batchSize || failures > 0) await this.pause(failures > 0 ? Math.min(10_000, this.idleMs * 2 ** failures) : this.idleMs);
     }
   }
 
   private pause(ms: number): Promise<void> {
+    if (this.woken) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
