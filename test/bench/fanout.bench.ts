@@ -709,7 +709,7 @@ export async function runFanoutBenchmark(stack: Stack, dbs: BenchDatabases): Pro
             .map((m) => m.executeMs)
             .join('/')} ms from inbox row to ack built, one command at a time per process). ` +
           `The machine was ${String(plat.extra.machineCpuBusyPercentDuringBurst)}% busy during the burst. CPU per request: ${platCpu.join('/')} ms in each service process and ${coordinatorCpu} ms in the coordinator, against ${baseCpu.join('/')} ms in each bare worker. ` +
-          'A service runs about 15 to 20 statements per command (the inbox insert; the batch transaction with the inbox lock, the holds, the executor statement and its re-count, the audit row, the progress, the ack into the outbox; the outbox relay’s publish transaction) where the bare worker runs one or two, and each statement is a socket write and a read on both sides. ' +
+          'For a one-table erasure a service runs about 13 statements (the inbox insert; the batch transaction with the inbox lock, the holds, the executor statement and its re-count, the audit row, the progress with the ack into the outbox; the outbox relay’s claim-and-publish transaction) where the bare worker runs one or two. ' +
           `Profile the processes with BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>" (passed to every child). ` +
           `Accepting requests through the API ran at ${round(sizes.erasures / plat.submitSeconds, 1)}/s with ${sizes.concurrency} in flight (each one a transaction that also appends to the ledger).`,
       );
