@@ -79,6 +79,14 @@ interface Child {
 
 const LOG_DIR = resolve(OUT_DIR, 'logs');
 
+/** Every child process still running, so an interrupted run can stop them (by PID) before exiting. */
+const running = new Set<Child>();
+
+/** Stops every child this benchmark started and has not stopped yet (SIGTERM, then SIGKILL). */
+export async function stopAllChildren(): Promise<void> {
+  await stopChildren([...running]);
+}
+
 function spawnChild(name: string, entry: string, env: Record<string, string>): Child {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = resolve(LOG_DIR, `${name}.log`);
@@ -90,7 +98,11 @@ function spawnChild(name: string, entry: string, env: Record<string, string>): C
   });
   closeSync(fd);
   const child: Child = { name, proc, pid: proc.pid!, logFile, exited: false, maxRssMiB: 0 };
-  proc.once('exit', () => (child.exited = true));
+  running.add(child);
+  proc.once('exit', () => {
+    child.exited = true;
+    running.delete(child);
+  });
   return child;
 }
 

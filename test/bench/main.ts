@@ -3,7 +3,7 @@
  * prints each one's figures, and writes all of them to bench-results/results.json and
  * results.md, each as a ratio to a baseline measured in the same run.
  */
-import { fanoutSizes, runFanoutBenchmark } from './fanout.bench';
+import { fanoutSizes, runFanoutBenchmark, stopAllChildren } from './fanout.bench';
 import { gaugeSizes, runGaugeBenchmark } from './gauge.bench';
 import { BenchDatabases, benchStack, log, round } from './lib/env';
 import { type BenchResult, loadAverage, newRun, writeResults } from './lib/results';
@@ -30,8 +30,10 @@ let interrupted = false;
 const onSignal = (signal: NodeJS.Signals): void => {
   if (interrupted) process.exit(130);
   interrupted = true;
-  log(`${signal}: dropping the benchmark databases, then exiting (again to exit at once)`);
-  void dbs.dropAll().finally(() => process.exit(130));
+  log(`${signal}: stopping the child processes and dropping the benchmark databases, then exiting (again to exit at once)`);
+  void stopAllChildren()
+    .then(() => dbs.dropAll())
+    .finally(() => process.exit(130));
 };
 process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);
