@@ -53,15 +53,30 @@ export async function appendLedger(manager: EntityManager, entries: readonly Led
   let seq = last ? Number(last.seq) : 0;
   let prevHash = last?.hash ?? GENESIS_HASH;
   const createdAt = now.toISOString();
-  for (const e of entries) {
+  const rows = entries.map((e) => {
     seq += 1;
     const hash = entryHash(prevHash, { ...e, seq, createdAt });
-    await manager.query(
-      `INSERT INTO ledger_entries (seq, request_id, entry_type, service, body, created_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [seq, e.requestId, e.type, e.service ?? null, e.body, createdAt, prevHash, hash],
-    );
+    const row = { seq, requestId: e.requestId, type: e.type, service: e.service ?? null, body: JSON.stringify(e.body), prevHash, hash };
     prevHash = hash;
-  }
+    return row;
+  });
+  // One statement for the whole append: the ledger lock is held until commit, so every round trip
+  // under it holds up every other writer (the fan-out benchmark measured 45 ms mean waits).
+  await manager.query(
+    `INSERT INTO ledger_entries (seq, request_id, entry_type, service, body, created_at, prev_hash, hash)
+     SELECT e.seq, e.request_id, e.entry_type, e.service, e.body::jsonb, $6::timestamptz, e.prev_hash, e.hash
+     FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $7::text[], $8::text[]) AS e(seq, request_id, entry_type, service, body, prev_hash, hash)`,
+    [
+      rows.map((r) => r.seq),
+      rows.map((r) => r.requestId),
+      rows.map((r) => r.type),
+      rows.map((r) => r.service),
+      rows.map((r) => r.body),
+      createdAt,
+      rows.map((r) => r.prevHash),
+      rows.map((r) => r.hash),
+    ],
+  );
 }
 
 export interface VerifyResult {
