@@ -37,7 +37,7 @@ import {
   type Stack,
   suffix,
 } from './lib/env';
-import { type BenchResult, OUT_DIR } from './lib/results';
+import { type BenchResult, emptyResult, OUT_DIR } from './lib/results';
 
 const HASH_KEY = 'bench-hash-key-0123456789abcdef';
 // kafkajs warns once per producer about its v2 default partitioner; nothing here depends on it.
@@ -632,18 +632,10 @@ export async function runFanoutBenchmark(stack: Stack, dbs: BenchDatabases): Pro
   const sizes = fanoutSizes();
   const started = performance.now();
   const prefix = `bench${suffix()}.`;
-  const result: BenchResult = {
-    name: 'fanout',
-    title: `Erasure fan-out (${sizes.erasures.toLocaleString()} requests × 5 services)`,
-    target: { ratio: 0.5, meaning: 'completed requests/s ≥ 0.5 × a bare kafkajs produce → consume → delete → ack loop doing the same data work' },
-    ratio: null,
-    pass: null,
-    headline: {},
-    platform: {},
-    baseline: {},
-    notes: [],
-    durationSeconds: 0,
-  };
+  const result = emptyResult('fanout', `Erasure fan-out (${sizes.erasures.toLocaleString()} requests × 5 services)`, {
+    ratio: 0.5,
+    meaning: 'completed requests/s ≥ 0.5 × a bare kafkajs produce → consume → delete → ack loop doing the same data work',
+  });
   try {
     log(`Erasure fan-out: ${sizes.erasures.toLocaleString()} requests across ${FANOUT_SERVICES.map((s) => s.name).join(', ')}; topic prefix ${prefix}`);
     log('  baseline first (bare kafkajs loop, 5 worker processes, fresh databases)');

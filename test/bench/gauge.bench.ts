@@ -16,7 +16,7 @@ import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { BenchGauge } from './entities';
 import { type BenchDatabases, createBenchDatabase, intEnv, log, percentile, pgClient, round, sleep, type Stack } from './lib/env';
-import type { BenchResult } from './lib/results';
+import { type BenchResult, emptyResult } from './lib/results';
 
 const AS_OF = new Date('2025-01-31T00:00:00.000Z');
 const SPAN_DAYS = 5 * 365;
@@ -129,23 +129,16 @@ const stats = (ms: number[]) => ({
 export async function runGaugeBenchmark(stack: Stack, dbs: BenchDatabases): Promise<BenchResult> {
   const sizes = gaugeSizes();
   const started = performance.now();
-  const result: BenchResult = {
-    name: 'gauge',
-    title: 'Gauge scrape retention_oldest_unprocessed_days',
-    target: {
+  const result = emptyResult(
+    'gauge',
+    'Gauge scrape retention_oldest_unprocessed_days',
+    {
       ratio: 0.1,
       meaning:
         'index-bound: the gauge query reads a handful of index/heap pages whatever the table size (EXPLAIN), and a scrape costs the same order as the bare index lookup (ratio = bare lookup p50 ÷ scrape p50 ≥ 0.1)',
     },
-    ratio: null,
-    pass: null,
-    headline: {},
-    platform: {},
-    baseline: {},
-    notes: [],
-    evidence: {},
-    durationSeconds: 0,
-  };
+    { evidence: {} },
+  );
   const db = await createBenchDatabase(stack, 'gauge', dbs);
   const dataSource: DataSource = createDataSource({
     url: db.url,

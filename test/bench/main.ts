@@ -6,7 +6,7 @@
 import { fanoutSizes, runFanoutBenchmark, stopAllChildren } from './fanout.bench';
 import { gaugeSizes, runGaugeBenchmark } from './gauge.bench';
 import { BenchDatabases, benchStack, log, round } from './lib/env';
-import { type BenchResult, loadAverage, newRun, writeResults } from './lib/results';
+import { type BenchResult, emptyResult, loadAverage, newRun, writeResults } from './lib/results';
 import { runSweepBenchmark, sweepSizes } from './sweep.bench';
 
 const ALL = ['sweep-delete', 'sweep-anonymize', 'fanout', 'gauge'] as const;
@@ -66,19 +66,15 @@ try {
     } catch (error) {
       failed = true;
       log(`${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      result = {
+      result = emptyResult(
         name,
-        title: name,
-        target: { ratio: NaN, meaning: '' },
-        ratio: null,
-        pass: null,
-        headline: {},
-        platform: {},
-        baseline: {},
-        notes: [],
-        durationSeconds: round((performance.now() - started) / 1000, 1),
-        error: error instanceof Error ? error.message : String(error),
-      };
+        name,
+        { ratio: NaN, meaning: '' },
+        {
+          durationSeconds: round((performance.now() - started) / 1000, 1),
+          error: error instanceof Error ? error.message : String(error),
+        },
+      );
     }
     run.results.push(result);
     print(result);

@@ -15,7 +15,7 @@ import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { BenchEvent, BenchProfile } from './entities';
 import { type BenchDatabases, createBenchDatabase, explainAnalyze, intEnv, log, pgClient, round, type Stack } from './lib/env';
-import type { BenchResult } from './lib/results';
+import { type BenchResult, emptyResult } from './lib/results';
 
 const HASH_KEY = 'bench-hash-key-0123456789abcdef';
 /** The sweep's `asOf`: fixed, so every run computes the same cutoff (asOf − 30 days). */
@@ -328,22 +328,15 @@ export async function runSweepBenchmark(kind: Kind, stack: Stack, dbs: BenchData
   const sizes = sweepSizes();
   const started = performance.now();
   const title = kind === 'delete' ? 'Sweep delete' : 'Sweep anonymize (4 columns + marker)';
-  const result: BenchResult = {
-    name: `sweep-${kind}`,
+  const result = emptyResult(
+    `sweep-${kind}`,
     title,
-    target: {
+    {
       ratio: 0.9,
       meaning: `platform rows/s ≥ 0.9 × plain batched ${kind === 'delete' ? 'DELETE' : 'UPDATE (keyset on id)'} loop, same database, identical fresh table`,
     },
-    ratio: null,
-    pass: null,
-    headline: {},
-    platform: {},
-    baseline: {},
-    notes: [],
-    evidence: {},
-    durationSeconds: 0,
-  };
+    { evidence: {} },
+  );
   const { dataSource, client, explainClient, url } = await openSweepDatabase(stack, dbs);
   try {
     const bound = bindPolicies(sweepPolicies(sizes.batch), dataSource, { hashKey: HASH_KEY });

@@ -25,6 +25,11 @@ export interface BenchResult {
   error?: string;
 }
 
+/** A result with nothing measured yet. */
+export function emptyResult(name: string, title: string, target: BenchResult['target'], extra: Partial<BenchResult> = {}): BenchResult {
+  return { name, title, target, ratio: null, pass: null, headline: {}, platform: {}, baseline: {}, notes: [], durationSeconds: 0, ...extra };
+}
+
 export interface RunInfo {
   startedAt: string;
   finishedAt?: string;
