@@ -1,6 +1,7 @@
 import { ConfigError, type Issue } from '@retention/contracts';
 import type { DataSource } from 'typeorm';
 import type { ColumnStrategy, Policies } from './define-policies';
+import { DEFAULT_MIN_PERIOD_DAYS, policyBoundIssues } from './policy-bounds';
 import { type ColumnInfo, isDateColumn, isTextColumn, strategies } from './strategies';
 
 export interface TableInfo {
@@ -19,12 +20,20 @@ export interface BoundPolicies {
   filesRoot?: string;
 }
 
+export interface BindPoliciesOptions {
+  hashKey: string;
+  filesRoot?: string;
+  /** Refuse a policy whose period is shorter than this many days (default 1; `RETENTION_MIN_PERIOD_DAYS`). */
+  minPeriodDays?: number;
+}
+
 /**
  * Checks every identifier of the policies against the TypeORM entity metadata and every
- * anonymization strategy against its column's type. Throws one {@link ConfigError} naming every
+ * anonymization strategy against its column's type, and that every policy is bounded (a timestamp
+ * column, a period no shorter than the floor). Throws one {@link ConfigError} naming every
  * problem (e.g. `rules[0].timestampColumn: table "sessions" has no column "startd_at"`).
  */
-export function bindPolicies(policies: Policies, dataSource: DataSource, options: { hashKey: string; filesRoot?: string }): BoundPolicies {
+export function bindPolicies(policies: Policies, dataSource: DataSource, options: BindPoliciesOptions): BoundPolicies {
   const tables = new Map<string, TableInfo>();
   for (const meta of dataSource.entityMetadatas) {
     const columns = new Map<string, ColumnInfo>(
@@ -42,7 +51,7 @@ export function bindPolicies(policies: Policies, dataSource: DataSource, options
     if (pk && more.length === 0) tables.set(meta.tableName, { name: meta.tableName, primaryKey: columns.get(pk.databaseName)!, columns });
   }
 
-  const issues: Issue[] = [];
+  const issues: Issue[] = policyBoundIssues(policies, options.minPeriodDays ?? DEFAULT_MIN_PERIOD_DAYS);
   const table = (name: string, path: string): TableInfo | undefined => {
     const info = tables.get(name);
     if (!info) {
@@ -77,7 +86,7 @@ export function bindPolicies(policies: Policies, dataSource: DataSource, options
     const path = `rules[${i}]`;
     const t = table(rule.table, `${path}.table`);
     if (!t) continue;
-    const ts = column(t, rule.timestampColumn, `${path}.timestampColumn`);
+    const ts = rule.timestampColumn ? column(t, rule.timestampColumn, `${path}.timestampColumn`) : undefined;
     if (ts && !isDateColumn(ts)) issues.push({ path: `${path}.timestampColumn`, message: `"${ts.name}" is ${ts.type}, not a date or timestamp` });
     for (const [j, c] of rule.conditions.entries()) column(t, c.column, `${path}.conditions[${j}].column`);
     files(t, rule.files, `${path}.files`);

@@ -1,6 +1,7 @@
-import { Action, Condition, ConfigError, Identifier, PolicyName, ServiceName, SubjectType, toIssues } from '@retention/contracts';
+import { Action, Condition, ConfigError, Identifier, type Issue, PolicyName, ServiceName, SubjectType, toIssues } from '@retention/contracts';
 import { z } from 'zod';
 import type { Period } from './period';
+import { DEFAULT_MIN_PERIOD_DAYS, policyBoundIssues } from './policy-bounds';
 import { type StrategyName, strategyNames } from './strategies';
 
 const StrategySpec = z.union([
@@ -164,15 +165,23 @@ export interface Policies {
   directories: readonly DirectoryRule[];
 }
 
+export interface DefinePoliciesOptions {
+  /** Refuse a period shorter than this many days (default 1); the service's floor is applied again by {@link bindPolicies}. */
+  minPeriodDays?: number;
+}
+
 /**
  * Declares a service's retention policies. Checks their shape at once (a bad file fails at
  * import with every problem named); {@link bindPolicies} later checks them against the entities.
  */
-export function definePolicies(input: PolicyFileInput): Policies {
+export function definePolicies(input: PolicyFileInput, options: DefinePoliciesOptions = {}): Policies {
   const parsed = PolicyFileSpec.safeParse(input);
   if (!parsed.success) {
     const service = typeof input === 'object' && input && 'service' in input ? String(input.service) : '?';
-    throw new ConfigError(`invalid retention policies of service "${service}"`, toIssues(parsed.error));
+    throw new ConfigError(
+      `invalid retention policies of service "${service}"`,
+      toIssues(parsed.error).map((issue) => nameUnboundRule(issue, input)),
+    );
   }
   const file = parsed.data;
   const rules: Rule[] = file.rules.map((r) => ({ ...r, batchSize: r.batchSize ?? file.defaults.batchSize }));
@@ -186,7 +195,8 @@ export function definePolicies(input: PolicyFileInput): Policies {
       })),
     ]),
   );
-  const issues = Object.entries(subjects).flatMap(([type, tables]) =>
+  const bounds = policyBoundIssues(file, options.minPeriodDays ?? DEFAULT_MIN_PERIOD_DAYS);
+  const subjectIssues = Object.entries(subjects).flatMap(([type, tables]) =>
     tables.flatMap((t, i) => {
       if (t.action !== 'anonymize') return [];
       if (!t.anonymize)
@@ -197,6 +207,19 @@ export function definePolicies(input: PolicyFileInput): Policies {
       return [];
     }),
   );
+  const issues = [...bounds, ...subjectIssues];
   if (issues.length > 0) throw new ConfigError(`invalid retention policies of service "${file.service}"`, issues);
   return Object.freeze({ service: file.service, subjects, rules, directories: file.directories });
+}
+
+/** A rule without a timestamp column is refused by the schema; say which policy, and why it matters. */
+function nameUnboundRule(issue: Issue, input: PolicyFileInput): Issue {
+  const index = /^rules\.(\d+)\.timestampColumn$/.exec(issue.path)?.[1];
+  const rule = index === undefined ? undefined : (input.rules?.[Number(index)] as { name?: unknown; timestampColumn?: unknown } | undefined);
+  if (!rule || rule.timestampColumn !== undefined) return issue;
+  const name = typeof rule.name === 'string' ? rule.name : `#${index}`;
+  return {
+    path: issue.path,
+    message: `required: policy "${name}" has no timestamp column, so nothing would bound what a sweep takes (every row would be due)`,
+  };
 }

@@ -5,6 +5,7 @@ import { addToResult, countStep, emptyResult, runBatch, type TableStep } from '.
 import { type DirectoryStep, sweepDirectory } from './directory-sweep';
 import type { ActiveHold } from './holds.repository';
 import { cutoff } from './period';
+import { sweepInstant } from './sweep-as-of';
 import { conditionSql, quoteIdent } from './sql-builder';
 import type { ColumnInfo } from './strategies';
 
@@ -69,8 +70,13 @@ export function planErasure(bound: BoundPolicies, subject: Subject, holds: reado
   };
 }
 
-/** What a sweep of one policy (or all) means at `asOf`, given the holds in force. */
-export function planSweep(bound: BoundPolicies, options: { policy?: string; asOf: Date }, holds: readonly ActiveHold[]): JobPlan {
+/**
+ * What a sweep of one policy (or all) means at `asOf`, given the holds in force. Cutoffs are taken
+ * from the earlier of `asOf` and `now` (default: the clock), so no cutoff is ever later than now
+ * minus the policy's period, whatever a command says.
+ */
+export function planSweep(bound: BoundPolicies, options: { policy?: string; asOf: Date; now?: Date }, holds: readonly ActiveHold[]): JobPlan {
+  const at = sweepInstant(options.asOf, options.now ?? new Date());
   const rules = bound.policies.rules.filter((r) => !options.policy || r.name === options.policy);
   const directories = bound.policies.directories.filter((d) => !options.policy || d.name === options.policy);
   if (rules.length === 0 && directories.length === 0) {
@@ -84,7 +90,7 @@ export function planSweep(bound: BoundPolicies, options: { policy?: string; asOf
     status: 'run',
     steps: [
       ...rules.map((r): TableStep => {
-        const before = cutoff(options.asOf, r.retention);
+        const before = cutoff(at, r.retention);
         return {
           kind: 'table',
           filesColumn: r.files?.column,
@@ -111,7 +117,7 @@ export function planSweep(bound: BoundPolicies, options: { policy?: string; asOf
         policy: d.name,
         path: d.path,
         suffixes: d.suffixes,
-        before: cutoff(options.asOf, d.retention),
+        before: cutoff(at, d.retention),
         heldBy: policyHolds(d.name),
       })),
     ],

@@ -33,3 +33,11 @@ export function cutoff(asOf: Date, period: Period): Date {
 export function periodDays(period: Period): number {
   return (period.years ?? 0) * 365 + (period.months ?? 0) * 30 + (period.days ?? 0);
 }
+
+/**
+ * The shortest time a period can span, in days: a month can be 28 days and a year 365. Compared
+ * with the configured floor, so that no calendar position makes a cutoff closer to now than the floor.
+ */
+export function shortestPeriodDays(period: Period): number {
+  return (period.years ?? 0) * 365 + (period.months ?? 0) * 28 + (period.days ?? 0);
+}
