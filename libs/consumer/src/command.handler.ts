@@ -13,6 +13,7 @@ import { enqueueOutbox } from '@retention/outbox';
 import {
   type ActiveHold,
   activeScopedHolds,
+  assertSweepAsOf,
   type BatchReport,
   type BoundPolicies,
   initialJobState,
@@ -42,6 +43,8 @@ export interface CommandHandlerDeps {
   afterCommit?: () => Promise<void>;
   /** Hash of the service's policies, recorded in every ack. */
   policyHash?: string;
+  /** How far a sweep's `asOf` may lie ahead of this clock before the sweep is refused (default 5 min). */
+  maxClockSkewMs?: number;
   now?: () => Date;
 }
 
@@ -92,7 +95,7 @@ export function createCommandHandler(
     const holds = [...localHolds, ...fromCommand.filter((h) => !localHolds.some((l) => l.holdId === h.holdId))];
     return command.kind === 'erasure'
       ? planErasure(bound, command.data.subject, holds)
-      : planSweep(bound, { policy: command.data.policy, asOf: new Date(command.data.asOf) }, holds);
+      : planSweep(bound, { policy: command.data.policy, asOf: new Date(command.data.asOf), now: now() }, holds);
   }
 
   function buildAck(command: Command, startedAt: Date, fields: Pick<Ack, 'status'> & Partial<Ack>): Ack {
@@ -204,6 +207,9 @@ export function createCommandHandler(
   return async function handle(command: Command, options: { heartbeat?: () => Promise<void>; signal?: AbortSignal } = {}): Promise<CommandOutcome> {
     const log = logger.child({ requestId: command.data.requestId, kind: command.kind, dryRun: command.data.dryRun });
     if (!isForUs(command)) return 'ignored';
+    // Before the inbox: a sweep "as of" the future is refused (dead-lettered as cutoff_in_future)
+    // and leaves no trace here, so nothing can resume it later.
+    if (command.kind === 'sweep') assertSweepAsOf(new Date(command.data.asOf), now(), deps.maxClockSkewMs ?? 300_000);
 
     const inserted = (await dataSource.query(
       `INSERT INTO retention_inbox (request_id, kind, command_id, dry_run, status, state)
