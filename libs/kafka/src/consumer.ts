@@ -2,6 +2,7 @@ import { type AnyEnvelope, decodeEvent, EventTypes, type EventType, Headers, isR
 import { contextFromHeaders, inSpan, type Logger, SpanKind } from '@retention/observability';
 import type { Context } from '@opentelemetry/api';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { type DeadLetterCounter, deadLetterReasonLabel } from './dead-letter.metric';
 import { headersToRecord } from './headers';
 import type { Publisher } from './producer';
 
@@ -17,6 +18,12 @@ export interface MessageContext {
   heartbeat: () => Promise<void>;
   /** Aborted when the consumer is stopping: long work should stop at its next safe point. */
   signal: AbortSignal;
+  /**
+   * Writes this message to the dead-letter topic with `reason` (a stable code, never data) although
+   * its handler processed it: for a message that parses but is wrong (e.g. an ack for an unknown
+   * request). Counted like every dead letter; the offset is still committed as handled.
+   */
+  deadLetter: (reason: { code: string; message: string }) => Promise<void>;
 }
 
 export interface ConsumerOptions<T extends EventType> {
@@ -28,7 +35,8 @@ export interface ConsumerOptions<T extends EventType> {
   handle: (event: Extract<AnyEnvelope, { type: T }>, ctx: MessageContext) => Promise<void>;
   /** Called for a message with a null value (a tombstone on a compacted topic). Without it, tombstones are dead-lettered. */
   onTombstone?: (ctx: MessageContext) => Promise<void>;
-  deadLetters: { topic: string; publisher: Publisher };
+  /** Where refused messages go; `counter` (see `createDeadLetterCounter`) counts them by consumer and reason. */
+  deadLetters: { topic: string; publisher: Publisher; counter?: DeadLetterCounter };
   /** Name recorded on dead letters, e.g. `sessions` or `coordinator.acks`. */
   name: string;
   logger: Logger;
@@ -129,12 +137,13 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
     await options.deadLetters.publisher.publish([
       { topic: options.deadLetters.topic, key: ctx.key, value, headers: { ...pickTrace(ctx.headers), [Headers.dlqReason]: reason.code } },
     ]);
+    options.deadLetters.counter?.inc({ consumer: options.name, reason: deadLetterReasonLabel(reason.code) });
     log.warn({ topic: ctx.topic, partition: ctx.partition, offset: ctx.offset, reason: reason.code, detail: reason.message }, 'message dead-lettered');
   }
 
   function messageContext(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): MessageContext {
     const headers = headersToRecord(message.headers);
-    return {
+    const ctx: MessageContext = {
       topic,
       partition,
       offset: message.offset,
@@ -143,7 +152,9 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
       trace: contextFromHeaders(headers),
       heartbeat,
       signal: abort.signal,
+      deadLetter: (reason) => retrying(() => deadLetter(message, ctx, reason), ctx, heartbeat),
     };
+    return ctx;
   }
 
   /** Handles or dead-letters one message; returns when its offset may be committed. */

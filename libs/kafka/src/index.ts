@@ -5,3 +5,4 @@ export * from './consumer';
 export * from './headers';
 export * from './catch-up';
 export * from './consumer-lag.gauge';
+export * from './dead-letter.metric';
