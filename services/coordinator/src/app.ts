@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { type Ack, EventTypes, topicNames } from '@retention/contracts';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
-import { consumerGroupLag, createCatchUpTracker, createKafka, createPublisher, ensureTopics, registerConsumerLagGauge, runConsumer } from '@retention/kafka';
+import {
+  consumerGroupLag,
+  createCatchUpTracker,
+  createKafka,
+  createPublisher,
+  ensureTopics,
+  type MessageContext,
+  registerConsumerLagGauge,
+  runConsumer,
+} from '@retention/kafka';
 import { createLogger, createMetricsRegistry, inSpan, type Logger, type Registry, registerOpsRoutes, SpanKind, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
 import Fastify from 'fastify';
@@ -83,7 +92,7 @@ export async function startCoordinator(
       accept: [EventTypes.serviceRegistered],
       name: 'coordinator.registry',
       logger,
-      deadLetters: { topic: topics.dlq, publisher },
+      deadLetters: { topic: topics.dlq, publisher, counter: metrics.deadLetters },
       handle: async (event) => {
         await upsertService(dataSource.manager, event.data);
         logger.info({ registered: event.data.service, version: event.data.version, policyHash: event.data.policyHash }, 'service registered');
@@ -93,12 +102,15 @@ export async function startCoordinator(
     stops.push(() => registryConsumer.stop());
 
     const acks = createAckReceivedHandler({ dataSource, now });
-    const reported = (ack: Ack, result: AckResult): void => {
+    const reported = async (ack: Ack, result: AckResult, ctx: MessageContext): Promise<void> => {
       metrics.acksTotal.inc({ outcome: result.outcome });
       if (result.latencySeconds !== undefined && result.kind) metrics.ackLatency.observe({ kind: result.kind }, result.latencySeconds);
       const fields = { requestId: ack.requestId, ackFrom: ack.service, status: ack.status, outcome: result.outcome };
-      if (result.outcome === 'applied' || result.outcome === 'duplicate') logger.info(fields, 'ack reconciled');
-      else logger.warn(fields, 'ack does not match any open target');
+      if (result.outcome === 'applied' || result.outcome === 'duplicate') return logger.info(fields, 'ack reconciled');
+      // Parses but is wrong: it changed nothing; count it and keep it in the dead-letter topic.
+      metrics.acksRejected.inc({ reason: result.outcome });
+      logger.warn(fields, 'ack rejected');
+      await ctx.deadLetter({ code: result.outcome, message: result.detail ?? result.outcome });
     };
     const ackConsumer = await runConsumer({
       kafka,
@@ -107,8 +119,8 @@ export async function startCoordinator(
       accept: [EventTypes.ack],
       name: 'coordinator.acks',
       logger,
-      deadLetters: { topic: topics.dlq, publisher },
-      handle: async (event) => reported(event.data, await acks.one(event.data)),
+      deadLetters: { topic: topics.dlq, publisher, counter: metrics.deadLetters },
+      handle: async (event, ctx) => reported(event.data, await acks.one(event.data), ctx),
       // The acks fetched together are reconciled in one transaction; each keeps a span in its trace.
       handleBatch: async (items) => {
         const results = await acks.many(
@@ -120,7 +132,7 @@ export async function startCoordinator(
               work,
             ),
         );
-        results.forEach((result, i) => reported(items[i]!.event.data, result));
+        for (const [i, result] of results.entries()) await reported(items[i]!.event.data, result, items[i]!.ctx);
       },
     });
     stops.push(() => ackConsumer.stop());

@@ -1,8 +1,13 @@
+import { createDeadLetterCounter } from '@retention/kafka';
 import { boundedCollect, Counter, Gauge, Histogram, type Logger, type Registry } from '@retention/observability';
 import type { DataSource } from 'typeorm';
 
 export interface CoordinatorMetrics {
   acksTotal: Counter<'outcome'>;
+  /** Acks that parse but are wrong, by reason (`AckRejection`). */
+  acksRejected: Counter<'reason'>;
+  /** `retention_dead_letters_total{consumer,reason}`, shared by the coordinator's consumers. */
+  deadLetters: Counter<'consumer' | 'reason'>;
   ackLatency: Histogram<'kind'>;
   redeliveries: Counter;
   sweepsScheduled: Counter;
@@ -96,6 +101,13 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    acksRejected: new Counter({
+      name: 'retention_acks_rejected_total',
+      help: 'Acknowledgements that parse but are wrong (unknown request, not a target, mismatch, contradiction), by reason; each is also dead-lettered',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    deadLetters: createDeadLetterCounter(registry),
     ackLatency: new Histogram({
       name: 'retention_ack_latency_seconds',
       help: "Time from a request's creation to each target's acknowledgement",

@@ -2,16 +2,27 @@ import type { Ack } from '@retention/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
 import { appendLedger, type LedgerEntryInput } from '../ledger/ledger.repository';
 
-export type AckOutcome = 'applied' | 'duplicate' | 'unknown_request' | 'unknown_target' | 'mismatch';
+export type AckOutcome = 'applied' | 'duplicate' | AckRejection;
+
+/**
+ * Acks that parse but are wrong, as stable codes (metric label and dead-letter reason): the request
+ * is unknown, the service is not one of its targets, the kind or dry-run flag differs from the
+ * request's, or the ack contradicts what the target already reported (a different outcome of a
+ * target that is done). None of them changes the request.
+ */
+export type AckRejection = 'unknown_request' | 'unknown_target' | 'mismatch' | 'contradiction';
 
 export interface AckResult {
   outcome: AckOutcome;
+  /** For a rejected ack: what is wrong, without identifiers (the request id is the message key). */
+  detail?: string;
   /** For an applied ack: seconds from the request's creation to this ack. */
   latencySeconds?: number;
   kind?: 'erasure' | 'sweep';
 }
 
-const DONE = ['completed', 'held', 'not_applicable'];
+// `retired`: closed by an admin retiring the service; a late ack from it changes nothing.
+const DONE = ['completed', 'held', 'not_applicable', 'retired'];
 
 /**
  * Reconciles acknowledgements into the ledger. Safe to replay: an ack for a target that has
@@ -36,8 +47,9 @@ export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: (
       kind: 'erasure' | 'sweep';
       created_at: Date;
     }>;
-    if (!request) return { outcome: 'unknown_request' };
-    if (request.dry_run !== ack.dryRun || request.kind !== ack.kind) return { outcome: 'mismatch' };
+    if (!request) return { outcome: 'unknown_request', detail: 'no request has this id' };
+    if (request.kind !== ack.kind) return { outcome: 'mismatch', detail: `the request is a ${request.kind}, the ack says ${ack.kind}` };
+    if (request.dry_run !== ack.dryRun) return { outcome: 'mismatch', detail: `the request has dryRun ${request.dry_run}, the ack says ${ack.dryRun}` };
     const [target] = (await manager.query(`SELECT status, ack FROM request_targets WHERE request_id = $1 AND service = $2`, [
       ack.requestId,
       ack.service,
@@ -45,8 +57,11 @@ export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: (
       status: string;
       ack: Ack | null;
     }>;
-    if (!target) return { outcome: 'unknown_target' };
-    if (DONE.includes(target.status)) return { outcome: 'duplicate' };
+    if (!target) return { outcome: 'unknown_target', detail: `service "${ack.service}" is not a target of this request` };
+    if (DONE.includes(target.status)) {
+      if (sameAck(target.ack, ack)) return { outcome: 'duplicate' };
+      return { outcome: 'contradiction', detail: `the target already reported ${target.status}; this ack (${ack.status}) is not that report` };
+    }
     if (target.status === 'failed' && ack.status === 'failed' && target.ack?.commandId === ack.commandId) return { outcome: 'duplicate' };
 
     await manager.query(`UPDATE request_targets SET status = $3, acked_at = $4, ack = $5, next_attempt_at = NULL WHERE request_id = $1 AND service = $2`, [
@@ -107,6 +122,14 @@ export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: (
       return result!;
     },
   };
+}
+
+/**
+ * A service re-sends the ack it stored when a command reaches it again, byte for byte: same
+ * command, same outcome, same finishing time. Anything else about a finished target contradicts it.
+ */
+function sameAck(stored: Ack | null, ack: Ack): boolean {
+  return stored !== null && stored.commandId === ack.commandId && stored.status === ack.status && stored.finishedAt === ack.finishedAt;
 }
 
 /** Runs around each ack's reconciliation, e.g. to give it a span in the ack's own trace. */

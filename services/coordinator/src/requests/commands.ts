@@ -54,7 +54,8 @@ export function buildCommand(
       ...(request.policyFilter ? { policy: request.policyFilter } : {}),
       dryRun: request.dryRun,
       requestedAt: request.createdAt.toISOString(),
-      asOf: (request.asOf ?? request.createdAt).toISOString(),
+      // Never a future instant, whatever the stored row says: services refuse one (cutoff_in_future).
+      asOf: earliest(request.asOf ?? request.createdAt, now).toISOString(),
       targets,
       attempt,
       holds: request.holds,
@@ -102,4 +103,8 @@ export function toStoredRequest(r: RequestRow): StoredRequest {
     holds: r.hold_snapshot,
     traceHeaders: r.trace_headers,
   };
+}
+
+function earliest(a: Date, b: Date): Date {
+  return a.getTime() <= b.getTime() ? a : b;
 }
