@@ -29,5 +29,7 @@ export const ServiceEnv = z.object({
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
   /** Partitions of the command topic processed at once by this instance. */
   RETENTION_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
+  /** Retention periods shorter than this are refused at start (each policy named): a floor against a policy that deletes almost at once. */
+  RETENTION_MIN_PERIOD_DAYS: z.coerce.number().int().min(1).max(36500).default(1),
 });
 export type ServiceConfig = z.output<typeof ServiceEnv>;

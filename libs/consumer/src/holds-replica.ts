@@ -1,5 +1,5 @@
 import { EventTypes, type TopicNames } from '@retention/contracts';
-import { createCatchUpTracker, type Publisher, runConsumer } from '@retention/kafka';
+import { createCatchUpTracker, type DeadLetterCounter, type Publisher, runConsumer } from '@retention/kafka';
 import type { Logger } from '@retention/observability';
 import { releaseHold, upsertHold } from '@retention/policy';
 import type { Kafka } from 'kafkajs';
@@ -27,6 +27,8 @@ export async function startHoldsReplica(options: {
   logger: Logger;
   /** Namespace of consumer group ids (the topic prefix). */
   groupPrefix: string;
+  /** Counts refused hold events (`retention_dead_letters_total`). */
+  deadLetterCounter?: DeadLetterCounter;
 }): Promise<HoldsReplica> {
   const { kafka, dataSource, topics, service } = options;
   const tracker = await createCatchUpTracker(kafka, topics.holds);
@@ -37,7 +39,7 @@ export async function startHoldsReplica(options: {
     accept: [EventTypes.holdPlaced],
     name: `${service}.holds`,
     logger: options.logger,
-    deadLetters: { topic: topics.dlq, publisher: options.publisher },
+    deadLetters: { topic: topics.dlq, publisher: options.publisher, counter: options.deadLetterCounter },
     handle: async (event) => {
       const hold = event.data;
       if (hold.service && hold.service !== service) await releaseHold(dataSource.manager, hold.holdId);

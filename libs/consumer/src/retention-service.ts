@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { encodeEvent, EventTypes, topicNames } from '@retention/contracts';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
-import { createKafka, createPublisher, ensureTopics, registerConsumerLagGauge, runConsumer, type Publisher, type RunningConsumer } from '@retention/kafka';
+import {
+  createDeadLetterCounter,
+  createKafka,
+  createPublisher,
+  ensureTopics,
+  type Publisher,
+  registerConsumerLagGauge,
+  runConsumer,
+  type RunningConsumer,
+} from '@retention/kafka';
 import { createLogger, createMetricsRegistry, type Logger, type Registry, startOpsServer, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
 import { bindPolicies, type BoundPolicies, buildManifest, flushFileDeletions, missingIndexes, type Policies, policyMigrations } from '@retention/policy';
@@ -70,7 +79,11 @@ export async function startRetentionService(
     });
     await openDatabase(dataSource);
     stops.push(() => dataSource.destroy());
-    const bound = bindPolicies(definition.policies, dataSource, { hashKey: config.RETENTION_HASH_KEY, filesRoot: config.RETENTION_FILES_ROOT });
+    const bound = bindPolicies(definition.policies, dataSource, {
+      hashKey: config.RETENTION_HASH_KEY,
+      filesRoot: config.RETENTION_FILES_ROOT,
+      minPeriodDays: config.RETENTION_MIN_PERIOD_DAYS,
+    });
     // Missing indexes do not stop the service (retention still works), but batches and the gauge
     // scan instead of seeking: say so at every start, with the statement that fixes it.
     for (const missing of await missingIndexes(dataSource.manager, bound)) logger.warn(missing, 'retention needs an index this table lacks');
@@ -109,6 +122,7 @@ export async function startRetentionService(
     const { value } = encodeEvent(EventTypes.serviceRegistered, manifest, { source: `/retention/services/${service}` });
     await publisher.publish([{ topic: topics.registry, key: service, value }]);
 
+    const deadLetterCounter = createDeadLetterCounter(registry);
     const holds: HoldsReplica = await startHoldsReplica({
       kafka,
       dataSource,
@@ -118,6 +132,7 @@ export async function startRetentionService(
       publisher,
       logger,
       groupPrefix: config.RETENTION_TOPIC_PREFIX,
+      deadLetterCounter,
     });
     stops.push(() => holds.stop());
 
@@ -142,7 +157,7 @@ export async function startRetentionService(
       name: service,
       logger,
       partitionsConsumedConcurrently: config.RETENTION_CONCURRENCY,
-      deadLetters: { topic: topics.dlq, publisher },
+      deadLetters: { topic: topics.dlq, publisher, counter: deadLetterCounter },
       handle: async (event, ctx) => {
         const kind = event.type === EventTypes.erasureRequested ? 'erasure' : 'sweep';
         const outcome =
