@@ -1,18 +1,11 @@
-import { RetentionError } from '@retention/contracts';
+import { isRetriable, RetentionError, retryReason } from '@retention/contracts';
 
 /**
- * Whether a PostgreSQL failure may pass when tried again, by SQLSTATE class: connection problems,
- * serialization failures, deadlocks, lock and statement timeouts, resource shortage and operator
- * intervention may; everything else (undefined column, constraint violations, bad input) will not.
+ * Whether a failure may pass when tried again.
+ * @deprecated The one list lives in libs/contracts: use `isRetriable` (or `retryReason`) from there.
  */
 export function isRetriablePgError(error: unknown): boolean {
-  if (error instanceof RetentionError) return error.retriable;
-  const code = (error as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code ?? (error as { code?: unknown })?.code;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) {
-    // No SQLSTATE: a network error (ECONNREFUSED, ...) is retriable, a programming error is not.
-    return !(error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError);
-  }
-  return ['08', '53', '57', '58'].includes(code.slice(0, 2)) || ['40001', '40P01', '55P03'].includes(code);
+  return isRetriable(error);
 }
 
 /**
@@ -28,7 +21,13 @@ export function safeErrorMessage(error: unknown): string {
     constraint?: unknown;
     name?: unknown;
     message?: unknown;
+    syscall?: unknown;
   };
+  // A system error's message names the path (a file name may name a person): keep the code and the
+  // call. Checked first: "EPIPE" also has the shape of an SQLSTATE.
+  if (typeof e?.code === 'string' && /^E[A-Z0-9_]+$/.test(e.code)) {
+    return typeof e.syscall === 'string' && /^[a-z_]{1,32}$/.test(e.syscall) ? `${e.code} (${e.syscall})` : e.code;
+  }
   if (typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
     const parts = [`PostgreSQL error SQLSTATE ${e.code}`];
     if (typeof e.table === 'string') parts.push(`table ${e.table}`);
@@ -37,5 +36,6 @@ export function safeErrorMessage(error: unknown): string {
     return parts.join(', ');
   }
   if (error instanceof RetentionError) return `${error.name}: ${error.message}`;
+  if (retryReason(error) === 'connection_lost') return 'database connection lost';
   return error instanceof Error ? error.name : 'unknown error';
 }

@@ -77,19 +77,12 @@ export class TransientError extends RetentionError {
 }
 
 /**
- * Whether an unknown error should be retried. Programming errors (TypeError, RangeError, ...) never
- * are; our own errors say so themselves; anything else (driver and network errors) is assumed
- * transient, which the callers bound with a retry limit.
+ * Rows a job has to change stayed locked by other transactions for longer than the job may wait.
+ * Retriable: a later retry passes once those transactions end.
  */
-export function isRetriable(error: unknown): boolean {
-  if (error instanceof RetentionError) return error.retriable;
-  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError) {
-    return false;
-  }
-  if (error !== null && typeof error === 'object' && 'retriable' in error && typeof error.retriable === 'boolean') {
-    return error.retriable;
-  }
-  return true;
+export class RowsLockedError extends RetentionError {
+  readonly code = 'rows_locked';
+  readonly retriable = true;
 }
 
 export function formatIssues(issues: readonly Issue[]): string {

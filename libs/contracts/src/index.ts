@@ -4,3 +4,4 @@ export * from './schemas';
 export * from './envelope';
 export * from './headers';
 export * from './asyncapi';
+export * from './retriable';

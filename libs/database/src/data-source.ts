@@ -1,4 +1,5 @@
 import { DataSource, type EntitySchema, type MixedList, type Logger as TypeOrmLogger } from 'typeorm';
+import { watchConnectionLoss } from './connection-loss';
 
 export interface DataSourceOptions {
   url: string;
@@ -33,6 +34,8 @@ export function createDataSource(options: DataSourceOptions): DataSource {
       application_name: options.applicationName ?? 'retention',
       statement_timeout: 60_000,
       idle_in_transaction_session_timeout: 120_000,
+      // Lets retry decisions recognise a dropped connection, which pg reports without a code.
+      onConnect: watchConnectionLoss,
     },
   });
 }
