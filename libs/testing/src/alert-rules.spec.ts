@@ -1,0 +1,63 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const rulesFile = join(root, 'deploy/prometheus/alerts.yml');
+const rules = readFileSync(rulesFile, 'utf8');
+
+function promtool(): string | undefined {
+  try {
+    return execFileSync('which', ['promtool'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each `- alert:` block of the rules file, as text (the file is plain block YAML, one rule per item). */
+function alertBlocks(): Map<string, string> {
+  const blocks = new Map<string, string>();
+  for (const part of rules.split(/\n(?= *- alert: )/).slice(1)) {
+    const name = /- alert: (\w+)/.exec(part)![1]!;
+    blocks.set(name, part);
+  }
+  return blocks;
+}
+
+describe('deploy/prometheus/alerts.yml', () => {
+  it('names a runbook section of docs/operations.md for every alert, and that section exists', () => {
+    const anchors = new Set(
+      [...readFileSync(join(root, 'docs/operations.md'), 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) =>
+        m[1]!
+          .trim()
+          .toLowerCase()
+          .replace(/[^a-z0-9 -]/g, '')
+          .replace(/ /g, '-'),
+      ),
+    );
+    const blocks = alertBlocks();
+    expect(blocks.size).toBeGreaterThanOrEqual(9);
+    for (const [name, block] of blocks) {
+      const anchor = /runbook: docs\/operations\.md#([a-z0-9-]+)/.exec(block)?.[1];
+      expect(anchor, name).toBeDefined();
+      expect(anchors.has(anchor!), `${name} → #${anchor}`).toBe(true);
+    }
+  });
+
+  it('RetentionDeadLetters watches retention_dead_letters_total, by process, consumer and reason', () => {
+    const block = alertBlocks().get('RetentionDeadLetters')!;
+    expect(block).toContain('increase(retention_dead_letters_total[1h])');
+    expect(block).toContain('sum by (service, consumer, reason)');
+    expect(block).toContain('runbook: docs/operations.md#retentiondeadletters');
+  });
+
+  // promtool parses the file and its PromQL, and runs the alert unit tests in alerts.test.yml
+  // (Debian package `prometheus`). Without it only the checks above run.
+  const tool = promtool();
+  it.runIf(tool)('parses with promtool and passes its unit tests (alerts.test.yml)', () => {
+    expect(execFileSync(tool!, ['check', 'rules', rulesFile], { encoding: 'utf8' })).toMatch(/SUCCESS: \d+ rules found/);
+    expect(execFileSync(tool!, ['test', 'rules', join(root, 'deploy/prometheus/alerts.test.yml')], { encoding: 'utf8' })).toContain('SUCCESS');
+  });
+});
