@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { kafkaSecurityRules, SaslMechanisms } from './kafka-security';
 
 /** Comma-separated `host:port` list. */
 export const brokerList = z
@@ -31,4 +32,37 @@ export const commonEnv = {
   LOG_LEVEL: logLevel.default('info'),
   /** OTLP/HTTP endpoint for traces; unset = tracing off. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  // How the process reaches the brokers. The rules between these keys (a mechanism needs a user
+  // and a password, a certificate its key, ...) are `kafkaSecurityRules`: add it to the schema.
+  /** Connect over TLS; the broker's certificate is always verified (KAFKA_SSL_CA_FILE, else the system CAs). */
+  KAFKA_SSL: boolFlag.default(false),
+  /** PEM file of the CA(s) that signed the brokers' certificates. */
+  KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
+  /** PEM client certificate (mutual TLS); needs KAFKA_SSL_KEY_FILE. */
+  KAFKA_SSL_CERT_FILE: z.string().min(1).optional(),
+  /** PEM private key (unencrypted) of the client certificate; needs KAFKA_SSL_CERT_FILE. */
+  KAFKA_SSL_KEY_FILE: z.string().min(1).optional(),
+  /** `plain` (only with KAFKA_SSL), `scram-sha-256` or `scram-sha-512`; unset = no SASL. */
+  KAFKA_SASL_MECHANISM: z.enum(SaslMechanisms, `must be one of ${SaslMechanisms.join(', ')}`).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  /** The password itself; prefer KAFKA_SASL_PASSWORD_FILE, which keeps it out of the environment. */
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  /** File holding the SASL password (read once at start; a trailing newline is ignored). */
+  KAFKA_SASL_PASSWORD_FILE: z.string().min(1).optional(),
 };
+
+/** The keys a bare Kafka client needs (benchmarks, tools), with the rules between them. */
+export const KafkaClientEnv = z
+  .object({
+    KAFKA_BROKERS: commonEnv.KAFKA_BROKERS,
+    KAFKA_CLIENT_ID: commonEnv.KAFKA_CLIENT_ID,
+    KAFKA_SSL: commonEnv.KAFKA_SSL,
+    KAFKA_SSL_CA_FILE: commonEnv.KAFKA_SSL_CA_FILE,
+    KAFKA_SSL_CERT_FILE: commonEnv.KAFKA_SSL_CERT_FILE,
+    KAFKA_SSL_KEY_FILE: commonEnv.KAFKA_SSL_KEY_FILE,
+    KAFKA_SASL_MECHANISM: commonEnv.KAFKA_SASL_MECHANISM,
+    KAFKA_SASL_USERNAME: commonEnv.KAFKA_SASL_USERNAME,
+    KAFKA_SASL_PASSWORD: commonEnv.KAFKA_SASL_PASSWORD,
+    KAFKA_SASL_PASSWORD_FILE: commonEnv.KAFKA_SASL_PASSWORD_FILE,
+  })
+  .check(kafkaSecurityRules);

@@ -1,35 +1,37 @@
-import { boolFlag, commonEnv, port, postgresUrl } from '@retention/config';
+import { boolFlag, commonEnv, kafkaSecurityRules, port, postgresUrl } from '@retention/config';
 import { z } from 'zod';
 
 /** Environment of a domain service; every key is documented in libs/consumer/README.md. */
-export const ServiceEnv = z.object({
-  ...commonEnv,
-  /** The service's own database. */
-  DATABASE_URL: postgresUrl,
-  /** Create the database when it does not exist (local stacks). */
-  DATABASE_AUTO_CREATE: boolFlag.default(false),
-  /** Key of the `hash` anonymization strategy; keep it secret and stable. */
-  RETENTION_HASH_KEY: z.string().min(16, 'must be at least 16 characters'),
-  HTTP_HOST: z.string().default('127.0.0.1'),
-  /** Port of /metrics, /healthz, /readyz (0 = any free port). */
-  HTTP_PORT: port.default(0),
-  /** Distinguishes instances of one service (defaults to a random id per process). */
-  INSTANCE_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/)
-    .optional(),
-  /** Absolute directory that file columns and directory policies are relative to. */
-  RETENTION_FILES_ROOT: z
-    .string()
-    .refine((p) => p.startsWith('/'), 'must be an absolute path')
-    .optional(),
-  /** Insert the service's demo data into an empty database at start (local stacks only). */
-  DEMO_DATA: boolFlag.default(false),
-  /** Kafka consumer session timeout: how fast the group notices a dead instance. */
-  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
-  /** Partitions of the command topic processed at once by this instance. */
-  RETENTION_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
-  /** Retention periods shorter than this are refused at start (each policy named): a floor against a policy that deletes almost at once. */
-  RETENTION_MIN_PERIOD_DAYS: z.coerce.number().int().min(1).max(36500).default(1),
-});
+export const ServiceEnv = z
+  .object({
+    ...commonEnv,
+    /** The service's own database. */
+    DATABASE_URL: postgresUrl,
+    /** Create the database when it does not exist (local stacks). */
+    DATABASE_AUTO_CREATE: boolFlag.default(false),
+    /** Key of the `hash` anonymization strategy; keep it secret and stable. */
+    RETENTION_HASH_KEY: z.string().min(16, 'must be at least 16 characters'),
+    HTTP_HOST: z.string().default('127.0.0.1'),
+    /** Port of /metrics, /healthz, /readyz (0 = any free port). */
+    HTTP_PORT: port.default(0),
+    /** Distinguishes instances of one service (defaults to a random id per process). */
+    INSTANCE_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .optional(),
+    /** Absolute directory that file columns and directory policies are relative to. */
+    RETENTION_FILES_ROOT: z
+      .string()
+      .refine((p) => p.startsWith('/'), 'must be an absolute path')
+      .optional(),
+    /** Insert the service's demo data into an empty database at start (local stacks only). */
+    DEMO_DATA: boolFlag.default(false),
+    /** Kafka consumer session timeout: how fast the group notices a dead instance. */
+    KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
+    /** Partitions of the command topic processed at once by this instance. */
+    RETENTION_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
+    /** Retention periods shorter than this are refused at start (each policy named): a floor against a policy that deletes almost at once. */
+    RETENTION_MIN_PERIOD_DAYS: z.coerce.number().int().min(1).max(36500).default(1),
+  })
+  .check(kafkaSecurityRules);
 export type ServiceConfig = z.output<typeof ServiceEnv>;

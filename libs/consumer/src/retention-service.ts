@@ -6,6 +6,7 @@ import {
   createKafka,
   createPublisher,
   ensureTopics,
+  kafkaSecurityFromConfig,
   type Publisher,
   registerConsumerLagGauge,
   runConsumer,
@@ -109,7 +110,12 @@ export async function startRetentionService(
       if (rows > 0) logger.info({ rows }, 'demo data inserted');
     }
 
-    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `retention-${service}`, logger });
+    const kafka = createKafka({
+      brokers: config.KAFKA_BROKERS,
+      clientId: config.KAFKA_CLIENT_ID ?? `retention-${service}`,
+      logger,
+      security: kafkaSecurityFromConfig(config),
+    });
     await ensureTopics(kafka, topics);
     const publisher: Publisher = await createPublisher(kafka);
     stops.push(() => publisher.disconnect());

@@ -1,15 +1,18 @@
 import type { Logger } from '@retention/observability';
 import { Kafka, logLevel, type KafkaConfig, type logCreator } from 'kafkajs';
+import type { KafkaSecurity } from './security';
 
 export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
   logger: Logger;
-  /** Extra kafkajs settings (SSL, SASL, ...). */
+  /** TLS and SASL settings, from `kafkaSecurityFromConfig(config)`; none = PLAINTEXT without credentials. */
+  security?: KafkaSecurity;
+  /** Extra kafkajs settings. */
   overrides?: Partial<KafkaConfig>;
 }
 
-/** A kafkajs client whose own log lines go through the service's structured logger. */
+/** A kafkajs client whose own log lines go through the service's structured logger, secured as `security` says. */
 export function createKafka(options: KafkaClientOptions): Kafka {
   return new Kafka({
     clientId: options.clientId,
@@ -17,6 +20,8 @@ export function createKafka(options: KafkaClientOptions): Kafka {
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(options.logger),
     retry: { initialRetryTime: 200, retries: 8 },
+    ...(options.security?.ssl ? { ssl: options.security.ssl } : {}),
+    ...(options.security?.sasl ? { sasl: options.security.sasl } : {}),
     ...options.overrides,
   });
 }

@@ -1,4 +1,6 @@
 export * from './client';
+export * from './security';
+export * from './acls';
 export * from './topics';
 export * from './producer';
 export * from './consumer';

@@ -7,6 +7,7 @@ import {
   createKafka,
   createPublisher,
   ensureTopics,
+  kafkaSecurityFromConfig,
   type MessageContext,
   registerConsumerLagGauge,
   runConsumer,
@@ -73,7 +74,12 @@ export async function startCoordinator(
     stops.push(() => dataSource.destroy());
     const metrics = createCoordinatorMetrics(registry, dataSource, logger);
 
-    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'retention-coordinator', logger });
+    const kafka = createKafka({
+      brokers: config.KAFKA_BROKERS,
+      clientId: config.KAFKA_CLIENT_ID ?? 'retention-coordinator',
+      logger,
+      security: kafkaSecurityFromConfig(config),
+    });
     await ensureTopics(kafka, topics);
     const publisher = await createPublisher(kafka);
     stops.push(() => publisher.disconnect());

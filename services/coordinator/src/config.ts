@@ -1,4 +1,4 @@
-import { boolFlag, commonEnv, port, postgresUrl } from '@retention/config';
+import { boolFlag, commonEnv, kafkaSecurityRules, port, postgresUrl } from '@retention/config';
 import { z } from 'zod';
 
 const Role = z.enum(['admin', 'requester', 'auditor']);
@@ -30,36 +30,38 @@ const apiTokens = z
       .min(1, 'must contain at least one role:token'),
   );
 
-export const CoordinatorEnv = z.object({
-  ...commonEnv,
-  DATABASE_URL: postgresUrl,
-  DATABASE_AUTO_CREATE: boolFlag.default(false),
-  RETENTION_API_TOKENS: apiTokens,
-  /** Key of the HMAC that stands for a subject in the ledger. Changing it unlinks past entries. */
-  RETENTION_SUBJECT_HMAC_KEY: z.string().min(16, 'must be at least 16 characters'),
-  HTTP_HOST: z.string().default('127.0.0.1'),
-  HTTP_PORT: port.default(8080),
-  /** Days an erasure request may take before it is overdue (GDPR: one month). */
-  ERASURE_DEADLINE_DAYS: z.coerce.number().int().min(1).max(90).default(30),
-  /** Hours a sweep may take before it is overdue. */
-  SWEEP_DEADLINE_HOURS: z.coerce.number().int().min(1).max(720).default(24),
-  /** Cron expression (UTC) of policies that do not name a schedule: nightly at 03:00. */
-  SWEEP_DEFAULT_SCHEDULE: z.string().min(9).default('0 3 * * *'),
-  /** A scheduled slot missed while no coordinator ran is still run if at most this old. */
-  SWEEP_MISFIRE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(3600),
-  /** First redelivery to a target that has not acked; then doubling up to the maximum. */
-  RETRY_BASE_SECONDS: z.coerce.number().min(0.1).max(86_400).default(60),
-  RETRY_MAX_SECONDS: z.coerce
-    .number()
-    .min(1)
-    .max(604_800)
-    .default(6 * 3600),
-  RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
-  /** How often the leader replica redelivers, flags overdue requests and schedules sweeps. */
-  MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
-  INSTANCE_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/)
-    .optional(),
-});
+export const CoordinatorEnv = z
+  .object({
+    ...commonEnv,
+    DATABASE_URL: postgresUrl,
+    DATABASE_AUTO_CREATE: boolFlag.default(false),
+    RETENTION_API_TOKENS: apiTokens,
+    /** Key of the HMAC that stands for a subject in the ledger. Changing it unlinks past entries. */
+    RETENTION_SUBJECT_HMAC_KEY: z.string().min(16, 'must be at least 16 characters'),
+    HTTP_HOST: z.string().default('127.0.0.1'),
+    HTTP_PORT: port.default(8080),
+    /** Days an erasure request may take before it is overdue (GDPR: one month). */
+    ERASURE_DEADLINE_DAYS: z.coerce.number().int().min(1).max(90).default(30),
+    /** Hours a sweep may take before it is overdue. */
+    SWEEP_DEADLINE_HOURS: z.coerce.number().int().min(1).max(720).default(24),
+    /** Cron expression (UTC) of policies that do not name a schedule: nightly at 03:00. */
+    SWEEP_DEFAULT_SCHEDULE: z.string().min(9).default('0 3 * * *'),
+    /** A scheduled slot missed while no coordinator ran is still run if at most this old. */
+    SWEEP_MISFIRE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(3600),
+    /** First redelivery to a target that has not acked; then doubling up to the maximum. */
+    RETRY_BASE_SECONDS: z.coerce.number().min(0.1).max(86_400).default(60),
+    RETRY_MAX_SECONDS: z.coerce
+      .number()
+      .min(1)
+      .max(604_800)
+      .default(6 * 3600),
+    RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
+    /** How often the leader replica redelivers, flags overdue requests and schedules sweeps. */
+    MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
+    INSTANCE_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .optional(),
+  })
+  .check(kafkaSecurityRules);
 export type CoordinatorConfig = z.output<typeof CoordinatorEnv>;
