@@ -157,7 +157,10 @@ describe('coordinator and completion ledger', () => {
     const ids: string[] = [];
     for (const subject of ['wes', 'xena', 'wes']) {
       clock = new Date(clock.getTime() + 1000);
-      ids.push((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: subject }, dryRun: true } })).body.id);
+      ids.push(
+        (await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: subject }, dryRun: true } })).body
+          .id,
+      );
     }
     const page1 = (await platform.api('GET', '/v1/erasure-requests?from=2026-08-01T00:00:00Z&limit=2', { token: TOKENS.auditor })).body;
     expect(page1.items.map((r: any) => r.id)).toEqual([ids[2], ids[1]]);
@@ -199,9 +202,10 @@ describe('coordinator and completion ledger', () => {
       RETENTION_TOPIC_PREFIX: platform.prefix,
       DATABASE_URL: (first.dataSource.options as { url: string }).url,
       HTTP_PORT: '0',
-      RETENTION_API_TOKENS: `admin:${TOKENS.admin}`,
+      RETENTION_API_TOKENS: `requester:${TOKENS.requester}`,
       RETENTION_SUBJECT_HMAC_KEY: 'test-hmac-key-0123456789',
       MAINTENANCE_INTERVAL_MS: '600000',
+      ...platform.keys.coordinatorEnv(),
     });
     let second: RunningCoordinator | undefined;
     try {
@@ -210,7 +214,7 @@ describe('coordinator and completion ledger', () => {
       expect(await second.maintain()).toBe(false);
       const response = await fetch(`${second.url}/v1/erasure-requests`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${TOKENS.requester}`, 'content-type': 'application/json' },
         body: JSON.stringify({ subject: { type: 'user', id: 'yara' } }),
       });
       expect(response.status).toBe(202);
@@ -222,7 +226,7 @@ describe('coordinator and completion ledger', () => {
   });
 
   it('serves an OpenAPI document that matches the routes', async () => {
-    const { body: doc } = await platform.api('GET', '/v1/openapi.json', { token: null });
+    const { body: doc } = await platform.api('GET', '/v1/openapi.json', { token: TOKENS.auditor });
     expect(doc.openapi).toBe('3.1.0');
     const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
       Object.keys(methods).map((m) => [m.toUpperCase(), path] as const),

@@ -9,7 +9,7 @@ import { createTestDatabase, createTestLogger, type TestDatabase, testStack, wai
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Platform, startPlatform } from './support';
+import { type Platform, startPlatform, TOKENS } from './support';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -26,7 +26,7 @@ describe('crash recovery and scale-out', () => {
   beforeAll(async () => {
     // ml-data is in-process only so the platform has a registered service from the start; the
     // sessions service under test runs as a child process that can be killed.
-    platform = await startPlatform([mlDataService], { serviceEnv: { 'ml-data': { RETENTION_FILES_ROOT: '/tmp' } } });
+    platform = await startPlatform([mlDataService], { serviceEnv: { 'ml-data': { RETENTION_FILES_ROOT: '/tmp' } }, trustedServices: ['sessions'] });
     db = await createTestDatabase(testStack().databaseUrl, 'e2e_crash_sessions');
   });
 
@@ -48,6 +48,7 @@ describe('crash recovery and scale-out', () => {
         RETENTION_HASH_KEY: 'test-hash-key-0123456789',
         HTTP_PORT: '0',
         KAFKA_SESSION_TIMEOUT_MS: '8000',
+        ...platform.keys.serviceEnv('sessions'),
         LOG_LEVEL: process.env.TEST_LOG ? 'debug' : 'warn',
       },
       stdio: ['ignore', process.env.TEST_LOG ? 'inherit' : 'ignore', 'inherit'],
@@ -169,6 +170,7 @@ describe('crash recovery and scale-out', () => {
       RETENTION_HASH_KEY: 'test-hash-key-0123456789',
       HTTP_PORT: '0',
       KAFKA_SESSION_TIMEOUT_MS: '8000',
+      ...platform.keys.serviceEnv('sessions'),
     });
     const instances: RunningRetentionService[] = [];
     try {
@@ -191,7 +193,7 @@ describe('crash recovery and scale-out', () => {
       }
       const ids: string[] = [];
       for (const subject of subjects)
-        ids.push((await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: subject } } })).body.id);
+        ids.push((await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: subject } } })).body.id);
       for (const id of ids) expect(await platform.waitForRequest(id)).toMatchObject({ status: 'completed' });
 
       const handled = await Promise.all(

@@ -2,7 +2,16 @@ import { type RunningCoordinator, startCoordinator } from '@retention/service-co
 import { loadConfig } from '@retention/config';
 import { type RetentionServiceDefinition, type RunningRetentionService, type ServiceConfig, ServiceEnv, startRetentionService } from '@retention/consumer';
 import { CoordinatorEnv } from '@retention/service-coordinator';
-import { createTestDatabase, createTestLogger, type TestDatabase, testStack, uniqueTopicPrefix, waitFor } from '@retention/testing';
+import {
+  createTestDatabase,
+  createTestKeys,
+  createTestLogger,
+  type TestDatabase,
+  type TestKeys,
+  testStack,
+  uniqueTopicPrefix,
+  waitFor,
+} from '@retention/testing';
 
 export const TOKENS = {
   admin: 'admin-token-0123456789abcdef',
@@ -16,6 +25,8 @@ export interface Platform {
   coordinator: RunningCoordinator;
   services: Map<string, RunningRetentionService>;
   logs: string[];
+  /** The signing keys of this platform (to start more processes, or to sign forged messages in attack tests). */
+  keys: TestKeys;
   /** The configuration each service was started with (to start it again, or in a child process). */
   serviceConfigs: Map<string, ServiceConfig>;
   stopService(name: string): Promise<void>;
@@ -35,11 +46,15 @@ export interface PlatformOptions {
   serviceEnv?: Record<string, Record<string, string>>;
   /** The coordinator's clock (tests move it forward to reach deadlines). */
   now?: () => Date;
+  /** More service names whose keys the coordinator trusts (services started outside the platform). */
+  trustedServices?: string[];
+  /** The topic prefix (default: a new unique one); the secured broker needs its topics and ACLs made first. */
+  prefix?: string;
 }
 
 export async function startPlatform(definitions: RetentionServiceDefinition[], options: PlatformOptions = {}): Promise<Platform> {
   const stack = testStack();
-  const prefix = uniqueTopicPrefix();
+  const prefix = options.prefix ?? uniqueTopicPrefix();
   const databases: TestDatabase[] = [];
   const services = new Map<string, RunningRetentionService>();
   const serviceConfigs = new Map<string, ServiceConfig>();
@@ -52,6 +67,7 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
     return running;
   };
   const common = { KAFKA_BROKERS: stack.kafkaBrokers.join(','), RETENTION_TOPIC_PREFIX: prefix };
+  const keys = createTestKeys([...new Set([...definitions.map((d) => d.policies.service), ...(options.trustedServices ?? [])])]);
 
   for (const definition of definitions) {
     const db = await createTestDatabase(stack.databaseUrl, `e2e_${definition.policies.service}`);
@@ -61,6 +77,7 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
       DATABASE_URL: db.url,
       RETENTION_HASH_KEY: 'test-hash-key-0123456789',
       HTTP_PORT: '0',
+      ...keys.serviceEnv(definition.policies.service),
       ...options.serviceEnv?.[definition.policies.service],
     });
     serviceConfigs.set(definition.policies.service, config);
@@ -81,6 +98,7 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
       RETENTION_SUBJECT_HMAC_KEY: 'test-hmac-key-0123456789',
       // No scheduled sweep may slip into a test by running at 03:00 UTC; tests that want one say so.
       SWEEP_MISFIRE_GRACE_SECONDS: '0',
+      ...keys.coordinatorEnv(),
       ...options.coordinatorEnv,
     }),
     { logger, now: options.now },
@@ -111,6 +129,7 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
     prefix,
     coordinator,
     services,
+    keys,
     get logs() {
       return [...lines, ...serviceLines.flat()];
     },

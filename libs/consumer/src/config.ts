@@ -1,10 +1,25 @@
-import { boolFlag, commonEnv, kafkaSecurityRules, port, postgresUrl } from '@retention/config';
+import {
+  boolFlag,
+  commonEnv,
+  coordinatorPublicKeys,
+  kafkaSecurityRules,
+  messageAgeEnv,
+  port,
+  postgresUrl,
+  requireSigningKey,
+  signingEnv,
+} from '@retention/config';
 import { z } from 'zod';
 
 /** Environment of a domain service; every key is documented in libs/consumer/README.md. */
-export const ServiceEnv = z
-  .object({
+export const ServiceEnv = requireSigningKey(
+  z.object({
     ...commonEnv,
+    /** This service's Ed25519 key: it signs its acks, registrations and dead letters. */
+    ...signingEnv,
+    /** The coordinator's public keys (`keyId=publicKey,...`): only commands and holds they signed are applied. */
+    RETENTION_COORDINATOR_PUBLIC_KEYS: coordinatorPublicKeys,
+    ...messageAgeEnv,
     /** The service's own database. */
     DATABASE_URL: postgresUrl,
     /** Create the database when it does not exist (local stacks). */
@@ -30,8 +45,18 @@ export const ServiceEnv = z
     KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(30_000),
     /** Partitions of the command topic processed at once by this instance. */
     RETENTION_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(1),
+    /** Tries of a command after a retriable failure (counted since its last committed batch); then it acks `failed`. */
+    RETENTION_RETRY_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+    /** Time budget for those tries, from the first failure since the last committed batch. */
+    RETENTION_RETRY_MAX_SECONDS: z.coerce.number().int().min(1).max(86_400).default(120),
+    /** First delay between tries; doubles on each, up to 30 s. */
+    RETENTION_RETRY_BACKOFF_MS: z.coerce.number().int().min(1).max(60_000).default(500),
+    /** How long a job waits for rows other transactions hold locked before it acks `failed` (`rows_locked`). */
+    RETENTION_LOCK_WAIT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+    /** Longest pause between passes over locked rows (starts at 50 ms, doubles). */
+    RETENTION_LOCK_BACKOFF_MAX_MS: z.coerce.number().int().min(1).max(60_000).default(5_000),
     /** Retention periods shorter than this are refused at start (each policy named): a floor against a policy that deletes almost at once. */
     RETENTION_MIN_PERIOD_DAYS: z.coerce.number().int().min(1).max(36500).default(1),
-  })
-  .check(kafkaSecurityRules);
+  }),
+).check(kafkaSecurityRules);
 export type ServiceConfig = z.output<typeof ServiceEnv>;

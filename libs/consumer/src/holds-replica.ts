@@ -1,5 +1,5 @@
 import { EventTypes, type TopicNames } from '@retention/contracts';
-import { createCatchUpTracker, type DeadLetterCounter, type Publisher, runConsumer } from '@retention/kafka';
+import { type ConsumerOptions, createCatchUpTracker, type DeadLetterCounter, type Publisher, runConsumer } from '@retention/kafka';
 import type { Logger } from '@retention/observability';
 import { releaseHold, upsertHold } from '@retention/policy';
 import type { Kafka } from 'kafkajs';
@@ -29,6 +29,8 @@ export async function startHoldsReplica(options: {
   groupPrefix: string;
   /** Counts refused hold events (`retention_dead_letters_total`). */
   deadLetterCounter?: DeadLetterCounter;
+  /** Authenticates each hold event and release (tombstone) before it is applied. */
+  verify?: ConsumerOptions<typeof EventTypes.holdPlaced>['verify'];
 }): Promise<HoldsReplica> {
   const { kafka, dataSource, topics, service } = options;
   const tracker = await createCatchUpTracker(kafka, topics.holds);
@@ -40,6 +42,7 @@ export async function startHoldsReplica(options: {
     name: `${service}.holds`,
     logger: options.logger,
     deadLetters: { topic: topics.dlq, publisher: options.publisher, counter: options.deadLetterCounter },
+    verify: options.verify,
     handle: async (event) => {
       const hold = event.data;
       if (hold.service && hold.service !== service) await releaseHold(dataSource.manager, hold.holdId);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { encodeEvent, EventTypes, topicNames } from '@retention/contracts';
+import { encodeEvent, EventTypes, keyLookup, publicKeyOf, serviceCommandGroup, topicNames, verifyMessage } from '@retention/contracts';
+import { signingKeyOf } from '@retention/config';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import {
   createDeadLetterCounter,
@@ -117,14 +118,24 @@ export async function startRetentionService(
       security: kafkaSecurityFromConfig(config),
     });
     await ensureTopics(kafka, topics);
-    const publisher: Publisher = await createPublisher(kafka);
+    // Everything this service publishes (acks, its registration, dead letters) carries its signature;
+    // commands and holds are applied only when the coordinator's key signed them.
+    const signer = signingKeyOf(config);
+    const publisher: Publisher = await createPublisher(kafka, { signer });
+    const coordinatorKeys = keyLookup(config.RETENTION_COORDINATOR_PUBLIC_KEYS);
+    const skew = { maxSkewMs: config.RETENTION_MAX_CLOCK_SKEW_SECONDS * 1000 };
     stops.push(() => publisher.disconnect());
 
     const relay = new OutboxRelay({ dataSource, publisher, logger });
     relay.start();
     stops.push(() => relay.stop());
 
-    const manifest = buildManifest(definition.policies, definition.version);
+    const commandGroup = serviceCommandGroup(config.RETENTION_TOPIC_PREFIX, service);
+    const manifest = {
+      ...buildManifest(definition.policies, definition.version),
+      signingKey: { keyId: signer.keyId, publicKey: publicKeyOf(signer.privateKey) },
+      consumerGroup: commandGroup,
+    };
     const { value } = encodeEvent(EventTypes.serviceRegistered, manifest, { source: `/retention/services/${service}` });
     await publisher.publish([{ topic: topics.registry, key: service, value }]);
 
@@ -139,6 +150,9 @@ export async function startRetentionService(
       logger,
       groupPrefix: config.RETENTION_TOPIC_PREFIX,
       deadLetterCounter,
+      // Holds are compacted state, replayed from the start by every new instance: no age limit. A
+      // replayed placement of a released hold is ignored (the replica remembers released ids).
+      verify: (message, headers) => verifyMessage(coordinatorKeys, message, headers, skew),
     });
     stops.push(() => holds.stop());
 
@@ -153,11 +167,15 @@ export async function startRetentionService(
       holdsCaughtUp: () => holds.caughtUp(),
       afterCommit: flushFiles,
       policyHash: manifest.policyHash,
+      maxClockSkewMs: config.RETENTION_MAX_CLOCK_SKEW_SECONDS * 1000,
+      retry: { attempts: config.RETENTION_RETRY_ATTEMPTS, maxMs: config.RETENTION_RETRY_MAX_SECONDS * 1000, backoffMs: config.RETENTION_RETRY_BACKOFF_MS },
+      lockWait: { maxMs: config.RETENTION_LOCK_WAIT_SECONDS * 1000, maxDelayMs: config.RETENTION_LOCK_BACKOFF_MAX_MS },
     });
     const commands: RunningConsumer = await runConsumer({
       kafka,
-      groupId: `${config.RETENTION_TOPIC_PREFIX}retention.${service}`,
+      groupId: commandGroup,
       topics: [topics.commands],
+      verify: (message, headers) => verifyMessage(coordinatorKeys, message, headers, { ...skew, maxAgeMs: config.RETENTION_MESSAGE_MAX_AGE_SECONDS * 1000 }),
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
       accept: [EventTypes.erasureRequested, EventTypes.sweepRequested],
       name: service,
@@ -175,7 +193,7 @@ export async function startRetentionService(
     });
     stops.push(() => commands.stop());
     registerOldestUnprocessedGauge(registry, { dataSource, bound, logger });
-    const lag = registerConsumerLagGauge(registry, kafka, [{ groupId: `${config.RETENTION_TOPIC_PREFIX}retention.${service}`, topic: topics.commands }]);
+    const lag = registerConsumerLagGauge(registry, kafka, [{ groupId: commandGroup, topic: topics.commands }]);
     stops.push(() => lag.close());
 
     const ops = await startOpsServer({

@@ -181,6 +181,18 @@ export const ServiceRegisteredV1 = z.object({
   policies: z.array(ManifestPolicy).default([]),
   policyHash: z.string().min(1).max(128),
   publishedAt: Timestamp,
+  /**
+   * The key this service signs its acks and registrations with. The coordinator trusts it only once
+   * an admin approved the registration, or when its own configuration already names it.
+   */
+  signingKey: z
+    .object({ keyId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be base64url of 32 bytes') })
+    .optional(),
+  /**
+   * The consumer group that reads the command topic for this service, so the coordinator can see
+   * whether it is behind; absent = the SDK's `retention.<service>` (with the topic prefix).
+   */
+  consumerGroup: z.string().min(1).max(255).optional(),
 });
 export type ServiceRegistered = z.infer<typeof ServiceRegisteredV1>;
 

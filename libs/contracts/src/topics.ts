@@ -17,6 +17,11 @@ export function topicNames(prefix = ''): TopicNames {
   return Object.fromEntries(TopicKeys.map((k) => [k, `${prefix}${DefaultTopics[k]}`])) as unknown as TopicNames;
 }
 
+/** The consumer group an SDK service reads the command topic with (the coordinator reads its lag). */
+export function serviceCommandGroup(prefix: string, service: string): string {
+  return `${prefix}retention.${service}`;
+}
+
 export interface TopicSpec {
   partitions: number;
   /** Broker-side topic configuration. */

@@ -1,4 +1,15 @@
-import { type AnyEnvelope, decodeEvent, EventTypes, type EventType, Headers, isRetriable, encodeEvent, RetentionError } from '@retention/contracts';
+import {
+  type AnyEnvelope,
+  decodeEvent,
+  EventTypes,
+  type EventType,
+  Headers,
+  isRetriable,
+  encodeEvent,
+  type RawMessage,
+  RetentionError,
+  type Verified,
+} from '@retention/contracts';
 import { contextFromHeaders, inSpan, type Logger, SpanKind } from '@retention/observability';
 import type { Context } from '@opentelemetry/api';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
@@ -18,6 +29,8 @@ export interface MessageContext {
   heartbeat: () => Promise<void>;
   /** Aborted when the consumer is stopping: long work should stop at its next safe point. */
   signal: AbortSignal;
+  /** Who signed the message, when the consumer verifies signatures (see `verify`). */
+  signer?: Verified;
   /**
    * Writes this message to the dead-letter topic with `reason` (a stable code, never data) although
    * its handler processed it: for a message that parses but is wrong (e.g. an ack for an unknown
@@ -55,6 +68,12 @@ export interface ConsumerOptions<T extends EventType> {
   handleBatch?: (items: ReadonlyArray<{ event: Extract<AnyEnvelope, { type: T }>; ctx: MessageContext }>) => Promise<void>;
   /** Largest run given to `handleBatch` (default 200). */
   maxBatchSize?: number;
+  /**
+   * Authenticates every message (tombstones included) before it is decoded: returns who signed it,
+   * or throws (a `SignatureError`, or any non-retriable RetentionError), and the message is
+   * dead-lettered with that error's code. A retriable error (a key lookup that failed) is retried.
+   */
+  verify?: (message: RawMessage, headers: Readonly<Record<string, string>>) => Verified | Promise<Verified>;
   /** Called after every message whose processing finished (handled or dead-lettered). */
   onProcessed?: (ctx: MessageContext, outcome: 'handled' | 'dead_lettered') => void;
 }
@@ -157,9 +176,35 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
     return ctx;
   }
 
+  /** Runs `verify`: sets `ctx.signer`, or returns why the message is refused. */
+  async function authenticate(message: KafkaMessage, ctx: MessageContext): Promise<{ code: string; message: string } | undefined> {
+    const verify = options.verify;
+    if (!verify) return undefined;
+    let refused: { code: string; message: string } | undefined;
+    await retrying(
+      async () => {
+        try {
+          ctx.signer = await verify({ topic: ctx.topic, key: ctx.key, value: message.value }, ctx.headers);
+        } catch (error) {
+          if (error instanceof RetentionError && !error.retriable) refused = { code: error.code, message: error.message };
+          else throw error;
+        }
+      },
+      ctx,
+      ctx.heartbeat,
+    );
+    return refused;
+  }
+
   /** Handles or dead-letters one message; returns when its offset may be committed. */
   async function processMessage(message: KafkaMessage, ctx: MessageContext): Promise<void> {
     let outcome: 'handled' | 'dead_lettered' = 'handled';
+    const refused = await authenticate(message, ctx);
+    if (refused) {
+      await retrying(() => deadLetter(message, ctx, refused), ctx, ctx.heartbeat);
+      options.onProcessed?.(ctx, 'dead_lettered');
+      return;
+    }
     if (message.value === null) {
       if (options.onTombstone) {
         const onTombstone = options.onTombstone;
@@ -243,7 +288,8 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
           // Stopping or rebalanced: what is not resolved is consumed again, by this member or another.
           if (!isRunning() || isStale()) return;
           const ctx = messageContext(batch.topic, batch.partition, message, heartbeat);
-          const decoded = message.value === null ? null : decodeEvent(message.value, options.accept);
+          const authentic = options.verify ? (await authenticate(message, ctx)) === undefined : true;
+          const decoded = message.value === null || !authentic ? null : decodeEvent(message.value, options.accept);
           if (decoded?.ok) {
             run.push({ message, event: decoded.event as unknown as Extract<AnyEnvelope, { type: T }>, ctx });
             if (run.length >= maxBatchSize) await flush();

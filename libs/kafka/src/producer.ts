@@ -1,4 +1,4 @@
-import { CONTENT_TYPE, Headers } from '@retention/contracts';
+import { CONTENT_TYPE, Headers, type SigningKey, signMessage } from '@retention/contracts';
 import { currentTraceHeaders } from '@retention/observability';
 import { type Kafka, Partitioners, type Producer } from 'kafkajs';
 
@@ -15,11 +15,22 @@ export interface Publisher {
   disconnect(): Promise<void>;
 }
 
+export interface PublisherOptions {
+  /**
+   * Signs every message at the moment it is sent (tombstones included), so the signing time says
+   * when it was published, not when it was queued; see `signMessage` in libs/contracts.
+   */
+  signer?: SigningKey;
+  now?: () => Date;
+}
+
 /**
  * An idempotent producer (no duplicates from its own retries; `acks=-1`). Messages without trace
  * headers get the current trace context, so a trace continues across Kafka.
  */
-export async function createPublisher(kafka: Kafka): Promise<Publisher> {
+export async function createPublisher(kafka: Kafka, options: PublisherOptions = {}): Promise<Publisher> {
+  const { signer } = options;
+  const now = options.now ?? (() => new Date());
   // The default (murmur2, Java-compatible) partitioner, named to make the choice explicit.
   const producer: Producer = kafka.producer({
     idempotent: true,
@@ -39,7 +50,11 @@ export async function createPublisher(kafka: Kafka): Promise<Publisher> {
           messages: list.map((m) => ({
             key: m.key,
             value: m.value,
-            headers: { [Headers.contentType]: CONTENT_TYPE, ...(m.headers ?? currentTraceHeaders()) },
+            headers: {
+              [Headers.contentType]: CONTENT_TYPE,
+              ...(m.headers ?? currentTraceHeaders()),
+              ...(signer ? signMessage(signer, { topic, key: m.key, value: m.value }, now()) : {}),
+            },
           })),
         })),
       });

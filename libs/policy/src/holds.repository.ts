@@ -14,14 +14,18 @@ export interface ActiveHold {
 /** A hold is active until it is released (tombstone) or its expiry passes. */
 export const ACTIVE_HOLD_SQL = '(h.expires_at IS NULL OR h.expires_at > now())';
 
-/** Stores a hold replicated from the holds topic (newer versions of the same hold replace it). */
-export async function upsertHold(manager: EntityManager, hold: HoldPlaced): Promise<void> {
-  await manager.query(
+/**
+ * Stores a hold replicated from the holds topic (newer versions of the same hold replace it). A hold
+ * released before is not placed again: returns false.
+ */
+export async function upsertHold(manager: EntityManager, hold: HoldPlaced): Promise<boolean> {
+  const result = (await manager.query(
     `INSERT INTO retention_holds (hold_id, scope, subject_type, subject_id, policy, table_name, record_key, expires_at, placed_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::timestamptz, $9::timestamptz WHERE NOT EXISTS (SELECT 1 FROM retention_released_holds WHERE hold_id = $1)
      ON CONFLICT (hold_id) DO UPDATE SET scope = EXCLUDED.scope, subject_type = EXCLUDED.subject_type, subject_id = EXCLUDED.subject_id,
        policy = EXCLUDED.policy, table_name = EXCLUDED.table_name, record_key = EXCLUDED.record_key,
-       expires_at = EXCLUDED.expires_at, placed_at = EXCLUDED.placed_at, updated_at = now()`,
+       expires_at = EXCLUDED.expires_at, placed_at = EXCLUDED.placed_at, updated_at = now()
+     RETURNING hold_id`,
     [
       hold.holdId,
       hold.scope,
@@ -33,11 +37,17 @@ export async function upsertHold(manager: EntityManager, hold: HoldPlaced): Prom
       hold.expiresAt ?? null,
       hold.placedAt,
     ],
-  );
+  )) as unknown[];
+  return result.length > 0;
 }
 
+/** Releases a hold for good: its id is remembered so that it is never placed again. */
 export async function releaseHold(manager: EntityManager, holdId: string): Promise<void> {
-  await manager.query('DELETE FROM retention_holds WHERE hold_id = $1', [holdId]);
+  await manager.query(
+    `WITH released AS (INSERT INTO retention_released_holds (hold_id) VALUES ($1) ON CONFLICT DO NOTHING)
+     DELETE FROM retention_holds WHERE hold_id = $1`,
+    [holdId],
+  );
 }
 
 /** Active subject and policy holds (record holds are applied row by row in SQL). */

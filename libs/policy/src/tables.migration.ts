@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { CreateRetentionReleasedHolds1764600000100 } from './released-holds.migration';
 
 /**
  * The tables the executor uses in every service's own database: legal holds replicated from the
@@ -67,4 +68,8 @@ export class CreateRetentionFileDeletions1763800000150 implements MigrationInter
   }
 }
 
-export const policyMigrations = [CreateRetentionPolicyTables1763800000100, CreateRetentionFileDeletions1763800000150];
+export const policyMigrations = [
+  CreateRetentionPolicyTables1763800000100,
+  CreateRetentionFileDeletions1763800000150,
+  CreateRetentionReleasedHolds1764600000100,
+];

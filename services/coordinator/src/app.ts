@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type Ack, EventTypes, topicNames } from '@retention/contracts';
+import { type Ack, EventTypes, serviceCommandGroup, SignatureError, topicNames } from '@retention/contracts';
+import { signingKeyOf } from '@retention/config';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import {
   consumerGroupLag,
@@ -21,7 +22,8 @@ import type { CoordinatorConfig } from './config';
 import { createLegalHoldsService } from './holds/legal-holds.service';
 import { createAuthenticator } from './http/auth';
 import { registerErrorHandler } from './http/errors';
-import { openApiDocument, registerRoutes } from './http/route';
+import { httpServerOptions } from './http/server-options';
+import { collectRoutes, registerRoutes, type ServedRoute, withOpenApiRoute } from './http/route';
 import { buildRoutes } from './http/routes';
 import { LeaderLock } from './maintenance/leader-lock';
 import { MaintenanceLoop } from './maintenance/maintenance-loop';
@@ -29,7 +31,8 @@ import { flagOverdue, redeliverDue } from './maintenance/redelivery';
 import { scheduleDueSweeps } from './maintenance/sweep-scheduler';
 import { createCoordinatorMetrics } from './metrics';
 import { coordinatorMigrations } from './migrations';
-import { upsertService } from './registry/registry.repository';
+import { activeServiceGroups, recordRegistration, retireService } from './registry/registry.repository';
+import { createServiceKeyring } from './registry/service-keys';
 import { createErasureRequestUseCase } from './requests/create-erasure-request.use-case';
 import { requestSweepUseCase } from './sweeps/request-sweep.use-case';
 
@@ -40,6 +43,8 @@ export interface RunningCoordinator {
   dataSource: DataSource;
   registry: Registry;
   logger: Logger;
+  /** Every HTTP route the server serves (tests check each against the role matrix). */
+  httpRoutes: readonly ServedRoute[];
   /** Runs one maintenance tick now if this replica is the leader (tests). */
   maintain(): Promise<boolean>;
   stop(): Promise<void>;
@@ -81,7 +86,12 @@ export async function startCoordinator(
       security: kafkaSecurityFromConfig(config),
     });
     await ensureTopics(kafka, topics);
-    const publisher = await createPublisher(kafka);
+    // Every command and hold event (and release) carries the coordinator's signature; services apply
+    // nothing else. Acks and registrations are checked against the services' keys.
+    const publisher = await createPublisher(kafka, { signer: signingKeyOf(config) });
+    const keyring = createServiceKeyring({ dataSource, configured: config.RETENTION_SERVICE_PUBLIC_KEYS ?? [] });
+    await keyring.reload();
+    const skewMs = config.RETENTION_MAX_CLOCK_SKEW_SECONDS * 1000;
     stops.push(() => publisher.disconnect());
     const relay = new OutboxRelay({ dataSource, publisher, logger });
     relay.start();
@@ -99,9 +109,30 @@ export async function startCoordinator(
       name: 'coordinator.registry',
       logger,
       deadLetters: { topic: topics.dlq, publisher, counter: metrics.deadLetters },
-      handle: async (event) => {
-        await upsertService(dataSource.manager, event.data);
-        logger.info({ registered: event.data.service, version: event.data.version, policyHash: event.data.policyHash }, 'service registered');
+      // Registrations are compacted state (no age limit); who may register is decided below.
+      verify: (message, headers) => keyring.verifyRegistration(message, headers, { maxSkewMs: skewMs }),
+      handle: async (event, ctx) => {
+        const manifest = event.data;
+        if (manifest.service !== ctx.key) throw new SignatureError('signer_mismatch', `registration of "${manifest.service}" is keyed "${ctx.key ?? ''}"`);
+        if (!manifest.signingKey || manifest.signingKey.keyId !== ctx.signer?.keyId) {
+          throw new SignatureError('signer_mismatch', 'a registration must present the key it is signed with (data.signingKey)');
+        }
+        const trust = keyring.isTrusted(manifest.service, manifest.signingKey) ? 'trusted' : 'self_asserted';
+        const outcome = await dataSource.transaction((manager) => recordRegistration(manager, manifest, trust, now()));
+        if (outcome === 'registered' || outcome === 'updated') await keyring.reload();
+        const fields = { registered: manifest.service, version: manifest.version, policyHash: manifest.policyHash, keyId: manifest.signingKey.keyId, outcome };
+        if (trust === 'trusted') logger.info(fields, 'service registered');
+        else logger.warn(fields, 'service registration waits for an admin approval (POST /v1/services/{name}/approve)');
+      },
+      // A registration tombstone retires the service; only a key trusted for it can sign one.
+      onTombstone: async (ctx) => {
+        if (!ctx.key || ctx.signer?.owner !== ctx.key) return;
+        await retireService(dataSource, ctx.key, { by: `service:${ctx.key}`, reason: 'registration tombstone' }, now()).catch((error: unknown) => {
+          // Already retired, or never registered here: nothing to close.
+          if (!(error instanceof Error && ['not_found', 'conflict'].includes((error as { code?: string }).code ?? ''))) throw error;
+        });
+        await keyring.reload();
+        logger.info({ retired: ctx.key }, 'service retired by its registration tombstone');
       },
       onProcessed: (ctx) => registryTracker.markApplied(ctx.partition, ctx.offset),
     });
@@ -126,9 +157,16 @@ export async function startCoordinator(
       name: 'coordinator.acks',
       logger,
       deadLetters: { topic: topics.dlq, publisher, counter: metrics.deadLetters },
-      handle: async (event, ctx) => reported(event.data, await acks.one(event.data), ctx),
+      verify: (message, headers) =>
+        keyring.verifyServiceMessage(message, headers, { maxSkewMs: skewMs, maxAgeMs: config.RETENTION_MESSAGE_MAX_AGE_SECONDS * 1000 }),
+      handle: async (event, ctx) => {
+        assertSignedByService(event.data, ctx.signer?.owner);
+        await reported(event.data, await acks.one(event.data), ctx);
+      },
       // The acks fetched together are reconciled in one transaction; each keeps a span in its trace.
       handleBatch: async (items) => {
+        // An ack signed by another service's key: the run is handled one by one, where it is dead-lettered.
+        for (const { event, ctx } of items) assertSignedByService(event.data, ctx.signer?.owner);
         const results = await acks.many(
           items.map((i) => i.event.data),
           (i, work) =>
@@ -164,11 +202,13 @@ export async function startCoordinator(
     await lagAdmin.connect();
     stops.push(() => lagAdmin.disconnect());
     const servicesBehind = async (): Promise<string[]> => {
-      const services = ((await dataSource.query(`SELECT service FROM registered_services`)) as Array<{ service: string }>).map((r) => r.service);
+      const services = await activeServiceGroups(dataSource);
       const lags = await Promise.all(
-        services.map((service) => consumerGroupLag(lagAdmin, `${config.RETENTION_TOPIC_PREFIX}retention.${service}`, topics.commands).catch(() => 0)),
+        services.map(({ service, group }) =>
+          consumerGroupLag(lagAdmin, group ?? serviceCommandGroup(config.RETENTION_TOPIC_PREFIX, service), topics.commands).catch(() => 0),
+        ),
       );
-      return services.filter((_, i) => (lags[i] ?? 0) > 0);
+      return services.filter((_, i) => (lags[i] ?? 0) > 0).map((s) => s.service);
     };
 
     const maintenance = new MaintenanceLoop(
@@ -202,7 +242,10 @@ export async function startCoordinator(
 
     await registryTracker.caughtUp(60_000);
 
-    const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+    const app = Fastify(
+      httpServerOptions({ requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS, handlerTimeoutMs: config.HTTP_HANDLER_TIMEOUT_MS, bodyLimitBytes: 64 * 1024 }),
+    );
+    const httpRoutes = collectRoutes(app);
     registerErrorHandler(app, logger);
     registerOpsRoutes(app, {
       registry,
@@ -215,19 +258,23 @@ export async function startCoordinator(
       requestSweep: sweeps.requestSweep,
       holds,
       onRetry: () => void maintenance.runOnce().catch(() => undefined),
+      onServicesChanged: () => keyring.reload(),
       now,
     });
-    const openapi = openApiDocument(routes, { title: 'Retention coordinator API', version: VERSION });
-    app.get('/v1/openapi.json', async () => openapi);
-    registerRoutes(app, routes, createAuthenticator(config.RETENTION_API_TOKENS));
+    registerRoutes(app, withOpenApiRoute(routes, { title: 'Retention coordinator API', version: VERSION }), createAuthenticator(config.RETENTION_API_TOKENS));
     const url = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
     stops.push(() => app.close());
     maintenance.start();
     stops.push(() => maintenance.stop());
     logger.info({ url, instanceId }, 'coordinator started');
-    return { url, dataSource, registry, logger, maintain: () => maintenance.runOnce(), stop };
+    return { url, dataSource, registry, logger, httpRoutes, maintain: () => maintenance.runOnce(), stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** An ack counts only when the key that signed it belongs to the service it speaks for. */
+function assertSignedByService(ack: Ack, signer: string | undefined): void {
+  if (ack.service !== signer) throw new SignatureError('signer_mismatch', `ack for service "${ack.service}" is signed by a key of "${signer ?? 'nobody'}"`);
 }

@@ -1,4 +1,4 @@
-import { boolFlag, commonEnv, kafkaSecurityRules, port, postgresUrl } from '@retention/config';
+import { boolFlag, commonEnv, kafkaSecurityRules, messageAgeEnv, port, postgresUrl, requireSigningKey, servicePublicKeys, signingEnv } from '@retention/config';
 import { z } from 'zod';
 
 const Role = z.enum(['admin', 'requester', 'auditor']);
@@ -30,9 +30,17 @@ const apiTokens = z
       .min(1, 'must contain at least one role:token'),
   );
 
-export const CoordinatorEnv = z
-  .object({
+export const CoordinatorEnv = requireSigningKey(
+  z.object({
     ...commonEnv,
+    /** The coordinator's Ed25519 key: it signs every command and hold event; services trust its public half. */
+    ...signingEnv,
+    /**
+     * `service:keyId=publicKey,...`: services trusted without an admin's approval (their registration
+     * becomes active at once, and their acks are checked with these keys).
+     */
+    RETENTION_SERVICE_PUBLIC_KEYS: servicePublicKeys.optional(),
+    ...messageAgeEnv,
     DATABASE_URL: postgresUrl,
     DATABASE_AUTO_CREATE: boolFlag.default(false),
     RETENTION_API_TOKENS: apiTokens,
@@ -40,6 +48,10 @@ export const CoordinatorEnv = z
     RETENTION_SUBJECT_HMAC_KEY: z.string().min(16, 'must be at least 16 characters'),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port.default(8080),
+    /** A request whose headers and body have not all arrived within this is answered 408 (slow or stalled clients). */
+    HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    /** A request not answered within this (a database that does not answer) is answered 503. */
+    HTTP_HANDLER_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
     /** Days an erasure request may take before it is overdue (GDPR: one month). */
     ERASURE_DEADLINE_DAYS: z.coerce.number().int().min(1).max(90).default(30),
     /** Hours a sweep may take before it is overdue. */
@@ -62,6 +74,6 @@ export const CoordinatorEnv = z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/)
       .optional(),
-  })
-  .check(kafkaSecurityRules);
+  }),
+).check(kafkaSecurityRules);
 export type CoordinatorConfig = z.output<typeof CoordinatorEnv>;

@@ -46,6 +46,7 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
        FROM registered_services s
        LEFT JOIN request_targets t ON t.service = s.service AND t.status = 'pending'
        LEFT JOIN retention_requests r ON r.id = t.request_id
+       WHERE s.status = 'active'
        GROUP BY s.service`,
     );
   new Gauge({

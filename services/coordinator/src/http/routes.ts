@@ -5,10 +5,12 @@ import { appendLedger, verifyLedger } from '../ledger/ledger.repository';
 import { buildReport, reportToCsv } from '../ledger/report';
 import { listServices } from '../registry/registry.repository';
 import type { createErasureRequestUseCase } from '../requests/create-erasure-request.use-case';
+import { decodeCursor } from '../requests/request-cursor';
 import { getRequest, listRequests, retryFailedTargets } from '../requests/requests.repository';
 import { subjectRef } from '../subject-ref';
 import type { requestSweepUseCase } from '../sweeps/request-sweep.use-case';
 import { type AnyRoute, defineRoute } from './route';
+import { serviceRoutes } from '../registry/services.routes';
 import type { DataSource } from 'typeorm';
 
 export interface RouteDeps {
@@ -19,11 +21,26 @@ export interface RouteDeps {
   holds: ReturnType<typeof createLegalHoldsService>;
   /** Wakes the leader's maintenance loop (redelivery) after a retry. */
   onRetry: () => void;
+  /** After a service was approved or retired (the keys acks are checked with change). */
+  onServicesChanged?: () => Promise<void>;
   now?: () => Date;
 }
 
 const IdParams = z.object({ id: z.uuid('must be a UUID') });
-const Instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2026-01-01T00:00:00Z' }).transform((s) => new Date(s));
+/** An ISO 8601 instant in years 1970–9999 (UTC): outside, PostgreSQL or the JavaScript Date would not agree on it. */
+const InstantText = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2026-01-01T00:00:00Z' }).refine((s) => {
+  const t = new Date(s).getTime();
+  return t >= Date.UTC(1970, 0, 1) && t < Date.UTC(10000, 0, 1);
+}, 'must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z');
+const Instant = InstantText.transform((s) => new Date(s));
+/** A subject in an HTTP body: unknown keys are refused (the Kafka contract ignores them, for forward compatibility). */
+const HttpSubject = Subject.strict();
+/** A list cursor, decoded and checked before it can reach SQL. */
+const Cursor = z.string().transform((s, ctx) => {
+  const cursor = decodeCursor(s);
+  if (!cursor) ctx.addIssue({ code: 'custom', message: 'invalid: not a cursor returned by this API (pass nextCursor as it is)' });
+  return cursor ?? z.NEVER;
+});
 const Limit = z.coerce.number().int().min(1).max(500).default(50);
 const Status = z.enum(['pending', 'completed', 'failed', 'overdue']);
 
@@ -35,7 +52,7 @@ const ListQuery = z
     subjectType: SubjectType.optional(),
     subjectId: z.string().min(1).max(256).optional(),
     limit: Limit,
-    cursor: z.string().max(200).optional(),
+    cursor: Cursor.optional(),
   })
   .strict()
   .refine((q) => !q.subjectId === !q.subjectType, { message: 'subjectType and subjectId go together', path: ['subjectId'] });
@@ -43,13 +60,13 @@ const ListQuery = z
 const HoldBody = z
   .object({
     scope: z.enum(['subject', 'policy', 'record']),
-    subject: Subject.optional(),
+    subject: HttpSubject.optional(),
     service: ServiceName.optional(),
     policy: PolicyName.optional(),
     table: Identifier.optional(),
     recordKey: z.string().min(1).max(256).optional(),
     reason: z.string().min(3).max(2000),
-    expiresAt: z.iso.datetime({ offset: true }).optional(),
+    expiresAt: InstantText.optional(),
   })
   .strict()
   .superRefine((h, ctx) => {
@@ -86,13 +103,13 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
       method: 'POST',
       url: '/v1/erasure-requests',
       summary: 'Request the erasure of everything every service stores about one subject (GDPR Art. 17). Send an Idempotency-Key header to make retries safe.',
-      roles: ['requester', 'admin'],
-      body: z.object({ subject: Subject, reason: z.string().min(1).max(2000).optional(), dryRun: z.boolean().default(false) }).strict(),
+      roles: ['requester'],
+      body: z.object({ subject: HttpSubject, reason: z.string().min(1).max(2000).optional(), dryRun: z.boolean().default(false) }).strict(),
       responses: {
         202: 'Accepted: {id, status, dueAt, dryRun, targets}',
         200: 'Same Idempotency-Key: the existing request',
         400: 'Invalid body (issues name the fields)',
-        409: 'Idempotency-Key used for a different request',
+        409: 'Idempotency-Key already used by this caller for a different request',
       },
       handler: async ({ body, principal, request, reply }) => {
         const header = request.headers['idempotency-key'];
@@ -179,14 +196,14 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
       summary: 'Place a legal hold on a subject, a policy, or one record of a service; every service enforces it.',
       roles: ['admin'],
       body: HoldBody,
-      responses: { 201: 'The hold', 400: 'Invalid hold' },
+      responses: { 201: 'The hold', 400: 'Invalid hold, or it names a service, policy, table or subject type that no registered service has' },
       handler: async ({ body, principal, reply }) => reply.code(201).send(await deps.holds.place({ ...body, placedBy: principal.name })),
     }),
     defineRoute({
       method: 'GET',
       url: '/v1/legal-holds',
       summary: "Legal holds (subjects shown as their keyed hash), optionally only active or released ones, or one subject's.",
-      roles: ['admin', 'auditor'],
+      roles: ['auditor', 'admin'],
       query: z
         .object({
           active: z
@@ -227,7 +244,7 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
       method: 'GET',
       url: '/v1/ledger/report',
       summary: 'Completeness report of every request and sweep created in [from, to): targets, statuses, counts, overdue flags, summary. JSON or CSV.',
-      roles: ['auditor', 'admin'],
+      roles: ['auditor'],
       query: z
         .object({ from: Instant, to: Instant, format: z.enum(['json', 'csv']).default('json') })
         .strict()
@@ -247,9 +264,10 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
       method: 'GET',
       url: '/v1/ledger/verify',
       summary: "Recompute the ledger's hash chain: {ok, entries, firstBrokenEntry?}.",
-      roles: ['auditor', 'admin'],
+      roles: ['auditor'],
       responses: { 200: '{ok, entries, firstBrokenEntry?}' },
       handler: () => verifyLedger(deps.dataSource),
     }),
+    ...serviceRoutes(deps),
   ];
 }

@@ -11,7 +11,11 @@ export type LedgerEntryType =
   | 'request.overdue'
   | 'target.retry'
   | 'hold.placed'
-  | 'hold.released';
+  | 'hold.released'
+  | 'service.registration_pending'
+  | 'service.approved'
+  | 'service.retired'
+  | 'target.retired';
 
 export interface LedgerEntryInput {
   requestId: string | null;

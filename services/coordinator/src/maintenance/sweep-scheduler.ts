@@ -2,6 +2,7 @@ import type { ServiceRegistered } from '@retention/contracts';
 import type { Logger } from '@retention/observability';
 import { Cron } from 'croner';
 import type { DataSource } from 'typeorm';
+import { activeManifests } from '../registry/registry.repository';
 import type { requestSweepUseCase } from '../sweeps/request-sweep.use-case';
 
 export interface SchedulerOptions {
@@ -35,9 +36,7 @@ export async function scheduleDueSweeps(
   options: SchedulerOptions,
   now: Date,
 ): Promise<number> {
-  const manifests = ((await deps.dataSource.query(`SELECT manifest FROM registered_services ORDER BY service`)) as Array<{ manifest: ServiceRegistered }>).map(
-    (r) => r.manifest,
-  );
+  const manifests = await activeManifests(deps.dataSource.manager);
   let issued = 0;
   for (const m of manifests) {
     for (const p of m.policies) {

@@ -1,4 +1,11 @@
 import { CoordinatorInitial1763800001000 } from './1763800001000-coordinator-initial';
 import { HoldsAndSweeps1763800001100 } from './1763800001100-holds-and-sweeps';
+import { ServiceLifecycle1764600000300 } from './1764600000300-service-lifecycle';
+import { IdempotencyKeyPerCaller1764600000700 } from './1764600000700-idempotency-key-per-caller';
 
-export const coordinatorMigrations = [CoordinatorInitial1763800001000, HoldsAndSweeps1763800001100];
+export const coordinatorMigrations = [
+  CoordinatorInitial1763800001000,
+  HoldsAndSweeps1763800001100,
+  ServiceLifecycle1764600000300,
+  IdempotencyKeyPerCaller1764600000700,
+];

@@ -3,6 +3,7 @@ import type { ServiceRegistered } from '@retention/contracts';
 import { ValidationError } from '@retention/contracts';
 import type { EntityManager } from 'typeorm';
 import { activePolicyHolds } from '../holds/legal-holds.service';
+import { activeManifests } from '../registry/registry.repository';
 import { issueRequest } from '../requests/issue-request';
 import { getRequest } from '../requests/requests.repository';
 import type { RequestView } from '../requests/request.views';
@@ -34,9 +35,7 @@ export function requestSweepUseCase(deps: RequestDeps & { sweepDeadlineHours: nu
 
   /** Issues the sweep in the caller's transaction (the scheduler uses its own). */
   async function issueSweep(manager: EntityManager, input: RequestSweep): Promise<string> {
-    const manifests = ((await manager.query(`SELECT manifest FROM registered_services ORDER BY service`)) as Array<{ manifest: ServiceRegistered }>).map(
-      (r) => r.manifest,
-    );
+    const manifests = await activeManifests(manager);
     if (input.service && !manifests.some((m) => m.service === input.service)) {
       throw new ValidationError('invalid sweep', [{ path: 'service', message: `no registered service "${input.service}"` }]);
     }
