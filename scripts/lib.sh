@@ -1,7 +1,12 @@
 # Shared by scripts/*.sh: repository root, dependency install, logging.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-LOCAL_DIR="${RETENTION_LOCAL_DIR:-$ROOT/.local}"
+# The secured stack (RETENTION_KAFKA_SECURITY=sasl) has a state dir of its own, as in deploy/local.
+if [ "${RETENTION_KAFKA_SECURITY:-none}" = sasl ]; then
+  LOCAL_DIR="${RETENTION_LOCAL_DIR:-$ROOT/.local/secure}"
+else
+  LOCAL_DIR="${RETENTION_LOCAL_DIR:-$ROOT/.local}"
+fi
 RUN_DIR="$LOCAL_DIR/run"
 
 say() { printf '\033[1m[retention]\033[0m %s\n' "$*"; }

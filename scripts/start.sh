@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The main job: the local stack (Kafka + PostgreSQL), then every domain service with demo data,
 # then the coordinator. Processes run in the background; `npm run stop` stops them by PID.
+# RETENTION_KAFKA_SECURITY=sasl: the same on the secured stack (SASL/SCRAM + ACLs, its own state
+# dir and ports), each process logged in as its own Kafka principal.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_deps
 
 SERVICES=(sessions orders analytics support ml-data)
-API_PORT="${RETENTION_API_PORT:-18080}"
-FIRST_SERVICE_PORT="${RETENTION_SERVICE_PORT_BASE:-18081}"
+SECURITY="${RETENTION_KAFKA_SECURITY:-none}"
+# The secured stack's processes get ports of their own, so both stacks can run at once.
+if [ "$SECURITY" = sasl ]; then port_base=18180; else port_base=18080; fi
+API_PORT="${RETENTION_API_PORT:-$port_base}"
+FIRST_SERVICE_PORT="${RETENTION_SERVICE_PORT_BASE:-$((port_base + 1))}"
 # Local-only secrets: fine for a laptop, never for a deployment (see README, Configuration).
 REQUESTER_TOKEN="${RETENTION_DEMO_REQUESTER_TOKEN:-requester-demo-token-change-me}"
 ADMIN_TOKEN="${RETENTION_DEMO_ADMIN_TOKEN:-admin-demo-token-change-me}"
@@ -29,7 +34,13 @@ start() {
     say "$name already running (pid $(cat "$pidfile"))"
     return
   fi
-  env "$@" HTTP_PORT="$port" TSX_TSCONFIG_PATH="$ROOT/tsconfig.runtime.json" node --import tsx "$entry" >>"$log" 2>&1 &
+  # On the secured stack each process logs in as the Kafka principal of its own name; the
+  # mechanism and the credentials dir come from stack.env.
+  local login=()
+  if [ "$SECURITY" = sasl ]; then
+    login=(KAFKA_SASL_USERNAME="$name" KAFKA_SASL_PASSWORD_FILE="$RETENTION_KAFKA_CREDENTIALS_DIR/$name.password")
+  fi
+  env "$@" "${login[@]}" HTTP_PORT="$port" TSX_TSCONFIG_PATH="$ROOT/tsconfig.runtime.json" node --import tsx "$entry" >>"$log" 2>&1 &
   echo $! >"$pidfile"
   say "$name starting (pid $!, log $log)"
 }
@@ -66,7 +77,7 @@ wait_ready coordinator "$API_PORT"
 API="http://127.0.0.1:$API_PORT"
 cat <<MSG
 
-  Retention platform is up.
+  Retention platform is up$([ "$SECURITY" = sasl ] && printf ' on the secured broker (%s, SASL/SCRAM + ACLs, one principal per process)' "$KAFKA_BROKERS").
     API:      $API          (metrics: $API/metrics)
     Services: ${SERVICES[*]} (demo subjects user:demo-1 … user:demo-100)
     Tokens:   requester=$REQUESTER_TOKEN  admin=$ADMIN_TOKEN  auditor=$AUDITOR_TOKEN
@@ -84,6 +95,6 @@ cat <<MSG
     RETENTION_API_URL=$API RETENTION_API_TOKEN=$ADMIN_TOKEN npm run retention -- sweep --dry-run --wait
     RETENTION_API_URL=$API RETENTION_API_TOKEN=$ADMIN_TOKEN npm run retention -- sweep --wait
 
-  Logs: $RUN_DIR/*.log      Stop everything: npm run stop
+  Logs: $RUN_DIR/*.log      Stop everything: npm run stop$([ "$SECURITY" = sasl ] && printf ' (or RETENTION_KAFKA_SECURITY=sasl npm run stop: this stack only)')
 
 MSG

@@ -119,13 +119,14 @@ for cmdline in /proc/[0-9]*/cmdline; do
   fi
 done
 [ -z "$leftovers" ] || die "processes still running from $STATE_DIR:$leftovers"
-for port in "$RETENTION_KAFKA_PORT" "$RETENTION_KAFKA_CONTROLLER_PORT" "$RETENTION_PG_PORT"; do
+for port in "$RETENTION_KAFKA_PORT" "$RETENTION_KAFKA_CONTROLLER_PORT" ${RETENTION_KAFKA_BROKER_PORT:+"$RETENTION_KAFKA_BROKER_PORT"} "$RETENTION_PG_PORT"; do
   if port_open "$port"; then
     log "note: 127.0.0.1:$port still accepts connections, but not from a process of this stack"
   fi
 done
 
 if [ -n "$purge" ]; then
-  log "purging $KAFKA_DIR, $PG_DIR and $STACK_ENV (keeping the jar cache in $STATE_DIR/cache)"
+  # With the broker's data go its SCRAM users, so the credentials (in $KAFKA_DIR) go too.
+  log "purging $KAFKA_DIR, $PG_DIR and $STACK_ENV (keeping the jar cache in $KAFKA_CACHE_ROOT)"
   rm -rf "$KAFKA_DIR" "$PG_DIR" "$STACK_ENV"
 fi

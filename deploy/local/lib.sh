@@ -8,9 +8,34 @@ set -euo pipefail
 # project's Node client, kafkajs 2.2.4 (admin, idempotent producer, consumer groups, offsets).
 # See README.md next to this file before changing it.
 RETENTION_KAFKA_VERSION="${RETENTION_KAFKA_VERSION:-4.4.0}"
-RETENTION_KAFKA_PORT="${RETENTION_KAFKA_PORT:-19092}"
-RETENTION_KAFKA_CONTROLLER_PORT="${RETENTION_KAFKA_CONTROLLER_PORT:-19093}"
-RETENTION_PG_PORT="${RETENTION_PG_PORT:-15432}"
+# none: one PLAINTEXT listener, no authentication. sasl: SASL/SCRAM on the client listener, the
+# StandardAuthorizer with ACLs, one principal per process (see README.md, "The secured stack").
+# The secured stack is a stack of its own: other state dir, other ports, so both can run at once.
+RETENTION_KAFKA_SECURITY="${RETENTION_KAFKA_SECURITY:-none}"
+case "$RETENTION_KAFKA_SECURITY" in
+  none)
+    default_state_dir=".local"
+    RETENTION_KAFKA_PORT="${RETENTION_KAFKA_PORT:-19092}"
+    RETENTION_KAFKA_CONTROLLER_PORT="${RETENTION_KAFKA_CONTROLLER_PORT:-19093}"
+    RETENTION_KAFKA_BROKER_PORT="${RETENTION_KAFKA_BROKER_PORT:-}"
+    RETENTION_PG_PORT="${RETENTION_PG_PORT:-15432}"
+    ;;
+  sasl)
+    default_state_dir=".local/secure"
+    RETENTION_KAFKA_PORT="${RETENTION_KAFKA_PORT:-19192}"
+    RETENTION_KAFKA_CONTROLLER_PORT="${RETENTION_KAFKA_CONTROLLER_PORT:-19193}"
+    # The inter-broker listener (PLAINTEXT, loopback), kept off the client port.
+    RETENTION_KAFKA_BROKER_PORT="${RETENTION_KAFKA_BROKER_PORT:-19194}"
+    RETENTION_PG_PORT="${RETENTION_PG_PORT:-15532}"
+    ;;
+  *)
+    printf '[stack] error: RETENTION_KAFKA_SECURITY must be none or sasl (got "%s")\n' "$RETENTION_KAFKA_SECURITY" >&2
+    exit 2
+    ;;
+esac
+# One SCRAM principal per process of `npm start`, plus `admin` (a super user: topics and ACLs).
+KAFKA_SASL_PRINCIPALS=(admin coordinator sessions orders analytics support ml-data)
+KAFKA_SASL_SERVICES=(sessions orders analytics support ml-data)
 # -Xms/-Xmx as the Kafka start scripts would get them from KAFKA_HEAP_OPTS.
 RETENTION_KAFKA_HEAP_OPTS="${RETENTION_KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
 # Seconds up.sh waits for the broker (a cold JVM on 2 busy cores can take 20 s or more).
@@ -18,14 +43,22 @@ RETENTION_KAFKA_START_TIMEOUT="${RETENTION_KAFKA_START_TIMEOUT:-90}"
 
 STACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO_ROOT="$(cd "$STACK_DIR/../.." && pwd -P)"
-STATE_DIR="${RETENTION_LOCAL_DIR:-$REPO_ROOT/.local}"
+STATE_DIR="${RETENTION_LOCAL_DIR:-$REPO_ROOT/$default_state_dir}"
 # Absolute, because the paths end up in process command lines (our ownership check) and in
 # files read by processes whose working directory is not ours.
 # realpath -m: also canonical (no "//", "..", symlinks), as PostgreSQL records its -D path, and
 # without requiring the directory to exist yet.
 STATE_DIR="$(realpath -m -- "$STATE_DIR")"
 
-KAFKA_CACHE_DIR="$STATE_DIR/cache/kafka-$RETENTION_KAFKA_VERSION"
+# The jars are the same for every stack: the default state dirs share <repo>/.local/cache.
+if [ -n "${RETENTION_KAFKA_CACHE_DIR:-}" ]; then
+  KAFKA_CACHE_ROOT="$(realpath -m -- "$RETENTION_KAFKA_CACHE_DIR")"
+elif [ -n "${RETENTION_LOCAL_DIR:-}" ]; then
+  KAFKA_CACHE_ROOT="$STATE_DIR/cache"
+else
+  KAFKA_CACHE_ROOT="$REPO_ROOT/.local/cache"
+fi
+KAFKA_CACHE_DIR="$KAFKA_CACHE_ROOT/kafka-$RETENTION_KAFKA_VERSION"
 KAFKA_LIBS="$KAFKA_CACHE_DIR/libs"
 KAFKA_DIR="$STATE_DIR/kafka"
 KAFKA_DATA="$KAFKA_DIR/data"
@@ -34,6 +67,10 @@ KAFKA_CONFIG="$KAFKA_DIR/server.properties"
 KAFKA_PID_FILE="$KAFKA_DIR/kafka.pid"
 KAFKA_LOG="$KAFKA_DIR/kafka.log"
 KAFKA_CLUSTER_ID_FILE="$KAFKA_DIR/cluster.id"
+# The security mode the storage was formatted for (SCRAM users exist only if formatted with them).
+KAFKA_SECURITY_FILE="$KAFKA_DIR/security"
+# sasl: one file per principal, <name>.password (mode 0600), generated once before formatting.
+KAFKA_CREDENTIALS_DIR="$KAFKA_DIR/credentials"
 
 PG_DIR="$STATE_DIR/postgres"
 PG_DATA="$PG_DIR/data"

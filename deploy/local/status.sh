@@ -20,7 +20,9 @@ describe() {
 }
 
 if kafka_running; then
-  describe kafka "$(kafka_pid)" "$RETENTION_KAFKA_PORT" ""
+  extra=""
+  [ "$RETENTION_KAFKA_SECURITY" = sasl ] && extra=" SASL/SCRAM+ACLs"
+  describe kafka "$(kafka_pid)" "$RETENTION_KAFKA_PORT" "$extra"
 else
   echo "kafka: stopped"
   code=3

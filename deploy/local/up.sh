@@ -25,6 +25,14 @@ use_kafka=1
 use_pg=1
 [ -n "${KAFKA_BROKERS:-}" ] && use_kafka=""
 [ -n "${DATABASE_URL:-}" ] && use_pg=""
+# Only the broker, and no DATABASE_URL in stack.env: the tests run the secured broker beside the
+# plain stack, whose PostgreSQL serves both.
+no_pg=""
+case "${RETENTION_KAFKA_ONLY:-false}" in
+  true | 1) no_pg=1 use_pg="" ;;
+  false | 0) ;;
+  *) die "RETENTION_KAFKA_ONLY must be true or false" ;;
+esac
 
 # The state dir path is written into config files and into pg_ctl's -o string, which a shell
 # parses: spaces are quoted there, but a quote, backslash or control character would break them
@@ -32,7 +40,9 @@ use_pg=1
 case "$STATE_DIR" in
   *[\'\"\\]* | *[[:cntrl:]]*) die "the state dir '$STATE_DIR' contains a quote, a backslash or a control character; set RETENTION_LOCAL_DIR to a plain path" ;;
 esac
-for port in "$RETENTION_KAFKA_PORT" "$RETENTION_KAFKA_CONTROLLER_PORT" "$RETENTION_PG_PORT"; do
+kafka_ports=("$RETENTION_KAFKA_PORT" "$RETENTION_KAFKA_CONTROLLER_PORT")
+[ "$RETENTION_KAFKA_SECURITY" = sasl ] && kafka_ports+=("$RETENTION_KAFKA_BROKER_PORT")
+for port in "${kafka_ports[@]}" "$RETENTION_PG_PORT"; do
   case "$port" in '' | *[!0-9]*) die "ports must be numbers (got '$port')" ;; esac
 done
 
@@ -40,7 +50,7 @@ done
 # of an outgoing connection (the broker's own connection to its controller port, say), and then
 # the server fails to bind it. Seen with 39092/39093; the defaults lie below the range.
 if read -r eph_low eph_high 2>/dev/null </proc/sys/net/ipv4/ip_local_port_range; then
-  for port in "$RETENTION_KAFKA_PORT" "$RETENTION_KAFKA_CONTROLLER_PORT" "$RETENTION_PG_PORT"; do
+  for port in "${kafka_ports[@]}" "$RETENTION_PG_PORT"; do
     if [ "$port" -ge "$eph_low" ] && [ "$port" -le "$eph_high" ]; then
       log "warning: port $port is in the ephemeral port range $eph_low-$eph_high; a start may fail with 'Address already in use' (prefer ports below $eph_low)"
     fi
@@ -138,6 +148,16 @@ ensure_prerequisites() {
 fetch_kafka_jars() {
   [ -f "$KAFKA_LIBS/kafka_2.13-$RETENTION_KAFKA_VERSION.jar" ] && return 0
   mkdir -p "$KAFKA_CACHE_DIR"
+  # Stacks of other state dirs share the cache (the plain and the secured one start at the same
+  # time in the tests): one fetch at a time, and whoever waited finds the jars there.
+  if command -v flock >/dev/null 2>&1; then
+    exec 8>"$KAFKA_CACHE_DIR/.fetch.lock"
+    flock -w 600 8 || die "another stack has been fetching the Kafka jars into $KAFKA_CACHE_DIR for 10 minutes"
+    if [ -f "$KAFKA_LIBS/kafka_2.13-$RETENTION_KAFKA_VERSION.jar" ]; then
+      exec 8>&-
+      return 0
+    fi
+  fi
   # Left-overs of fetches that were killed; we hold the lock, so none is in progress.
   rm -rf "$KAFKA_CACHE_DIR"/libs.tmp.* "$KAFKA_LIBS"
   local tmp="$KAFKA_CACHE_DIR/libs.tmp.$$" fetch_log="$KAFKA_CACHE_DIR/fetch.log"
@@ -154,6 +174,7 @@ fetch_kafka_jars() {
     || die "Maven finished but $tmp has no kafka_2.13-$RETENTION_KAFKA_VERSION.jar (see $fetch_log)"
   mv "$tmp" "$KAFKA_LIBS"
   trap - EXIT
+  exec 8>&-
   log "cached $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars in $KAFKA_LIBS"
 }
 
@@ -178,10 +199,11 @@ render_kafka_config() {
   local esc_data
   # sed replacement text: escape the characters that are special there (& \ and our | delimiter).
   esc_data=$(printf '%s' "$KAFKA_DATA" | sed 's/[&|\\]/\\&/g')
-  sed -e "s|@KAFKA_PORT@|$RETENTION_KAFKA_PORT|g" \
-    -e "s|@CONTROLLER_PORT@|$RETENTION_KAFKA_CONTROLLER_PORT|g" \
-    -e "s|@DATA_DIR@|$esc_data|g" \
-    "$STACK_DIR/kafka/server.properties.in" >"$KAFKA_CONFIG.tmp"
+  cat "$STACK_DIR/kafka/server.properties.in" "$STACK_DIR/kafka/listeners-$RETENTION_KAFKA_SECURITY.properties.in" \
+    | sed -e "s|@KAFKA_PORT@|$RETENTION_KAFKA_PORT|g" \
+      -e "s|@CONTROLLER_PORT@|$RETENTION_KAFKA_CONTROLLER_PORT|g" \
+      -e "s|@BROKER_PORT@|$RETENTION_KAFKA_BROKER_PORT|g" \
+      -e "s|@DATA_DIR@|$esc_data|g" >"$KAFKA_CONFIG.tmp"
   mv "$KAFKA_CONFIG.tmp" "$KAFKA_CONFIG"
 }
 
@@ -199,15 +221,75 @@ format_kafka_storage() {
     esac
     echo "$cluster_id" >"$KAFKA_CLUSTER_ID_FILE"
   fi
-  log "formatting Kafka storage in $KAFKA_DATA (cluster id $cluster_id)"
+  local scram=() principal password
+  if [ "$RETENTION_KAFKA_SECURITY" = sasl ]; then
+    ensure_credentials
+    for principal in "${KAFKA_SASL_PRINCIPALS[@]}"; do
+      password=$(cat "$KAFKA_CREDENTIALS_DIR/$principal.password")
+      # SCRAM-SHA-256 too: the second hash costs nothing and lets clients choose.
+      scram+=(--add-scram "SCRAM-SHA-512=[name=$principal,password=$password]")
+      scram+=(--add-scram "SCRAM-SHA-256=[name=$principal,password=$password]")
+    done
+    log "formatting Kafka storage in $KAFKA_DATA (cluster id $cluster_id) with SCRAM users: ${KAFKA_SASL_PRINCIPALS[*]}"
+  else
+    log "formatting Kafka storage in $KAFKA_DATA (cluster id $cluster_id)"
+  fi
+  # The passwords appear on this short-lived command line (StorageTool takes them nowhere else);
+  # the tool's output is kept out of the log, which would repeat them on an error.
   if ! "$JAVA" "${KAFKA_JAVA_OPTS[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
-    -c "$KAFKA_CONFIG" --ignore-formatted >>"$KAFKA_LOG" 2>&1 </dev/null 9>&-; then
-    tail -n 40 "$KAFKA_LOG" >&2
-    die "formatting Kafka storage failed (log: $KAFKA_LOG)"
+    -c "$KAFKA_CONFIG" --ignore-formatted "${scram[@]}" >"$KAFKA_DIR/format.out" 2>&1 </dev/null 9>&-; then
+    if [ ${#scram[@]} -gt 0 ]; then
+      grep -v -e 'password=' -e 'UserScramCredentialRecord' "$KAFKA_DIR/format.out" | tail -n 40 >&2
+    else
+      tail -n 40 "$KAFKA_DIR/format.out" >&2
+    fi
+    rm -f "$KAFKA_DIR/format.out"
+    die "formatting Kafka storage failed"
+  fi
+  # Its bootstrap-metadata line lists every user's salted SCRAM hashes: not for a log.
+  grep -v -e 'password=' -e 'UserScramCredentialRecord' "$KAFKA_DIR/format.out" >>"$KAFKA_LOG" || true
+  rm -f "$KAFKA_DIR/format.out"
+  echo "$RETENTION_KAFKA_SECURITY" >"$KAFKA_SECURITY_FILE"
+}
+
+# A random password per principal, made once and kept (0600) for the clients; the broker only has
+# their salted SCRAM hashes, written when the storage is formatted.
+ensure_credentials() {
+  local principal file password
+  (umask 077 && mkdir -p "$KAFKA_CREDENTIALS_DIR")
+  chmod 0700 "$KAFKA_CREDENTIALS_DIR"
+  for principal in "${KAFKA_SASL_PRINCIPALS[@]}"; do
+    file="$KAFKA_CREDENTIALS_DIR/$principal.password"
+    [ -s "$file" ] && continue
+    # 32 characters from [A-Za-z0-9] (about 190 bits): no character that StorageTool's
+    # [name=..,password=..] syntax or a shell would interpret. tr reads a bounded input to its
+    # end, so no SIGPIPE trips pipefail.
+    password=$(head -c 1024 /dev/urandom | LC_ALL=C tr -dc 'A-Za-z0-9')
+    password=${password:0:32}
+    [ ${#password} -eq 32 ] || die "could not generate a password for $principal"
+    (umask 077 && printf '%s' "$password" >"$file.tmp" && mv "$file.tmp" "$file")
+  done
+}
+
+# The data dir belongs to one security mode: SCRAM users exist only if it was formatted with them,
+# and a secured cluster must not come up open (or the other way round) by a changed variable.
+check_kafka_security_mode() {
+  [ -f "$KAFKA_DATA/meta.properties" ] || return 0
+  local formatted=none principal
+  [ -f "$KAFKA_SECURITY_FILE" ] && read -r formatted <"$KAFKA_SECURITY_FILE"
+  if [ "$formatted" != "$RETENTION_KAFKA_SECURITY" ]; then
+    die "$KAFKA_DATA was formatted for RETENTION_KAFKA_SECURITY=$formatted, not $RETENTION_KAFKA_SECURITY; use another RETENTION_LOCAL_DIR, or delete the data with down.sh --purge"
+  fi
+  if [ "$RETENTION_KAFKA_SECURITY" = sasl ]; then
+    for principal in "${KAFKA_SASL_PRINCIPALS[@]}"; do
+      [ -s "$KAFKA_CREDENTIALS_DIR/$principal.password" ] \
+        || die "$KAFKA_CREDENTIALS_DIR/$principal.password is missing, but the broker's SCRAM users were set when its storage was formatted; restore the file, or start over with down.sh --purge"
+    done
   fi
 }
 
 start_kafka() {
+  check_kafka_security_mode
   if kafka_running; then
     kafka_state="reused"
     return 0
@@ -217,9 +299,9 @@ start_kafka() {
     rm -f "$KAFKA_PID_FILE"
   fi
   local port
-  for port in "$RETENTION_KAFKA_PORT" "$RETENTION_KAFKA_CONTROLLER_PORT"; do
+  for port in "${kafka_ports[@]}"; do
     if port_open "$port"; then
-      die "127.0.0.1:$port is already taken by another process; choose other ports (RETENTION_KAFKA_PORT / RETENTION_KAFKA_CONTROLLER_PORT) or use that broker with KAFKA_BROKERS"
+      die "127.0.0.1:$port is already taken by another process; choose other ports (RETENTION_KAFKA_PORT / RETENTION_KAFKA_CONTROLLER_PORT / RETENTION_KAFKA_BROKER_PORT) or use that broker with KAFKA_BROKERS"
     fi
   done
 
@@ -273,6 +355,19 @@ wait_kafka() {
     fi
     sleep 0.5
   done
+}
+
+# The secured broker's topics and ACLs, created as `admin` by a small kafkajs script (Kafka's own
+# ACL tool is not among the broker's runtime jars). Run on every up: cheap, and idempotent.
+setup_kafka_acls() {
+  command -v node >/dev/null 2>&1 || die "the secured broker's ACLs are created with Node.js, which is not on PATH"
+  [ -d "$REPO_ROOT/node_modules/kafkajs" ] || die "the secured broker's ACLs are created with the project's kafkajs: run npm ci first"
+  if ! (cd "$REPO_ROOT" && KAFKA_BROKERS="127.0.0.1:$RETENTION_KAFKA_PORT" \
+    SETUP_ADMIN_PASSWORD_FILE="$KAFKA_CREDENTIALS_DIR/admin.password" SETUP_SERVICES="${KAFKA_SASL_SERVICES[*]}" \
+    TSX_TSCONFIG_PATH="$REPO_ROOT/tsconfig.runtime.json" KAFKAJS_NO_PARTITIONER_WARNING=1 \
+    node --import tsx "$STACK_DIR/kafka/secure-setup.mjs" </dev/null 9>&-); then
+    die "could not create the topics and ACLs on the secured broker (broker log: $KAFKA_LOG)"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -458,22 +553,38 @@ if [ -n "$use_pg" ]; then
   start_postgres
   wait_postgres
   ensure_pg_role
+elif [ -n "$no_pg" ]; then
+  log "postgresql: not wanted (RETENTION_KAFKA_ONLY=true)"
 else
   log "postgresql: using the external server DATABASE_URL (not starting one)"
 fi
-[ -n "$use_kafka" ] && wait_kafka
+if [ -n "$use_kafka" ]; then
+  wait_kafka
+  [ "$RETENTION_KAFKA_SECURITY" = sasl ] && setup_kafka_acls
+fi
 
 brokers="${KAFKA_BROKERS:-127.0.0.1:$RETENTION_KAFKA_PORT}"
 database_url="${DATABASE_URL:-postgres://retention:retention@127.0.0.1:$RETENTION_PG_PORT/retention}"
 {
   printf 'KAFKA_BROKERS=%s\n' "$(quote_env_value "$brokers")"
-  printf 'DATABASE_URL=%s\n' "$(quote_env_value "$database_url")"
+  [ -n "$no_pg" ] || printf 'DATABASE_URL=%s\n' "$(quote_env_value "$database_url")"
+  # What a client of the secured broker needs besides its own name: the mechanism, and where the
+  # password of each principal is (<dir>/<principal>.password); see README.md.
+  if [ -n "$use_kafka" ] && [ "$RETENTION_KAFKA_SECURITY" = sasl ]; then
+    printf 'KAFKA_SASL_MECHANISM=scram-sha-512\n'
+    printf 'RETENTION_KAFKA_PRINCIPALS=%s\n' "$(quote_env_value "$(IFS=,; echo "${KAFKA_SASL_PRINCIPALS[*]}")")"
+    printf 'RETENTION_KAFKA_CREDENTIALS_DIR=%s\n' "$(quote_env_value "$KAFKA_CREDENTIALS_DIR")"
+  fi
 } >"$STACK_ENV.tmp"
 mv "$STACK_ENV.tmp" "$STACK_ENV"
 
 elapsed_ms=$(($(now_ms) - started_ms))
 if [ -n "$use_kafka" ]; then
-  log "kafka: $kafka_state (Apache Kafka $RETENTION_KAFKA_VERSION, pid $(kafka_pid), 127.0.0.1:$RETENTION_KAFKA_PORT)"
+  if [ "$RETENTION_KAFKA_SECURITY" = sasl ]; then
+    log "kafka: $kafka_state (Apache Kafka $RETENTION_KAFKA_VERSION, pid $(kafka_pid), 127.0.0.1:$RETENTION_KAFKA_PORT, SASL/SCRAM-SHA-512 with ACLs)"
+  else
+    log "kafka: $kafka_state (Apache Kafka $RETENTION_KAFKA_VERSION, pid $(kafka_pid), 127.0.0.1:$RETENTION_KAFKA_PORT)"
+  fi
 fi
 if [ -n "$use_pg" ]; then
   log "postgresql: $pg_state (PostgreSQL $(pg_major "$PG_BIN"), pid $(pg_pid), 127.0.0.1:$RETENTION_PG_PORT)"
