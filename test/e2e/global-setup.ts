@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import type { TestStack } from '@retention/testing';
+import { startSecuredBroker } from './secured-broker-setup';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const script = (name: string): string => resolve(root, 'deploy/local', name);
@@ -27,13 +28,36 @@ function readStackEnv(): Record<string, string> {
 }
 
 /**
+ * Starts the secured broker (in the background: tests wait for it through `securedTestStack()`),
+ * and finds the plain stack (below). At the end, stops what it started.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const secured = startSecuredBroker(root);
+  project.provide('securedStack', { statusFile: secured.statusFile });
+  let stopStack: () => Promise<void>;
+  try {
+    stopStack = await setupStack(project);
+  } catch (error) {
+    await secured.stop();
+    throw error;
+  }
+  return async () => {
+    try {
+      await stopStack();
+    } finally {
+      await secured.stop();
+    }
+  };
+}
+
+/**
  * Finds the real Kafka broker and PostgreSQL server for the e2e project, in this order:
  * 1. `KAFKA_BROKERS` and `DATABASE_URL` from the environment;
  * 2. containers started with testcontainers, where a Docker engine answers;
  * 3. the local stack of deploy/local (started here if it is not running, and then stopped again
  *    by PID at the end; a stack that was already running is left running).
  */
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+async function setupStack(project: TestProject): Promise<() => Promise<void>> {
   if (process.env.KAFKA_BROKERS && process.env.DATABASE_URL) {
     const stack: TestStack = { kafkaBrokers: process.env.KAFKA_BROKERS.split(','), databaseUrl: process.env.DATABASE_URL, source: 'env' };
     project.provide('stack', stack);

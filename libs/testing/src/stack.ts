@@ -9,9 +9,39 @@ export interface TestStack {
   source: 'env' | 'testcontainers' | 'local';
 }
 
+/** A SCRAM login on the secured broker. */
+export interface KafkaLogin {
+  username: string;
+  password: string;
+  /** The 0600 file holding the password (give it to a process as KAFKA_SASL_PASSWORD_FILE). */
+  passwordFile: string;
+}
+
+/**
+ * The secured broker of this test run (deploy/local with RETENTION_KAFKA_SECURITY=sasl): SASL/SCRAM
+ * on its only client listener, ACLs, no access without one. Read with `securedTestStack()`.
+ */
+export interface SecuredTestStack {
+  kafkaBrokers: string[];
+  mechanism: 'scram-sha-512';
+  /** A super user: creates topics and ACLs. */
+  admin: KafkaLogin;
+  /** One login per process: `coordinator`, `orders`, `sessions`, `analytics`, `support`, `ml-data`. */
+  principals: Record<string, KafkaLogin>;
+}
+
+/**
+ * Where the e2e global setup reports on the secured broker, which it starts in the background
+ * while the other tests run: a JSON file, written once the broker is ready (or failed).
+ */
+export interface SecuredStackHandle {
+  statusFile: string;
+}
+
 declare module 'vitest' {
   export interface ProvidedContext {
     stack: TestStack;
+    securedStack: SecuredStackHandle;
   }
 }
 
