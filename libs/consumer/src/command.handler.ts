@@ -6,6 +6,10 @@ import {
   type SweepRequested,
   type TableResult,
   type TopicNames,
+  errorCode,
+  isRetriable,
+  retryReason,
+  RowsLockedError,
   TransientError,
 } from '@retention/contracts';
 import { currentTraceHeaders, type Logger } from '@retention/observability';
@@ -25,7 +29,8 @@ import {
 } from '@retention/policy';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { RetentionMetrics } from './metrics';
-import { isRetriablePgError, safeErrorMessage } from './pg-errors';
+import { safeErrorMessage } from './pg-errors';
+import { createLockWait, createRetryBudget, DEFAULT_LOCK_WAIT, DEFAULT_RETRY, type LockWaitPolicy, type RetryPolicy } from './retry-budget';
 
 export type Command = { kind: 'erasure'; commandId: string; data: ErasureRequested } | { kind: 'sweep'; commandId: string; data: SweepRequested };
 
@@ -43,6 +48,12 @@ export interface CommandHandlerDeps {
   afterCommit?: () => Promise<void>;
   /** Hash of the service's policies, recorded in every ack. */
   policyHash?: string;
+  /** Budget for retriable failures before the command acks `failed` (default: 5 tries, 2 min). */
+  retry?: RetryPolicy;
+  /** How long to wait for rows other transactions hold locked (default: 5 min, pauses up to 5 s). */
+  lockWait?: LockWaitPolicy;
+  /** Waits `ms`, or less when `signal` aborts (tests replace it). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** How far a sweep's `asOf` may lie ahead of this clock before the sweep is refused (default 5 min). */
   maxClockSkewMs?: number;
   now?: () => Date;
@@ -72,6 +83,7 @@ export function createCommandHandler(
   const { dataSource, bound, logger } = deps;
   const service = bound.policies.service;
   const now = deps.now ?? (() => new Date());
+  const sleep = deps.sleep ?? abortableSleep;
 
   function isForUs(command: Command): boolean {
     const { targets } = command.data;
@@ -159,7 +171,7 @@ export function createCommandHandler(
   }
 
   /** One transaction: the next batch, its audit row, the progress, and on the last batch the ack. */
-  async function step(command: Command): Promise<{ done: boolean; ack?: Ack; batches?: BatchReport[] }> {
+  async function step(command: Command): Promise<{ done: boolean; ack?: Ack; batches?: BatchReport[]; tables?: TableResult[] }> {
     return dataSource.transaction(async (manager) => {
       // Batch statements are short by design; JIT compilation would cost more than it saves. The
       // set_config(…, true) is SET LOCAL, folded into the inbox lock to save a round trip per batch.
@@ -184,10 +196,11 @@ export function createCommandHandler(
         return { done: true, ack };
       }
       const result = await runJobBatch(manager, bound, p.steps, row.state, command.data.dryRun);
-      for (const batch of result.batches) await audit(manager, command, batch);
+      // A pass that changed nothing (its rows were locked, or the step had nothing left) leaves no audit row.
+      for (const batch of result.batches) if (batch.affected > 0 || (batch.held ?? 0) > 0) await audit(manager, command, batch);
       if (!result.done) {
         await manager.query(`UPDATE retention_inbox SET state = $2 WHERE request_id = $1`, [command.data.requestId, result.state]);
-        return { done: false, batches: result.batches };
+        return { done: false, batches: result.batches, tables: result.state.results };
       }
       const tables: TableResult[] = result.state.results;
       const heldBy = [...new Set(p.steps.flatMap((s) => s.heldBy))];
@@ -231,9 +244,23 @@ export function createCommandHandler(
 
     await deps.holdsCaughtUp();
     const started = Date.now();
-    try {
+    const budget = createRetryBudget(deps.retry ?? DEFAULT_RETRY);
+    const lockWait = createLockWait(deps.lockWait ?? DEFAULT_LOCK_WAIT);
+    // What the committed batches did so far: reported in a failed ack too.
+    let progress: TableResult[] = [];
+
+    const pause = async (ms: number): Promise<void> => {
+      await sleep(ms, options.signal);
+      if (options.signal?.aborted) throw new TransientError('service is stopping; the job resumes from its last committed batch');
+      await options.heartbeat?.().catch(() => undefined);
+    };
+
+    /** Runs the job's batches to the end; waits (with a growing pause) while rows it needs are locked. */
+    async function runToEnd(): Promise<CommandOutcome> {
       for (;;) {
-        const { done, ack, batches } = await step(command);
+        const { done, ack, batches, tables } = await step(command);
+        budget.progressed();
+        if (tables) progress = tables;
         // Counted after the commit, so a rolled-back batch is never counted.
         if (!command.data.dryRun) for (const b of batches ?? []) deps.metrics.recordBatch(b.policy ?? `erasure:${b.table}`, b.action, b.affected, b.held ?? 0);
         // Shutting down: stop after a committed batch; the redelivered command resumes from here.
@@ -253,19 +280,68 @@ export function createCommandHandler(
           }
           return 'duplicate';
         }
+        // Rows another transaction holds locked were skipped: the next pass would find them locked
+        // again, so wait first (no busy loop), longer while passes change nothing, and give up after
+        // the lock-wait budget.
+        const skipped = (batches ?? []).filter((b) => (b.skipped ?? 0) > 0);
+        if (skipped.length === 0) {
+          lockWait.reset();
+          continue;
+        }
+        const wait = lockWait.skipped(skipped.reduce((n, b) => n + b.affected, 0));
+        if (wait === undefined) {
+          throw new RowsLockedError(`${skipped.reduce((n, b) => n + (b.skipped ?? 0), 0)} row(s) stayed locked by other transactions`);
+        }
+        deps.metrics.commandRetries.inc({ reason: 'rows_locked' });
+        await pause(wait);
       }
-    } catch (error) {
-      if (isRetriablePgError(error)) throw error;
-      // A failure that will not pass by itself (e.g. a constraint violation): report it to the
-      // coordinator as a failed target, which can be retried after the cause is fixed.
-      log.error({ err: safeErrorMessage(error) }, 'command failed');
+    }
+
+    for (;;) {
+      try {
+        return await runToEnd();
+      } catch (error) {
+        // Shutting down: the offset is not committed and the redelivered command resumes.
+        if (options.signal?.aborted) throw error;
+        const delay = error instanceof RowsLockedError ? undefined : budget.failed(error);
+        if (delay === undefined) return fail(error);
+        deps.metrics.commandRetries.inc({ reason: retryReason(error) ?? 'unknown' });
+        log.warn({ err: safeErrorMessage(error), code: errorCode(error), attempt: budget.failures, delayMs: delay }, 'retriable failure; trying again');
+        await pause(delay);
+      }
+    }
+
+    /**
+     * Ends the command with a `failed` ack carrying the error's code and whether a later retry may
+     * pass (a spent retry budget, locked rows), so the partition moves on. Only if even this ack
+     * cannot be written (the database is down) does the error reach runConsumer, which then
+     * retries the command in place: nothing on this partition could progress anyway.
+     */
+    async function fail(error: unknown): Promise<CommandOutcome> {
+      const code = errorCode(error);
+      const retriable = isRetriable(error);
+      log.error({ err: safeErrorMessage(error), code, retriable, failures: budget.failures }, 'command failed');
       const ack = buildAck(command, new Date(started), {
         status: 'failed',
-        error: { code: (error as { code?: string }).code ?? 'execution_failed', message: safeErrorMessage(error), retriable: false },
+        tables: progress,
+        error: { code, message: safeErrorMessage(error), retriable },
       });
       await dataSource.transaction((manager) => finish(manager, command, ack, 'failed'));
       deps.onAckQueued();
       return 'failed';
     }
   };
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -5,6 +5,8 @@ export interface RetentionMetrics {
   recordBatch(policy: string, action: string, affected: number, held: number): void;
   observeRun(policy: string, seconds: number): void;
   commandsTotal: Counter<'kind' | 'outcome'>;
+  /** Pauses before trying a command again, by reason (a `RetryReason`, or `rows_locked`). */
+  commandRetries: Counter<'reason'>;
 }
 
 export function createRetentionMetrics(registry: Registry): RetentionMetrics {
@@ -33,6 +35,12 @@ export function createRetentionMetrics(registry: Registry): RetentionMetrics {
     labelNames: ['kind', 'outcome'] as const,
     registers: [registry],
   });
+  const commandRetries = new Counter({
+    name: 'retention_command_retries_total',
+    help: 'Pauses before trying a command again: a retriable failure (by reason) or rows locked by another transaction (rows_locked)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   return {
     recordBatch(policy, action, affected, heldCount) {
       if (affected > 0) processed.inc({ policy, action }, affected);
@@ -42,5 +50,6 @@ export function createRetentionMetrics(registry: Registry): RetentionMetrics {
       duration.observe({ policy }, seconds);
     },
     commandsTotal,
+    commandRetries,
   };
 }

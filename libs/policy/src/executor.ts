@@ -41,6 +41,11 @@ export interface BatchOutcome {
   held?: number;
   /** Anonymize steps: the last primary key of the batch, where the next batch starts (keyset paging). */
   cursor?: string | null;
+  /**
+   * Set when a short batch left rows due behind: rows another transaction held locked (skipped by
+   * `SKIP LOCKED`) or added meanwhile. The caller should wait a little before the next pass.
+   */
+  skipped?: number;
 }
 
 /**
@@ -156,7 +161,7 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
   if (affected >= step.batchSize) return { affected, done: false, cursor: last };
   const { due, held } = await countStep(manager, bound, step);
   // Rows still due were locked by another transaction when we passed them: start a new pass.
-  return due > 0 ? { affected, done: false, cursor: null } : { affected, done: true, held };
+  return due > 0 ? { affected, done: false, cursor: null, skipped: due } : { affected, done: true, held };
 }
 
 /**

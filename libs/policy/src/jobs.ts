@@ -140,6 +140,8 @@ export interface BatchReport {
   action: TableStep['action'];
   affected: number;
   held?: number;
+  /** Rows still due that this batch passed over, locked by another transaction (see `BatchOutcome.skipped`). */
+  skipped?: number;
 }
 
 /**
@@ -198,6 +200,7 @@ export async function runJobBatch(
         action: step.action,
         affected: outcome.affected,
         held: outcome.held,
+        skipped: outcome.skipped,
       },
     ],
     done: next.step >= steps.length,
