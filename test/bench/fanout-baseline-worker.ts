@@ -5,9 +5,10 @@
  * service) and produces an ack. No inbox, audit, outbox, holds, validation or ledger.
  * Started by fanout.bench.ts with BENCH_* variables; prints `{"ready":true}` once in its group.
  */
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
 import pg from 'pg';
 import { BASELINE_STATEMENTS } from './fanout-services';
+import { benchKafka } from './lib/kafka';
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -21,7 +22,7 @@ if (!statements) throw new Error(`unknown service ${service}`);
 const hashKey = env('BENCH_HASH_KEY');
 
 const pool = new pg.Pool({ connectionString: env('BENCH_DB_URL'), max: 2, application_name: `bench-baseline-${service}` });
-const kafka = new Kafka({ clientId: `bench-baseline-${service}`, brokers: env('BENCH_BROKERS').split(','), logLevel: logLevel.WARN });
+const kafka = benchKafka(env('BENCH_BROKERS').split(','), `bench-baseline-${service}`, logLevel.WARN);
 const producer = kafka.producer({ allowAutoTopicCreation: false });
 const consumer = kafka.consumer({ groupId: env('BENCH_GROUP'), allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
 const acks = env('BENCH_ACKS_TOPIC');

@@ -18,7 +18,7 @@ import { resolve } from 'node:path';
 import { topicNames } from '@retention/contracts';
 import { createDataSource, openDatabase } from '@retention/database';
 import { ensureTopics } from '@retention/kafka';
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
 import type pg from 'pg';
 import { FANOUT_SERVICES } from './fanout-services';
 import {
@@ -37,6 +37,7 @@ import {
   type Stack,
   suffix,
 } from './lib/env';
+import { benchKafka, benchKafkaSecurityEnv } from './lib/kafka';
 import { type BenchResult, emptyResult, OUT_DIR } from './lib/results';
 
 const HASH_KEY = 'bench-hash-key-0123456789abcdef';
@@ -162,7 +163,7 @@ function startCpuWindow(children: Child[]): () => { perProcess: Record<string, u
 
 /** Waits until every group has consumed its topics to the end (lag 0); false on timeout. */
 async function waitForNoLag(stack: Stack, prefix: string, groups: string[], timeoutMs: number): Promise<boolean> {
-  const kafka = new Kafka({ clientId: 'bench-lag', brokers: stack.kafkaBrokers, logLevel: logLevel.NOTHING });
+  const kafka = benchKafka(stack.kafkaBrokers, 'bench-lag');
   const admin = kafka.admin();
   await admin.connect();
   const topics = topicNames(prefix);
@@ -274,7 +275,7 @@ async function runBaseline(stack: Stack, dbs: BenchDatabases, sizes: ReturnType<
     await c.end();
   }
   const topics = topicNames(`${prefix}base.`);
-  const kafka = new Kafka({ clientId: 'bench-baseline', brokers: stack.kafkaBrokers, logLevel: logLevel.WARN });
+  const kafka = benchKafka(stack.kafkaBrokers, 'bench-baseline', logLevel.WARN);
   await ensureTopics(kafka, topics, ['commands', 'acks']);
 
   const workers = FANOUT_SERVICES.map((s) =>
@@ -282,6 +283,7 @@ async function runBaseline(stack: Stack, dbs: BenchDatabases, sizes: ReturnType<
       BENCH_SERVICE: s.name,
       BENCH_DB_URL: urls.get(s.name)!,
       BENCH_BROKERS: stack.kafkaBrokers.join(','),
+      ...benchKafkaSecurityEnv(),
       BENCH_COMMANDS_TOPIC: topics.commands,
       BENCH_ACKS_TOPIC: topics.acks,
       BENCH_GROUP: `${prefix}base.${s.name}`,
@@ -383,7 +385,12 @@ async function runBaseline(stack: Stack, dbs: BenchDatabases, sizes: ReturnType<
 async function runPlatform(stack: Stack, dbs: BenchDatabases, sizes: ReturnType<typeof fanoutSizes>, prefix: string): Promise<FanoutRun> {
   const urls = new Map<string, string>();
   const children: Child[] = [];
-  const common = { KAFKA_BROKERS: stack.kafkaBrokers.join(','), RETENTION_TOPIC_PREFIX: prefix, LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'info' };
+  const common = {
+    KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+    ...benchKafkaSecurityEnv(),
+    RETENTION_TOPIC_PREFIX: prefix,
+    LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'info',
+  };
   let coordinatorDb: pg.Client | undefined;
   try {
     for (const s of FANOUT_SERVICES) {
@@ -615,7 +622,7 @@ async function runPlatform(stack: Stack, dbs: BenchDatabases, sizes: ReturnType<
 // ---------------------------------------------------------------------------------------------
 
 async function deleteTopics(stack: Stack, prefix: string): Promise<void> {
-  const kafka = new Kafka({ clientId: 'bench-cleanup', brokers: stack.kafkaBrokers, logLevel: logLevel.NOTHING });
+  const kafka = benchKafka(stack.kafkaBrokers, 'bench-cleanup');
   const admin = kafka.admin();
   await admin.connect();
   try {
