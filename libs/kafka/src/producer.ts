@@ -1,6 +1,7 @@
 import { CONTENT_TYPE, Headers, type SigningKey, signMessage } from '@retention/contracts';
 import { currentTraceHeaders } from '@retention/observability';
-import { type Kafka, Partitioners, type Producer } from 'kafkajs';
+import { type Kafka, Partitioners } from 'kafkajs';
+import { renewingProducer } from './renewing-producer';
 
 export interface OutgoingMessage {
   topic: string;
@@ -32,13 +33,15 @@ export async function createPublisher(kafka: Kafka, options: PublisherOptions = 
   const { signer } = options;
   const now = options.now ?? (() => new Date());
   // The default (murmur2, Java-compatible) partitioner, named to make the choice explicit.
-  const producer: Producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  await producer.connect();
+  // Renewed after a refused send: see renewing-producer.ts.
+  const producer = await renewingProducer(() =>
+    kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    }),
+  );
   return {
     async publish(messages) {
       const byTopic = new Map<string, OutgoingMessage[]>();

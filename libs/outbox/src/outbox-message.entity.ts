@@ -25,6 +25,18 @@ export class OutboxMessage {
   @Column({ type: 'timestamptz', name: 'created_at', default: () => 'now()' })
   createdAt!: Date;
 
+  /** Failed publishes that were about this message (a broker that cannot be reached does not count). */
   @Column({ type: 'int', default: 0 })
   attempts!: number;
+
+  /** Set when the relay gave up on the message; later messages of its topic and key wait behind it. */
+  @Column({ type: 'timestamptz', name: 'parked_at', nullable: true })
+  parkedAt!: Date | null;
+
+  /** Code of the last publish failure (`MESSAGE_TOO_LARGE`, `UNKNOWN_TOPIC_OR_PARTITION`, …). */
+  @Column({ type: 'text', name: 'last_error', nullable: true })
+  lastError!: string | null;
+
+  @Column({ type: 'timestamptz', name: 'last_attempt_at', nullable: true })
+  lastAttemptAt!: Date | null;
 }

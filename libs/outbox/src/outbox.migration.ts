@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { AddOutboxParking1763800007100 } from './outbox-parking.migration';
 
 export class CreateRetentionOutbox1763800000000 implements MigrationInterface {
   name = 'CreateRetentionOutbox1763800000000';
@@ -22,4 +23,4 @@ export class CreateRetentionOutbox1763800000000 implements MigrationInterface {
 }
 
 /** Migrations every project that uses the outbox must run. */
-export const outboxMigrations = [CreateRetentionOutbox1763800000000];
+export const outboxMigrations = [CreateRetentionOutbox1763800000000, AddOutboxParking1763800007100];

@@ -93,7 +93,7 @@ export async function startCoordinator(
     await keyring.reload();
     const skewMs = config.RETENTION_MAX_CLOCK_SKEW_SECONDS * 1000;
     stops.push(() => publisher.disconnect());
-    const relay = new OutboxRelay({ dataSource, publisher, logger });
+    const relay = new OutboxRelay({ dataSource, publisher, logger, registry });
     relay.start();
     stops.push(() => relay.stop());
 
