@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { platformAcls, type PlatformAcl } from './acls';
 
@@ -46,5 +49,20 @@ describe('platformAcls', () => {
   it('honours the prefix: nothing is granted outside it', () => {
     expect(acls.every((a) => a.name.startsWith('t1.'))).toBe(true);
     expect(platformAcls({ services: ['orders'] }).some((a) => a.name === 'data.retention')).toBe(true);
+  });
+});
+
+describe('docs/security.md', () => {
+  it('shows exactly the ACLs that platformAcls creates', () => {
+    const doc = readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/security.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('### ACLs'), doc.indexOf('The same by topic'));
+    const rows = [...section.matchAll(/^\| `(User:[^`]+)` +\| (topic|group) +\| `([^`]+)` +\| (literal|prefixed) +\| (\w+) +\|$/gm)].map((m) => ({
+      principal: m[1],
+      resource: m[2],
+      name: m[3],
+      pattern: m[4],
+      operation: m[5]!.toLowerCase(),
+    }));
+    expect(rows).toEqual(platformAcls({ services: ['<service>'] }));
   });
 });
