@@ -78,23 +78,23 @@ describe('erasure request, end to end', () => {
   it('returns the same request for the same Idempotency-Key', async () => {
     const body = { subject: { type: 'user', id: 'carol' }, dryRun: true };
     const headers = { 'idempotency-key': 'key-123' };
-    const first = await platform.api('POST', '/v1/erasure-requests', { body, headers });
-    const second = await platform.api('POST', '/v1/erasure-requests', { body, headers });
+    const first = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body, headers });
+    const second = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body, headers });
     expect(first.status).toBe(202);
     expect(second.status).toBe(200);
     expect(second.body.id).toBe(first.body.id);
-    const conflict = await platform.api('POST', '/v1/erasure-requests', { body: { ...body, dryRun: false }, headers });
+    const conflict = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { ...body, dryRun: false }, headers });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error.code).toBe('conflict');
   });
 
   it('rejects bad input with the offending field, and unknown callers', async () => {
-    const bad = await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: '' } } });
+    const bad = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: '' } } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('validation_failed');
     expect(bad.body.error.issues).toEqual([{ path: 'subject.id', message: 'must not be empty' }]);
 
-    const unknownType = await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'vendor', id: 'v1' } } });
+    const unknownType = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'vendor', id: 'v1' } } });
     expect(unknownType.status).toBe(400);
     expect(unknownType.body.error.issues[0].path).toBe('subject.type');
 
@@ -111,7 +111,7 @@ describe('erasure request, end to end', () => {
     });
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe('bad_request');
-    const extra = await platform.api('POST', '/v1/erasure-requests', { body: { subject: { type: 'user', id: 'x' }, dryrun: true } });
+    const extra = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'x' }, dryrun: true } });
     expect(extra.status).toBe(400);
     expect(extra.body.error.issues[0].message).toContain('dryrun');
     expect((await platform.api('GET', '/v1/erasure-requests/00000000-0000-4000-8000-000000000000')).status).toBe(404);
@@ -119,9 +119,10 @@ describe('erasure request, end to end', () => {
 
   it('works from the retention command line too', async () => {
     const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+    // Each command with the role it needs: a requester erases, an auditor verifies the ledger.
     const run = (...args: string[]) =>
       execFileAsync(process.execPath, [resolve(root, 'services/cli/bin/retention.mjs'), ...args], {
-        env: { ...process.env, RETENTION_API_URL: platform.coordinator.url, RETENTION_API_TOKEN: TOKENS.admin },
+        env: { ...process.env, RETENTION_API_URL: platform.coordinator.url, RETENTION_API_TOKEN: args[0] === 'verify' ? TOKENS.auditor : TOKENS.requester },
       });
     const { stdout } = await run('erase', 'user', 'bob', '--dry-run', '--wait', '--timeout', '60');
     const request = JSON.parse(stdout);

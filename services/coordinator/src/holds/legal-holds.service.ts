@@ -3,7 +3,9 @@ import { type CommandHold, encodeEvent, EventTypes, NotFoundError, type Subject,
 import { enqueueOutbox } from '@retention/outbox';
 import type { DataSource, EntityManager } from 'typeorm';
 import { appendLedger } from '../ledger/ledger.repository';
+import { listServices } from '../registry/registry.repository';
 import { subjectRef } from '../subject-ref';
+import { unregisteredHoldNames } from './hold-names';
 
 export interface PlaceHold {
   scope: 'subject' | 'policy' | 'record';
@@ -90,6 +92,8 @@ export function createLegalHoldsService(deps: { dataSource: DataSource; topics: 
     if (input.expiresAt && new Date(input.expiresAt) <= placedAt) {
       throw new ValidationError('invalid legal hold', [{ path: 'expiresAt', message: 'must be in the future' }]);
     }
+    const unregistered = unregisteredHoldNames(input, await listServices(deps.dataSource));
+    if (unregistered.length > 0) throw new ValidationError('invalid legal hold', unregistered);
     const id = randomUUID();
     const ref = input.subject ? subjectRef(deps.hmacKey, input.subject) : null;
     const { value } = encodeEvent(

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Role } from '../config';
 import type { Principal } from './auth';
+import { unstorableTextIssues } from './storable-text';
 
 /**
  * One API operation, as data: the HTTP route and its OpenAPI description come from the same
@@ -38,29 +39,42 @@ export const defineRoute = <B extends z.ZodType = z.ZodUndefined, Q extends z.Zo
 
 function parse<S extends z.ZodType>(schema: S | undefined, value: unknown, what: string): z.output<S> {
   if (!schema) return undefined as z.output<S>;
+  const unstorable = unstorableTextIssues(value);
+  if (unstorable.length > 0) throw new ValidationError(`invalid ${what}`, unstorable);
   const result = schema.safeParse(value);
   if (!result.success) throw new ValidationError(`invalid ${what}`, toIssues(result.error));
   return result.data;
 }
 
+/**
+ * Registers `routes`. The token is checked in `onRequest`, before the body is read or parsed: a
+ * caller without a valid token gets 401 (and one with the wrong role 403) whatever it sends, so an
+ * anonymous client cannot make the server read, buffer or parse a body.
+ */
 export function registerRoutes(
   app: FastifyInstance,
   routes: readonly AnyRoute[],
   authenticate: (request: FastifyRequest, roles: readonly Role[]) => Principal,
 ): void {
+  const principals = new WeakMap<FastifyRequest, Principal>();
   for (const route of routes) {
     app.route({
       method: route.method,
       url: route.url.replace(/\{(\w+)\}/g, ':$1'),
+      onRequest: async (request) => {
+        principals.set(request, authenticate(request, route.roles));
+      },
       // A server span per call: commands created here carry its trace into Kafka.
       handler: (request, reply) =>
         inSpan(
           `${route.method} ${route.url}`,
           { kind: SpanKind.SERVER, attributes: { 'http.request.method': route.method, 'http.route': route.url } },
           async () => {
-            const principal = authenticate(request, route.roles);
+            const principal = principals.get(request);
+            if (!principal) throw new TypeError(`no principal for ${route.method} ${route.url}: onRequest did not run`);
             const input = {
-              body: parse(route.body, request.body ?? {}, 'request body'),
+              // No body at all is an empty object; a JSON `null` is not (it is refused as not an object).
+              body: parse(route.body, request.body === undefined ? {} : request.body, 'request body'),
               query: parse(route.query, request.query ?? {}, 'query'),
               params: parse(route.params, request.params ?? {}, 'path'),
               principal,
@@ -100,6 +114,24 @@ function parameters(schema: z.ZodType | undefined, location: 'query' | 'path'): 
   }));
 }
 
+/** Responses every operation can give, whatever it does. */
+const COMMON_RESPONSES: Record<number, string> = {
+  400: 'Invalid input: issues name each bad field (also a malformed URL or malformed HTTP)',
+  401: 'Missing or unknown token',
+  403: 'Role not allowed',
+  408: 'The request (headers and body) did not arrive within HTTP_REQUEST_TIMEOUT_MS',
+  414: 'A path parameter is too long',
+  431: 'Request headers too large',
+  500: 'Internal error (nothing more is said)',
+  503: 'Unavailable: the database cannot serve now, or the request took longer than HTTP_HANDLER_TIMEOUT_MS; see Retry-After',
+};
+
+/** Responses of an operation that takes a body. */
+const BODY_RESPONSES: Record<number, string> = {
+  413: 'Request body too large',
+  415: 'Unsupported media type (send application/json)',
+};
+
 /** The OpenAPI 3.1 document of `routes`. */
 export function openApiDocument(routes: readonly AnyRoute[], info: { title: string; version: string }): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -114,7 +146,7 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { title: stri
         ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(r.body, { io: 'input', unrepresentable: 'any' }) } } } }
         : {}),
       responses: Object.fromEntries(
-        Object.entries({ ...r.responses, 401: 'Missing or unknown token', 403: 'Role not allowed' }).map(([code, description]) => [
+        Object.entries({ ...COMMON_RESPONSES, ...(r.body ? BODY_RESPONSES : {}), ...r.responses }).map(([code, description]) => [
           code,
           Number(code) >= 400 ? { description, content: { 'application/json': { schema: ErrorSchema } } } : { description },
         ]),
@@ -127,4 +159,43 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { title: stri
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from RETENTION_API_TOKENS (role:token).' } } },
     paths,
   };
+}
+
+/**
+ * `routes` and `GET /v1/openapi.json`, which serves their OpenAPI document (its own operation
+ * included): a route like any other, so it needs a token like any other.
+ */
+export function withOpenApiRoute(routes: readonly AnyRoute[], info: { title: string; version: string }): AnyRoute[] {
+  let document: Record<string, unknown> = {};
+  const all = [
+    ...routes,
+    defineRoute({
+      method: 'GET',
+      url: '/v1/openapi.json',
+      summary: 'This OpenAPI 3.1 document, generated from the route definitions the server runs.',
+      roles: ['requester', 'auditor', 'admin'],
+      responses: { 200: 'The document' },
+      handler: async () => document,
+    }),
+  ];
+  document = openApiDocument(all, info);
+  return all;
+}
+
+/** A route as the server serves it: method and path (`{param}` style). */
+export interface ServedRoute {
+  method: string;
+  url: string;
+}
+
+/**
+ * Records every route registered on `app` from now on (the ops routes, the API, and the HEAD twin
+ * Fastify adds to each GET), so that tests can check each against the role matrix.
+ */
+export function collectRoutes(app: FastifyInstance): readonly ServedRoute[] {
+  const served: ServedRoute[] = [];
+  app.addHook('onRoute', (options) => {
+    for (const method of [options.method].flat()) served.push({ method, url: options.url.replace(/:(\w+)/g, '{$1}') });
+  });
+  return served;
 }

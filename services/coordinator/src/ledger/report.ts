@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { decodeCursor, type RequestCursor } from '../requests/request-cursor';
 import { listRequests } from '../requests/requests.repository';
 import type { RequestView } from '../requests/request.views';
 
@@ -17,7 +18,7 @@ export interface LedgerReport {
 export async function buildReport(db: DataSource, from: Date, to: Date, now: Date = new Date()): Promise<LedgerReport> {
   const requests: LedgerReport['requests'] = [];
   for (const kind of ['erasure', 'sweep'] as const) {
-    let cursor: string | undefined;
+    let cursor: RequestCursor | undefined;
     do {
       const page = await listRequests(db, { kind, from, to, limit: 500, cursor }, now);
       const refs = page.items.length
@@ -27,7 +28,7 @@ export async function buildReport(db: DataSource, from: Date, to: Date, now: Dat
           }>)
         : [];
       requests.push(...page.items.map((i) => ({ ...i, subjectRef: refs.find((r) => r.id === i.id)?.subject_ref ?? null })));
-      cursor = page.nextCursor ?? undefined;
+      cursor = page.nextCursor ? decodeCursor(page.nextCursor) : undefined;
     } while (cursor);
   }
   requests.sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));

@@ -31,7 +31,8 @@ export interface RequestDeps {
 /**
  * Records an erasure request, its targets (every registered service that stores the subject
  * type), the subject holds in force and its command, in one transaction; the outbox relay
- * publishes the command. With the same `Idempotency-Key`, the same request is returned.
+ * publishes the command. With the same `Idempotency-Key` from the same caller (`requestedBy`), the
+ * same request is returned; another caller's key is never looked at.
  */
 export function createErasureRequestUseCase(deps: RequestDeps) {
   const now = deps.now ?? (() => new Date());
@@ -39,11 +40,13 @@ export function createErasureRequestUseCase(deps: RequestDeps) {
     const ref = subjectRef(deps.hmacKey, input.subject);
     const result = await deps.dataSource.transaction(async (manager) => {
       if (input.idempotencyKey) {
-        // Serialize requests carrying the same key, so two concurrent retries create one request.
-        await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`idem:${input.idempotencyKey}`]);
-        const [existing] = (await manager.query(`SELECT id, subject_ref, dry_run, kind FROM retention_requests WHERE idempotency_key = $1`, [
-          input.idempotencyKey,
-        ])) as Array<{
+        // A key is the caller's own: the same key from another token is another request. Requests
+        // carrying the same key from the same caller are serialized, so two concurrent retries create one.
+        await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`idem:${input.requestedBy}:${input.idempotencyKey}`]);
+        const [existing] = (await manager.query(
+          `SELECT id, subject_ref, dry_run, kind FROM retention_requests WHERE requested_by = $1 AND idempotency_key = $2`,
+          [input.requestedBy, input.idempotencyKey],
+        )) as Array<{
           id: string;
           subject_ref: string | null;
           dry_run: boolean;

@@ -1,5 +1,6 @@
-import { ConflictError, NotFoundError, ValidationError } from '@retention/contracts';
+import { ConflictError, NotFoundError } from '@retention/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
+import { encodeCursor, type RequestCursor } from './request-cursor';
 import { type RequestRow, type RequestView, type TargetRow, toRequestView } from './request.views';
 
 export async function getRequest(db: DataSource | EntityManager, id: string, now: Date = new Date()): Promise<RequestView> {
@@ -20,15 +21,8 @@ export interface ListFilter {
   to?: Date;
   subjectRef?: string;
   limit: number;
-  /** Opaque cursor from the previous page. */
-  cursor?: string;
-}
-
-const encodeCursor = (createdAt: Date, id: string): string => Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
-function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefined {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  return id && !Number.isNaN(createdAt.getTime()) && /^[0-9a-f-]{36}$/.test(id) ? { createdAt, id } : undefined;
+  /** Where the previous page ended (decoded and checked by the API: `decodeCursor`). */
+  cursor?: RequestCursor;
 }
 
 /** A page of requests, newest first, with the cursor of the next page. */
@@ -46,9 +40,7 @@ export async function listRequests(db: DataSource, filter: ListFilter, now: Date
   if (filter.to) add((p) => `created_at < ${p}`, filter.to);
   if (filter.subjectRef) add((p) => `subject_ref = ${p}`, filter.subjectRef);
   if (filter.cursor) {
-    const c = decodeCursor(filter.cursor);
-    if (!c) throw new ValidationError('invalid query', [{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
-    params.push(c.createdAt, c.id);
+    params.push(filter.cursor.createdAt, filter.cursor.id);
     where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
   }
   params.push(filter.limit + 1);
@@ -73,7 +65,7 @@ export async function listRequests(db: DataSource, filter: ListFilter, now: Date
         now,
       ),
     ),
-    nextCursor: rows.length > filter.limit && last ? encodeCursor(new Date(last.created_at), last.id) : null,
+    nextCursor: rows.length > filter.limit && last ? encodeCursor({ createdAt: new Date(last.created_at), id: last.id }) : null,
   };
 }
 
