@@ -4,6 +4,7 @@ import { loadConfig } from '@retention/config';
 import { createTestLogger, testStack, waitFor } from '@retention/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishRegistration } from './registry-helpers';
 import { type Platform, startPlatform, TOKENS } from './support';
 
 const DAY = 86_400_000;
@@ -22,6 +23,7 @@ describe('coordinator and completion ledger', () => {
     platform = await startPlatform([sessionsService], {
       now,
       coordinatorEnv: { RETRY_BASE_SECONDS: '1', MAINTENANCE_INTERVAL_MS: '600000', SWEEP_DEFAULT_SCHEDULE: '0 3 * * *', SWEEP_MISFIRE_GRACE_SECONDS: '120' },
+      trustedServices: ['bridge'],
     });
   });
 
@@ -106,6 +108,51 @@ describe('coordinator and completion ledger', () => {
     expect(done).toMatchObject({ status: 'completed', overdue: false, targets: [{ service: 'sessions', status: 'completed', attempts: 2 }] });
     const entries = (await ledger(id)).map((e) => e.entry_type);
     expect(entries).toEqual(['request.created', 'command.sent', 'command.sent', 'request.overdue', 'ack.received', 'request.completed']);
+  });
+
+  it('redelivers to a service not built on the SDK by the consumer group its registration names, and by backoff when the group is unknown', async () => {
+    // A bridge (another language, another group naming) that never acks in this test.
+    const group = `${platform.prefix}bridge-commands`;
+    await publishRegistration(platform.prefix, 'bridge', platform.keys.service('bridge'), { consumerGroup: group });
+    await waitFor('the bridge to be active', async () => ((await platform.api('GET', '/v1/services/bridge')).body.status === 'active' ? true : undefined));
+    expect((await platform.api('GET', '/v1/services/bridge')).body.consumerGroup).toBe(group);
+    const created = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'bea' } } });
+    const id = created.body.id as string;
+    expect(created.body.targets).toEqual(['bridge', 'sessions']);
+    await waitFor('the command to be published', async () => {
+      const [row] = (await platform.coordinator.dataSource.query(`SELECT count(*)::int AS n FROM retention_outbox`)) as Array<{ n: number }>;
+      return row?.n === 0 ? true : undefined;
+    });
+    const attempts = async (): Promise<number> =>
+      (await platform.api('GET', `/v1/erasure-requests/${id}`)).body.targets.find((t: { service: string }) => t.service === 'bridge').attempts;
+
+    // Its group has never committed: whether it is behind is unknown, so the backoff decides.
+    clock = new Date(clock.getTime() + 2000);
+    await platform.coordinator.maintain();
+    expect(await attempts()).toBe(2);
+
+    // The group it named is behind (committed, but not to the end): its command is queued, not lost.
+    const admin = new Kafka({ clientId: 'e2e-admin', brokers: testStack().kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const topic = `${platform.prefix}data.retention`;
+    try {
+      const ends = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({ groupId: group, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.low })) });
+      clock = new Date(clock.getTime() + 60_000);
+      await platform.coordinator.maintain();
+      expect(await attempts()).toBe(2);
+      // Read to the end: the command was consumed and no ack came back, so it is sent again.
+      const now = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({ groupId: group, topic, partitions: now.map((p) => ({ partition: p.partition, offset: p.high })) });
+      clock = new Date(clock.getTime() + 60_000);
+      await platform.coordinator.maintain();
+      expect(await attempts()).toBe(3);
+    } finally {
+      await admin.disconnect();
+    }
+    // Retired: the request completes without it (sessions acked).
+    expect((await platform.api('DELETE', '/v1/services/bridge', { body: { reason: 'test over' } })).status).toBe(200);
+    expect((await platform.waitForRequest(id)).targets.find((t: { service: string }) => t.service === 'bridge').status).toBe('retired');
   });
 
   it('reports a target that failed, and completes the request when it is retried after the cause is fixed', async () => {

@@ -13,6 +13,7 @@ import { sessionsService } from '@retention/service-sessions';
 import { waitFor } from '@retention/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { produceRaw, waitForMessage } from './kafka-helpers';
+import { publishRegistration } from './registry-helpers';
 import { type Platform, startPlatform, TOKENS } from './support';
 
 /**
@@ -221,27 +222,8 @@ describe('a client with broker access cannot forge control messages', () => {
     expect((await platform.waitForRequest(requestId)).status).toBe('completed');
   });
 
-  /** Publishes `service`'s registration signed with `key`, presenting that key. */
-  async function registerAs(
-    service: string,
-    key: SigningKey & { publicKey?: string },
-    subjects = [{ type: 'user', tables: [{ table: 'accounts', column: 'user_id', action: 'delete' as const }] }],
-  ) {
-    const { value } = encodeEvent(
-      EventTypes.serviceRegistered,
-      {
-        service,
-        version: '1.0.0',
-        subjects,
-        policies: [],
-        policyHash: 'x'.repeat(64),
-        publishedAt: new Date().toISOString(),
-        signingKey: { keyId: key.keyId, publicKey: key.publicKey ?? publicOf(key) },
-      },
-      { source: `/retention/services/${service}` },
-    );
-    await produceRaw(topics.registry, [{ key: service, value, headers: signMessage(key, { topic: topics.registry, key: service, value }) }]);
-  }
+  const registerAs = (service: string, key: SigningKey, subjects?: NonNullable<Parameters<typeof publishRegistration>[3]>['subjects']) =>
+    publishRegistration(platform.prefix, service, key, { subjects });
 
   it('a rogue registration is not a target until an admin approves it; retiring closes its targets', async () => {
     const rogue = generateSigningKeyPair();
@@ -336,7 +318,3 @@ describe('a client with broker access cannot forge control messages', () => {
     expect((await platform.api('GET', '/v1/services/sessions')).body.status).toBe('active');
   });
 });
-
-function publicOf(key: SigningKey): string {
-  return (key.privateKey.export({ format: 'jwk' }) as { x: string }).x;
-}

@@ -7,6 +7,22 @@ import type { Admin, Kafka } from 'kafkajs';
  * (a group that never committed is behind by everything the topic still holds).
  */
 export async function consumerGroupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+  return (await groupLag(admin, groupId, topic)).lag;
+}
+
+/**
+ * The lag of a group the broker knows (it has members, or committed offsets on `topic`);
+ * `undefined` for a group it does not (a wrong or unknown name): its lag says nothing about whether
+ * anyone is behind.
+ */
+export async function knownGroupLag(admin: Admin, groupId: string, topic: string): Promise<number | undefined> {
+  const { lag, committedPartitions } = await groupLag(admin, groupId, topic);
+  if (committedPartitions > 0) return lag;
+  const { groups } = await admin.describeGroups([groupId]);
+  return groups[0] && groups[0].state !== 'Dead' ? lag : undefined;
+}
+
+async function groupLag(admin: Admin, groupId: string, topic: string): Promise<{ lag: number; committedPartitions: number }> {
   const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
   const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
   let lag = 0;
@@ -14,7 +30,7 @@ export async function consumerGroupLag(admin: Admin, groupId: string, topic: str
     const done = byPartition.get(end.partition) ?? -1;
     lag += Math.max(0, Number(end.high) - Math.max(done, Number(end.low)));
   }
-  return lag;
+  return { lag, committedPartitions: [...byPartition.values()].filter((o) => o >= 0).length };
 }
 
 /**

@@ -3,7 +3,7 @@ import { type Ack, EventTypes, serviceCommandGroup, SignatureError, topicNames }
 import { signingKeyOf } from '@retention/config';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import {
-  consumerGroupLag,
+  knownGroupLag,
   createCatchUpTracker,
   createKafka,
   createPublisher,
@@ -196,8 +196,10 @@ export async function startCoordinator(
     const sweeps = requestSweepUseCase({ ...requestDeps, sweepDeadlineHours: config.SWEEP_DEADLINE_HOURS });
     const holds = createLegalHoldsService({ dataSource, topics, hmacKey: config.RETENTION_SUBJECT_HMAC_KEY, onQueued: () => relay.wake(), now });
 
-    // Which services have not consumed their command topic to the end (their group id follows the
-    // SDK's naming). Unknown (broker unreachable) counts as not behind: redelivery stays on.
+    // Which services have not consumed their command topic to the end (their registration names
+    // their group; the SDK's naming otherwise). Unknown (broker unreachable, or a group that never
+    // committed: a service not built on the SDK that named none) counts as not behind, so redelivery
+    // falls back to its backoff instead of waiting forever.
     const lagAdmin = kafka.admin();
     await lagAdmin.connect();
     stops.push(() => lagAdmin.disconnect());
@@ -205,7 +207,7 @@ export async function startCoordinator(
       const services = await activeServiceGroups(dataSource);
       const lags = await Promise.all(
         services.map(({ service, group }) =>
-          consumerGroupLag(lagAdmin, group ?? serviceCommandGroup(config.RETENTION_TOPIC_PREFIX, service), topics.commands).catch(() => 0),
+          knownGroupLag(lagAdmin, group ?? serviceCommandGroup(config.RETENTION_TOPIC_PREFIX, service), topics.commands).catch(() => undefined),
         ),
       );
       return services.filter((_, i) => (lags[i] ?? 0) > 0).map((s) => s.service);
