@@ -30,7 +30,7 @@ describe('a database that cannot serve (503), by class and code', () => {
   });
 
   it('a socket error while connecting, and a closed DataSource', () => {
-    for (const code of ['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN']) expect(isDatabaseUnavailable(socketError(code))).toBe(true);
+    for (const code of ['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN', 'ENOTFOUND']) expect(isDatabaseUnavailable(socketError(code))).toBe(true);
     expect(isDatabaseUnavailable(new CannotExecuteNotConnectedError('default'))).toBe(true);
   });
 

@@ -1,33 +1,23 @@
+import { retryReason, type RetryReason } from '@retention/contracts';
 import pg from 'pg';
 import { CannotExecuteNotConnectedError, QueryFailedError } from 'typeorm';
 
-/** Socket errors of a connection that could not be made or was lost. */
-const CONNECTION_ERRNO = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
+/** The conditions of the shared retriable list that are the database's. */
+const DATABASE_REASONS = new Set<RetryReason>([
+  'connection_lost',
+  'too_many_connections',
+  'serialization_failure',
+  'deadlock',
+  'lock_timeout',
+  'statement_timeout',
 ]);
 
 /**
- * SQLSTATEs a query can fail with while the database cannot serve it now but may later: connection
- * exceptions (08), insufficient resources (53), operator intervention (57P01–57P05: shutdown,
- * cannot connect now, database dropped), system errors (58), a database that is gone (3D000), and
- * the conflicts a retry resolves (serialization failure, deadlock, lock not available, statement
- * timeout).
+ * SQLSTATEs that are not worth retrying inside a consumer (an operator must act) but still mean
+ * "cannot serve now" to an API client: insufficient resources (53: disk full, out of memory),
+ * system errors (58: I/O), the database dropped or gone (57P04, 3D000).
  */
-function unavailableSqlState(code: string): boolean {
-  return ['08', '53', '58'].includes(code.slice(0, 2)) || /^57P0[1-5]$/.test(code) || ['3D000', '40001', '40P01', '55P03', '57014'].includes(code);
-}
-
-const errnoOf = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
+const unavailableOnlySqlState = (code: string): boolean => ['53', '58'].includes(code.slice(0, 2)) || code === '57P04' || code === '3D000';
 
 const isProgrammingError = (error: unknown): boolean =>
   error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError || error instanceof ReferenceError;
@@ -35,26 +25,27 @@ const isProgrammingError = (error: unknown): boolean =>
 /**
  * Whether `error` says that PostgreSQL cannot serve the request now (the API answers 503), decided
  * by error class and code, never by message text:
- * - a server error (pg `DatabaseError`) wrapped in TypeORM's `QueryFailedError`: by SQLSTATE;
- * - a `QueryFailedError` whose cause is not a server error nor a programming error: the driver
- *   lost the connection before the server answered (pg raises those without a code);
- * - a server error that is not wrapped: TypeORM wraps every query's error, so it came from
- *   opening a connection (database renamed or dropped, not accepting connections, too many
- *   clients, authentication): whatever its SQLSTATE, there is no connection to serve with;
- * - a socket error (ECONNREFUSED, ...) from opening a connection, or a DataSource already closed.
+ * - the database conditions of the shared retriable list (`retryReason` in libs/contracts:
+ *   connection loss, too many connections, serialization failure, deadlock, lock or statement
+ *   timeout), and the SQLSTATEs above that only an operator can fix;
+ * - a TypeORM `QueryFailedError` whose cause is not a server error (pg `DatabaseError`) nor a
+ *   programming error: the driver failed the query before the server answered it;
+ * - a server error that TypeORM did not wrap: it wraps every query's error, so this one came from
+ *   opening a connection (not accepting connections, database renamed or dropped, authentication):
+ *   whatever its SQLSTATE, there is no connection to serve with;
+ * - a host name that does not resolve (ENOTFOUND), a DataSource already closed.
  * Not classified: a connection closed during its start-up without any message (pg gives a plain
  * `Error`); it stays a 500.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  const reason = retryReason(error);
+  if (reason !== undefined && DATABASE_REASONS.has(reason)) return true;
   if (error instanceof QueryFailedError) {
     const cause: unknown = error.driverError;
-    if (cause instanceof pg.DatabaseError) return typeof cause.code === 'string' && unavailableSqlState(cause.code);
-    const errno = errnoOf(cause);
-    if (typeof errno === 'string' && CONNECTION_ERRNO.has(errno)) return true;
+    if (cause instanceof pg.DatabaseError) return typeof cause.code === 'string' && unavailableOnlySqlState(cause.code);
     return cause instanceof Error && !isProgrammingError(cause);
   }
   if (error instanceof pg.DatabaseError) return true;
   if (error instanceof CannotExecuteNotConnectedError) return true;
-  const errno = errnoOf(error);
-  return typeof errno === 'string' && CONNECTION_ERRNO.has(errno);
+  return (error as { code?: unknown } | null)?.code === 'ENOTFOUND';
 }
