@@ -24,6 +24,28 @@ set -a; source "$LOCAL_DIR/stack.env"; set +a
 mkdir -p "$RUN_DIR"
 
 base_url="$DATABASE_URL"
+
+# Signing keys (Ed25519), made once per state dir: the coordinator signs commands and holds, each
+# service its acks and registration. Private keys stay in files only the owner can read.
+KEYS_DIR="$LOCAL_DIR/keys"
+ensure_key() {
+  local name=$1
+  [ -s "$KEYS_DIR/$name.key" ] && [ -s "$KEYS_DIR/$name.pub" ] && return
+  mkdir -p "$KEYS_DIR" && chmod 0700 "$KEYS_DIR"
+  # shellcheck disable=SC2016 # node code
+  (umask 077 && node -e '
+    const { generateKeyPairSync } = require("node:crypto");
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const fs = require("node:fs");
+    fs.writeFileSync(process.argv[1], privateKey.export({ format: "der", type: "pkcs8" }).subarray(16).toString("base64url") + "\n");
+    fs.writeFileSync(process.argv[2], publicKey.export({ format: "jwk" }).x + "\n");
+  ' "$KEYS_DIR/$name.key" "$KEYS_DIR/$name.pub")
+}
+public_key() { tr -d '\n' <"$KEYS_DIR/$1.pub"; }
+ensure_key coordinator
+for s in "${SERVICES[@]}"; do ensure_key "$s"; done
+trusted_services=""
+for s in "${SERVICES[@]}"; do trusted_services="${trusted_services:+$trusted_services,}$s:$s-local-1=$(public_key "$s")"; done
 db_url() { node -e 'const u=new URL(process.argv[1]); u.pathname="/"+process.argv[2]; console.log(u.toString())' "$base_url" "$1"; }
 
 # start NAME PORT ENTRYPOINT [VAR=VALUE...]: one node process, PID in .local/run/NAME.pid.
@@ -62,7 +84,9 @@ for s in "${SERVICES[@]}"; do
   mkdir -p "$LOCAL_DIR/files/$s"
   start "$s" "$port" "services/$s/src/main.ts" \
     DATABASE_URL="$(db_url "$(echo "$s" | tr '-' '_')")" DATABASE_AUTO_CREATE=true DEMO_DATA=true \
-    RETENTION_HASH_KEY="local-demo-hash-key-change-me" RETENTION_FILES_ROOT="$LOCAL_DIR/files/$s"
+    RETENTION_HASH_KEY="local-demo-hash-key-change-me" RETENTION_FILES_ROOT="$LOCAL_DIR/files/$s" \
+    RETENTION_SIGNING_KEY_FILE="$KEYS_DIR/$s.key" RETENTION_SIGNING_KEY_ID="$s-local-1" \
+    RETENTION_COORDINATOR_PUBLIC_KEYS="coordinator-local-1=$(public_key coordinator)"
   port=$((port + 1))
 done
 port=$FIRST_SERVICE_PORT
@@ -71,7 +95,9 @@ for s in "${SERVICES[@]}"; do wait_ready "$s" "$port"; port=$((port + 1)); done
 start coordinator "$API_PORT" services/coordinator/src/main.ts \
   DATABASE_URL="$(db_url coordinator)" DATABASE_AUTO_CREATE=true \
   RETENTION_API_TOKENS="admin:$ADMIN_TOKEN,requester:$REQUESTER_TOKEN,auditor:$AUDITOR_TOKEN" \
-  RETENTION_SUBJECT_HMAC_KEY="local-demo-hmac-key-change-me"
+  RETENTION_SUBJECT_HMAC_KEY="local-demo-hmac-key-change-me" \
+  RETENTION_SIGNING_KEY_FILE="$KEYS_DIR/coordinator.key" RETENTION_SIGNING_KEY_ID=coordinator-local-1 \
+  RETENTION_SERVICE_PUBLIC_KEYS="$trusted_services"
 wait_ready coordinator "$API_PORT"
 
 API="http://127.0.0.1:$API_PORT"

@@ -18,6 +18,8 @@ import { resolve } from 'node:path';
 import { topicNames } from '@retention/contracts';
 import { createDataSource, openDatabase } from '@retention/database';
 import { ensureTopics } from '@retention/kafka';
+// The subpath, not the package root: the root also exports vitest helpers, which need a test runner.
+import { createTestKeys } from '@retention/testing/signing-keys';
 import { logLevel } from 'kafkajs';
 import type pg from 'pg';
 import { FANOUT_SERVICES } from './fanout-services';
@@ -392,6 +394,8 @@ async function runPlatform(stack: Stack, dbs: BenchDatabases, sizes: ReturnType<
     LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'info',
   };
   let coordinatorDb: pg.Client | undefined;
+  // Signed like a deployment: the coordinator trusts each service's key, each service the coordinator's.
+  const keys = createTestKeys(FANOUT_SERVICES.map((s) => s.name));
   try {
     for (const s of FANOUT_SERVICES) {
       const db = await createBenchDatabase(stack, `fanout_${s.name}`, dbs);
@@ -405,6 +409,7 @@ async function runPlatform(stack: Stack, dbs: BenchDatabases, sizes: ReturnType<
           RETENTION_HASH_KEY: HASH_KEY,
           RETENTION_FILES_ROOT: files,
           HTTP_PORT: '0',
+          ...keys.serviceEnv(s.name),
         }),
       );
     }
@@ -424,6 +429,7 @@ async function runPlatform(stack: Stack, dbs: BenchDatabases, sizes: ReturnType<
         .join(','),
       RETENTION_SUBJECT_HMAC_KEY: 'bench-hmac-key-0123456789abcdef',
       HTTP_PORT: '0',
+      ...keys.coordinatorEnv(),
       // No scheduled sweep may start during the run (as in the e2e harness).
       SWEEP_MISFIRE_GRACE_SECONDS: '0',
       // The platform's default (60 s) unless BENCH_FANOUT_RETRY_BASE_S says otherwise.

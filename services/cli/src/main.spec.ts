@@ -1,3 +1,4 @@
+import { parsePrivateKey, publicKeyOf } from '@retention/contracts';
 import { describe, expect, it } from 'vitest';
 import { ApiError, type ApiClient } from './api-client';
 import { main } from './main';
@@ -40,6 +41,32 @@ describe('retention CLI', () => {
       body: { subject: { type: 'user', id: 'demo-1' }, reason: 'case 1', dryRun: true },
       headers: { 'idempotency-key': 'k1' },
     });
+  });
+
+  it('approves and retires services', async () => {
+    const client = fakeClient([
+      { method: 'POST', path: '/v1/services/legacy-crm/approve', reply: { service: 'legacy-crm', status: 'active' } },
+      { method: 'DELETE', path: '/v1/services/legacy-crm', reply: { service: 'legacy-crm', status: 'retired', closedTargets: 2 } },
+    ]);
+    expect((await run(['services', 'approve', 'legacy-crm'], client)).code).toBe(0);
+    const retired = await run(['services', 'retire', 'legacy-crm', '--reason', 'decommissioned'], client);
+    expect(JSON.parse(retired.out)).toMatchObject({ status: 'retired', closedTargets: 2 });
+    expect(client.calls[1]).toMatchObject({ body: { reason: 'decommissioned' } });
+    expect((await run(['services', 'retire', 'legacy-crm'], client)).code).toBe(2);
+  });
+
+  it('generates a signing key pair whose halves match, without calling the API', async () => {
+    const result = await run(['keys', 'generate', '--id', 'orders-2'], fakeClient([]));
+    expect(result.code).toBe(0);
+    const lines = Object.fromEntries(
+      result.out
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(lines.RETENTION_SIGNING_KEY_ID).toBe('orders-2');
+    expect(publicKeyOf(parsePrivateKey(lines.RETENTION_SIGNING_KEY!, 'key'))).toBe(lines['orders-2']);
+    expect((await run(['keys', 'generate', '--id', 'bad id'], fakeClient([]))).code).toBe(2);
   });
 
   it("prints the API's error with the offending fields and exits 1", async () => {

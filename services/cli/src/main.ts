@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { generateSigningKeyPair, isKeyId } from '@retention/contracts';
 import { ApiError, type ApiClient, createApiClient } from './api-client';
 
 export interface CliIo {
@@ -175,6 +176,46 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .action(async (o: { from: string; to: string; csv?: boolean }) => {
       const q = new URLSearchParams({ from: o.from, to: o.to, format: o.csv ? 'csv' : 'json' });
       print(io, await client().call('GET', `/v1/ledger/report?${q}`));
+    });
+
+  const services = program.command('services').description('registered services and their lifecycle');
+  services
+    .command('list')
+    .description('every service that registered: status, signing key, a registration waiting for approval')
+    .action(async () => print(io, await client().call('GET', '/v1/services')));
+  services
+    .command('approve')
+    .description("approve a service's waiting registration: it becomes a target and its signing key is pinned")
+    .argument('<name>')
+    .action(async (name: string) => print(io, await client().call('POST', `/v1/services/${encodeURIComponent(name)}/approve`)));
+  services
+    .command('retire')
+    .description('retire a service: no longer a target; its open targets are closed as retired')
+    .argument('<name>')
+    .requiredOption('--reason <text>', 'why (recorded in the ledger)')
+    .action(async (name: string, o: { reason: string }) =>
+      print(io, await client().call('DELETE', `/v1/services/${encodeURIComponent(name)}`, { body: { reason: o.reason } })),
+    );
+
+  program
+    .command('keys')
+    .description('signing keys (Ed25519) for the coordinator and the services')
+    .command('generate')
+    .description('print a new key pair as environment lines: the private key for the process that signs, the public key for those that check')
+    .requiredOption('--id <keyId>', 'key id, e.g. coordinator-2026-12 or orders-1')
+    .action((o: { id: string }) => {
+      if (!isKeyId(o.id)) throw new UsageError('--id must be 1 to 64 letters, digits, dots, dashes or underscores');
+      const { privateKey, publicKey } = generateSigningKeyPair();
+      print(
+        io,
+        [
+          '# Secret: for the process that signs (or put the key alone in a file and set RETENTION_SIGNING_KEY_FILE).',
+          `RETENTION_SIGNING_KEY_ID=${o.id}`,
+          `RETENTION_SIGNING_KEY=${privateKey}`,
+          '# Public: for the processes that check its signatures (RETENTION_COORDINATOR_PUBLIC_KEYS, or service:… in RETENTION_SERVICE_PUBLIC_KEYS).',
+          `${o.id}=${publicKey}`,
+        ].join('\n'),
+      );
     });
 
   program
