@@ -1,3 +1,4 @@
+import { SignatureHeaders } from './message-signature';
 import { DefaultTopics, TopicSpecs } from './topics';
 import { CurrentVersions, dataSchemaUri, eventJsonSchemas, EventTypes, type EventType } from './envelope';
 
@@ -24,6 +25,25 @@ const CHANNELS: ReadonlyArray<{ key: keyof typeof DefaultTopics; events: EventTy
   { key: 'dlq', events: [EventTypes.deadLetter], key_: 'the original key', description: 'Messages a consumer could not process, with the reason.' },
 ];
 
+/**
+ * Every message (tombstones too) is signed by the process that publishes it; a consumer refuses one
+ * whose signature is missing or does not verify with a key it trusts (see docs/security.md).
+ */
+const MESSAGE_HEADERS = {
+  type: 'object',
+  required: [SignatureHeaders.keyId, SignatureHeaders.signedAt, SignatureHeaders.signature],
+  properties: {
+    traceparent: { type: 'string', description: 'W3C Trace Context' },
+    [SignatureHeaders.keyId]: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'Id of the Ed25519 key that signed the message.' },
+    [SignatureHeaders.signedAt]: { type: 'string', format: 'date-time', description: 'When it was signed (UTC, ISO 8601 with milliseconds and Z).' },
+    [SignatureHeaders.signature]: {
+      type: 'string',
+      description:
+        'base64url Ed25519 signature over, in order, each as a 4-byte big-endian length then its UTF-8 bytes (length 0xFFFFFFFF and no bytes for a null key or value): "retention-message-signature-v1", the topic, the key, the signing time header, the value.',
+    },
+  },
+};
+
 /** The AsyncAPI 3.0 document of the platform's topics, generated from the zod schemas. */
 export function asyncApiDocument(): Record<string, unknown> {
   const schemas = eventJsonSchemas();
@@ -34,7 +54,7 @@ export function asyncApiDocument(): Record<string, unknown> {
       name: type,
       title: type,
       contentType: 'application/cloudevents+json',
-      headers: { type: 'object', properties: { traceparent: { type: 'string', description: 'W3C Trace Context' } } },
+      headers: MESSAGE_HEADERS,
       payload: {
         type: 'object',
         required: ['specversion', 'id', 'type', 'source', 'time', 'dataschema', 'data'],

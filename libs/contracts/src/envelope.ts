@@ -33,7 +33,7 @@ export const CurrentVersions: Readonly<Record<EventType, `${number}.${number}`>>
   [EventTypes.sweepRequested]: '1.0',
   [EventTypes.ack]: '1.0',
   [EventTypes.holdPlaced]: '1.0',
-  [EventTypes.serviceRegistered]: '1.0',
+  [EventTypes.serviceRegistered]: '1.1',
   [EventTypes.deadLetter]: '1.0',
 };
 
