@@ -10,7 +10,7 @@ import { mlDataService } from '@retention/service-ml-data';
 import { Session, sessionsService } from '@retention/service-sessions';
 import { waitFor } from '@retention/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { produceRaw, readTopic } from './kafka-helpers';
+import { produceSigned, readTopic } from './kafka-helpers';
 import { type Platform, startPlatform, TOKENS } from './support';
 
 const DAY = 86_400_000;
@@ -210,7 +210,7 @@ describe('consumer SDK guarantees', () => {
       },
       { source: 'e2e' },
     );
-    await produceRaw(`${platform.prefix}data.retention`, [{ key: 'tom', value }]);
+    await produceSigned(platform.keys.coordinator, `${platform.prefix}data.retention`, [{ key: 'tom', value }]);
     const readAllAcks = async () => {
       const all = await readTopic(`${platform.prefix}data.retention.ack`, 1);
       return all.map((m) => decodeEvent(m.value)).flatMap((d) => (d.ok && d.event.type === EventTypes.ack ? [d.event.data] : []));
@@ -221,7 +221,7 @@ describe('consumer SDK guarantees', () => {
 
     // A row for the same subject written after the first delivery must survive the second.
     await sessions().query(`INSERT INTO sessions (user_id, started_at) VALUES ('tom', now())`);
-    await produceRaw(`${platform.prefix}data.retention`, [{ key: 'tom', value }]);
+    await produceSigned(platform.keys.coordinator, `${platform.prefix}data.retention`, [{ key: 'tom', value }]);
     await waitFor('second ack', async () => ((await acksFor(2)) ? true : undefined), { timeoutMs: 30_000 });
 
     const acks = (await readAllAcks()).filter((a) => a.requestId === requestId && a.service === 'sessions');
@@ -247,7 +247,7 @@ describe('consumer SDK guarantees', () => {
       { source: 'e2e' },
     );
     const v2 = value.replace(':1.0"', ':2.0"');
-    await produceRaw(`${platform.prefix}data.retention`, [
+    await produceSigned(platform.keys.coordinator, `${platform.prefix}data.retention`, [
       { key: 'x', value: '{not json' },
       { key: 'x', value: v2 },
       { key: 'uma', value },

@@ -1,3 +1,4 @@
+import { type SigningKey, signMessage } from '@retention/contracts';
 import { testStack, uniqueSuffix, waitFor } from '@retention/testing';
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -19,6 +20,20 @@ export async function produceRaw(
   } finally {
     await producer.disconnect();
   }
+}
+
+/** Produces messages signed with `signer`'s key, as the process that owns the key would. */
+export async function produceSigned(
+  signer: SigningKey,
+  topic: string,
+  messages: Array<{ key: string | null; value: string | null }>,
+  via?: Kafka,
+): Promise<void> {
+  await produceRaw(
+    topic,
+    messages.map((m) => ({ ...m, headers: signMessage(signer, { topic, key: m.key, value: m.value }) })),
+    via,
+  );
 }
 
 /** Reads `topic` from the beginning until `count` messages arrived (or times out). */
