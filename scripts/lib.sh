@@ -20,3 +20,26 @@ ensure_deps() {
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
+
+# Command-line tools some tests run for real: kcat (a Kafka client nobody here wrote), openssl
+# (signs a command outside Node), promtool (checks and unit-tests the alert rules). Installed from
+# Debian's packages when missing and we are root with apt; otherwise the tests that need them fail
+# and name the tool.
+ensure_test_tools() {
+  local missing=() tool pkg
+  for pair in kcat:kcat openssl:openssl promtool:prometheus python3:python3; do
+    tool=${pair%%:*}
+    pkg=${pair#*:}
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing test tools from Debian's packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    # The prometheus package's own server is not started here (tests start theirs on loopback).
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >&2
+  else
+    say "warning: missing ${missing[*]} (Debian packages); the tests that run them will fail"
+  fi
+}

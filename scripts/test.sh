@@ -5,6 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_deps
+ensure_test_tools
 start=$(date +%s)
 say "type check (every project in one pass; per project: npx nx run-many -t typecheck)"
 npx tsc -p tsconfig.runtime.json --noEmit
