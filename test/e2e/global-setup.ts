@@ -81,12 +81,14 @@ async function setupStack(project: TestProject): Promise<() => Promise<void>> {
     };
   }
 
-  const running = spawnSync('bash', [script('status.sh')], { stdio: 'ignore' }).status === 0;
-  if (!running) execFileSync('bash', [script('up.sh')], { stdio: 'inherit', env: { ...process.env, KAFKA_BROKERS: '', DATABASE_URL: '' } });
+  // The plain stack, whatever RETENTION_KAFKA_SECURITY the caller's shell has.
+  const plainEnv = { ...process.env, RETENTION_KAFKA_SECURITY: 'none' };
+  const running = spawnSync('bash', [script('status.sh')], { stdio: 'ignore', env: plainEnv }).status === 0;
+  if (!running) execFileSync('bash', [script('up.sh')], { stdio: 'inherit', env: { ...plainEnv, KAFKA_BROKERS: '', DATABASE_URL: '' } });
   const env = readStackEnv();
   if (!env.KAFKA_BROKERS || !env.DATABASE_URL) throw new Error('stack.env lacks KAFKA_BROKERS or DATABASE_URL');
   project.provide('stack', { kafkaBrokers: env.KAFKA_BROKERS.split(','), databaseUrl: env.DATABASE_URL, source: 'local' });
   return async () => {
-    if (!running && process.env.RETENTION_KEEP_STACK !== 'true') execFileSync('bash', [script('down.sh')], { stdio: 'inherit' });
+    if (!running && process.env.RETENTION_KEEP_STACK !== 'true') execFileSync('bash', [script('down.sh')], { stdio: 'inherit', env: plainEnv });
   };
 }
