@@ -1,4 +1,4 @@
-import { type TopicNames, topicNames } from '@retention/contracts';
+import { serviceCommandGroup, type TopicNames, topicNames } from '@retention/contracts';
 import kafkajs, { type Admin, type AclEntry } from 'kafkajs';
 
 // kafkajs is CommonJS, and Node cannot see these enums as named exports of it.
@@ -57,7 +57,7 @@ export function platformAcls(options: PlatformAclOptions): PlatformAcl[] {
   grant(coordinator, 'group', `${prefix}retention.coordinator.registry.`, 'read', 'prefixed');
   // The coordinator reads each service's lag on the command topic (redelivery waits for a service
   // that is behind): Describe on the service's group lets it fetch the committed offsets, no more.
-  for (const service of options.services) grant(coordinator, 'group', `${prefix}retention.${service}`, 'describe');
+  for (const service of options.services) grant(coordinator, 'group', serviceCommandGroup(prefix, service), 'describe');
 
   for (const service of options.services) {
     grant(service, 'topic', topics.commands, 'read');
@@ -65,7 +65,7 @@ export function platformAcls(options: PlatformAclOptions): PlatformAcl[] {
     grant(service, 'topic', topics.acks, 'write');
     grant(service, 'topic', topics.registry, 'write');
     grant(service, 'topic', topics.dlq, 'write');
-    grant(service, 'group', `${prefix}retention.${service}`, 'read');
+    grant(service, 'group', serviceCommandGroup(prefix, service), 'read');
     grant(service, 'group', `${prefix}retention.${service}.holds.`, 'read', 'prefixed');
   }
   return acls;
