@@ -1,6 +1,7 @@
 import {
   type AnyEnvelope,
   decodeEvent,
+  errorSummary,
   EventTypes,
   type EventType,
   Headers,
@@ -323,8 +324,5 @@ function pickTrace(headers: Record<string, string>): Record<string, string> {
   return out;
 }
 
-/** Error name and message only: driver errors can quote SQL parameters, so never whole objects. */
-export function errorSummary(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 1000);
-  return String(error).slice(0, 1000);
-}
+/** @deprecated Moved to `@retention/contracts` with the error types; re-exported so imports keep working. */
+export { errorSummary };
