@@ -189,6 +189,28 @@ describe('a client with broker access cannot forge control messages', () => {
     expect(await inReplica()).toBe(0);
   });
 
+  it('a hold the topic no longer holds (its release compacted away while the service was down) is dropped at start', async () => {
+    // As the replica would have it after missing a release whose tombstone compaction has since removed.
+    await insertSessions('reconciled-user', 2);
+    await sessions().query(
+      `INSERT INTO retention_holds (hold_id, scope, subject_type, subject_id, placed_at) VALUES ('11111111-2222-4333-8444-555555555555', 'subject', 'user', 'reconciled-user', now())`,
+    );
+    await platform.stopService('sessions');
+    await platform.startService('sessions');
+    await waitFor('the stale hold to be released', async () =>
+      (
+        (await sessions().query(`SELECT count(*)::int AS n FROM retention_holds WHERE hold_id = '11111111-2222-4333-8444-555555555555'`)) as Array<{
+          n: number;
+        }>
+      )[0]!.n === 0
+        ? true
+        : undefined,
+    );
+    const erasure = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'reconciled-user' } } });
+    expect((await platform.waitForRequest(erasure.body.id)).targets.find((t: { service: string }) => t.service === 'sessions').status).toBe('completed');
+    expect(await countSessions('reconciled-user')).toBe(0);
+  });
+
   it('acks count only when signed by the key of the service they speak for', async () => {
     await registerAs('ghost', platform.keys.service('ghost'));
     await waitFor('ghost to be an active target', async () => {
