@@ -172,17 +172,20 @@ describe('command handler on PostgreSQL: retry budget, lock waits, failed acks',
     const command = erasure('max');
     await holding(`SELECT id FROM visits WHERE user_id = 'max' ORDER BY id LIMIT 1 FOR UPDATE`, async () => {
       expect(await handler({ lockWait: { maxMs: 300, maxDelayMs: 100 } })(command)).toBe('failed');
+      // Retried while still locked: fails again, reporting what the first delivery did.
+      expect(await handler({ lockWait: { maxMs: 300, maxDelayMs: 100 } })({ ...command, commandId: randomUUID() })).toBe('failed');
     });
-    const [failed] = await acks(command.data.requestId);
-    expect(failed).toMatchObject({
-      status: 'failed',
-      error: { code: 'rows_locked', retriable: true },
-      tables: [{ table: 'visits', deleted: 2 }],
-    });
+    for (const failed of await acks(command.data.requestId)) {
+      expect(failed).toMatchObject({
+        status: 'failed',
+        error: { code: 'rows_locked', retriable: true },
+        tables: [{ table: 'visits', deleted: 2 }],
+      });
+    }
     expect(await auditRows(command.data.requestId)).toBe(1);
     // The coordinator's retry resumes from the committed batches.
     expect(await handler()({ ...command, commandId: randomUUID() })).toBe('completed');
-    expect((await acks(command.data.requestId))[1]).toMatchObject({ status: 'completed', tables: [{ deleted: 3 }] });
+    expect((await acks(command.data.requestId))[2]).toMatchObject({ status: 'completed', tables: [{ deleted: 3 }] });
   });
 
   it('retries a retriable failure (a real lock timeout, 55P03) with backoff, and applies the command when it passes', async () => {

@@ -230,9 +230,9 @@ export function createCommandHandler(
        ON CONFLICT (request_id) DO UPDATE SET deliveries = retention_inbox.deliveries + 1,
          status = CASE WHEN retention_inbox.status = 'failed' THEN 'running' ELSE retention_inbox.status END,
          command_id = CASE WHEN retention_inbox.status = 'failed' THEN EXCLUDED.command_id ELSE retention_inbox.command_id END
-       RETURNING status, ack, deliveries`,
+       RETURNING status, ack, deliveries, state`,
       [command.data.requestId, command.kind, command.commandId, command.data.dryRun, initialJobState()],
-    )) as Array<{ status: string; ack: Ack | null; deliveries: number }>;
+    )) as Array<{ status: string; ack: Ack | null; deliveries: number; state: JobState | null }>;
     const existing = inserted[0];
     if (existing?.status === 'done' && existing.ack) {
       // Applied before: send the same ack again (the first may not have reached the coordinator).
@@ -246,8 +246,8 @@ export function createCommandHandler(
     const started = Date.now();
     const budget = createRetryBudget(deps.retry ?? DEFAULT_RETRY);
     const lockWait = createLockWait(deps.lockWait ?? DEFAULT_LOCK_WAIT);
-    // What the committed batches did so far: reported in a failed ack too.
-    let progress: TableResult[] = [];
+    // What the committed batches did so far (earlier deliveries included): reported in a failed ack too.
+    let progress: TableResult[] = existing?.state?.results ?? [];
 
     const pause = async (ms: number): Promise<void> => {
       await sleep(ms, options.signal);
