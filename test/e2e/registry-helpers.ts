@@ -1,4 +1,5 @@
 import { encodeEvent, EventTypes, type ManifestSubject, type SigningKey, signMessage, topicNames } from '@retention/contracts';
+import type { Kafka } from 'kafkajs';
 import type { z } from 'zod';
 import { produceRaw } from './kafka-helpers';
 
@@ -10,7 +11,7 @@ export async function publishRegistration(
   prefix: string,
   service: string,
   key: SigningKey,
-  options: { subjects?: Array<z.input<typeof ManifestSubject>>; consumerGroup?: string } = {},
+  options: { subjects?: Array<z.input<typeof ManifestSubject>>; consumerGroup?: string; via?: Kafka } = {},
 ): Promise<void> {
   const topic = topicNames(prefix).registry;
   const { value } = encodeEvent(
@@ -27,5 +28,5 @@ export async function publishRegistration(
     },
     { source: `/retention/services/${service}` },
   );
-  await produceRaw(topic, [{ key: service, value, headers: signMessage(key, { topic, key: service, value }) }]);
+  await produceRaw(topic, [{ key: service, value, headers: signMessage(key, { topic, key: service, value }) }], options.via);
 }

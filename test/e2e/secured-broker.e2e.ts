@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { encodeEvent, EventTypes, topicNames } from '@retention/contracts';
+import { encodeEvent, EventTypes, signMessage, topicNames } from '@retention/contracts';
 import { startRetentionService } from '@retention/consumer';
 import { ordersService } from '@retention/service-orders';
 import { sessionsService } from '@retention/service-sessions';
 import { Kafka, logLevel } from 'kafkajs';
-import { createTestLogger, uniqueTopicPrefix } from '@retention/testing';
+import { createTestLogger, uniqueTopicPrefix, waitFor } from '@retention/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { produceRaw } from './kafka-helpers';
+import { produceRaw, waitForMessage } from './kafka-helpers';
+import { publishRegistration } from './registry-helpers';
 import { prepareSecuredPlatform, type SecuredPlatform } from './secured';
 import { type Platform, startPlatform, TOKENS } from './support';
 
@@ -203,6 +204,69 @@ describe('the secured broker (SASL/SCRAM + ACLs)', () => {
     const group = await consumeFailure(orders, topics().commands, `${secured.prefix}retention.sessions`);
     expect((group as Error).name).toBe('KafkaJSGroupCoordinatorNotFound');
     expect(codes).toContain('GROUP_AUTHORIZATION_FAILED');
+  });
+
+  it('what the ACLs let a service write (acks, registrations) still counts only when signed with the right key', async () => {
+    const dlq = (marker: string, reason: string) =>
+      waitForMessage(
+        topics().dlq,
+        (m) => {
+          const data = m.value ? (JSON.parse(m.value) as { data: { reason: { code: string }; payload: string | null } }).data : undefined;
+          return data?.reason.code === reason && (data.payload ?? '').includes(marker);
+        },
+        30_000,
+        secured.client('admin'),
+      );
+    // A request whose sessions target is pending: the sessions service is stopped for a moment.
+    await platform.stopService('sessions');
+    const created = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'bob' } } });
+    const requestId = created.body.id as string;
+    const ack = (service: string): { commandId: string; value: string } => {
+      const commandId = randomUUID();
+      const { value } = encodeEvent(
+        EventTypes.ack,
+        {
+          requestId,
+          commandId,
+          kind: 'erasure',
+          service,
+          status: 'completed',
+          dryRun: false,
+          startedAt: new Date().toISOString(),
+          finishedAt: new Date().toISOString(),
+        },
+        { source: `/retention/services/${service}` },
+      );
+      return { commandId, value };
+    };
+    // The orders principal may write acks: unsigned, and signed with orders' own key, both speaking for sessions.
+    const unsigned = ack('sessions');
+    const crossSigned = ack('sessions');
+    const orders = secured.client('orders');
+    await produceRaw(topics().acks, [{ key: requestId, value: unsigned.value }], orders);
+    await produceRaw(
+      topics().acks,
+      [
+        {
+          key: requestId,
+          value: crossSigned.value,
+          headers: signMessage(platform.keys.service('orders'), { topic: topics().acks, key: requestId, value: crossSigned.value }),
+        },
+      ],
+      orders,
+    );
+    await dlq(unsigned.commandId, 'signature_missing');
+    await dlq(crossSigned.commandId, 'signer_mismatch');
+    // And may write registrations: a new service under its own key waits for approval.
+    await publishRegistration(secured.prefix, 'legacy-crm', { keyId: 'legacy-crm-1', privateKey: platform.keys.service('orders').privateKey }, { via: orders });
+    await waitFor('the registration to wait for approval', async () =>
+      (await platform.api('GET', '/v1/services/legacy-crm')).body.status === 'pending_approval' ? true : undefined,
+    );
+    const view = (await platform.api('GET', `/v1/erasure-requests/${requestId}`)).body;
+    expect(view.targets.find((t: { service: string }) => t.service === 'sessions').status).toBe('pending');
+    expect(view.targets.map((t: { service: string }) => t.service)).not.toContain('legacy-crm');
+    await platform.startService('sessions');
+    expect((await platform.waitForRequest(requestId)).status).toBe('completed');
   });
 
   it('does not let a process create topics: without the admin having made them, it stops at start and says why', async () => {

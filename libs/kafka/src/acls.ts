@@ -12,7 +12,7 @@ export interface PlatformAcl {
   /** Topic or group name; with `pattern: 'prefixed'`, every name that starts with it. */
   name: string;
   pattern: 'literal' | 'prefixed';
-  operation: 'read' | 'write' | 'describe';
+  operation: 'read' | 'write' | 'describe' | 'delete';
 }
 
 export interface PlatformAclOptions {
@@ -67,11 +67,18 @@ export function platformAcls(options: PlatformAclOptions): PlatformAcl[] {
     grant(service, 'topic', topics.dlq, 'write');
     grant(service, 'group', serviceCommandGroup(prefix, service), 'read');
     grant(service, 'group', `${prefix}retention.${service}.holds.`, 'read', 'prefixed');
+    // The holds replica uses a group per process start and deletes it when it stops.
+    grant(service, 'group', `${prefix}retention.${service}.holds.`, 'delete', 'prefixed');
   }
   return acls;
 }
 
-const OPERATIONS = { read: AclOperationTypes.READ, write: AclOperationTypes.WRITE, describe: AclOperationTypes.DESCRIBE } as const;
+const OPERATIONS = {
+  read: AclOperationTypes.READ,
+  write: AclOperationTypes.WRITE,
+  describe: AclOperationTypes.DESCRIBE,
+  delete: AclOperationTypes.DELETE,
+} as const;
 
 function toKafkajs(acl: PlatformAcl): AclEntry {
   return {
