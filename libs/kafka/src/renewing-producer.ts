@@ -20,20 +20,36 @@ export async function renewingProducer(create: () => Producer): Promise<BatchPro
     return producer;
   };
   let current = await connect();
+  // Set while a replacement connects: concurrent failures replace the producer once, and sends wait for it.
+  let renewing: Promise<void> | undefined;
+  const renew = (used: Producer): Promise<void> => {
+    renewing ??= connect()
+      .then(async (next) => {
+        current = next;
+        // Sends still in flight on the old producer fail as a closed connection (retriable).
+        await used.disconnect().catch(() => undefined);
+      })
+      // Not connected now: the old producer stays, and the next refused send tries again.
+      .catch(() => undefined)
+      .finally(() => {
+        renewing = undefined;
+      });
+    return renewing;
+  };
   return {
     async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
+      if (renewing) await renewing;
       const used = current;
       try {
         return await used.sendBatch(batch);
       } catch (error) {
-        if (!isUnreachable(error) && used === current) {
-          current = await connect();
-          // Sends still in flight on the old producer fail as a closed connection (retriable).
-          await used.disconnect().catch(() => undefined);
-        }
+        if (!isUnreachable(error) && used === current) await renew(used);
         throw error;
       }
     },
-    disconnect: () => current.disconnect(),
+    disconnect: async () => {
+      if (renewing) await renewing;
+      await current.disconnect();
+    },
   };
 }
