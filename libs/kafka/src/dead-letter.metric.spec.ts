@@ -52,7 +52,7 @@ async function start(options: {
   const dlq = fakePublisher();
   const processed: Array<[string, string]> = [];
   const handleBatch = options.handleBatch;
-  await runConsumer({
+  await runConsumer<typeof EventTypes.sweepRequested>({
     kafka: { consumer: () => consumer } as unknown as Kafka,
     groupId: 'g',
     topics: ['data.retention'],
