@@ -16,7 +16,13 @@ const COMMAND_PARTITIONS = 6;
 
 /** The partition kafkajs's default (Java-compatible) partitioner gives `key` on the command topic. */
 function partitionOf(key: string): number {
-  const partitionMetadata = Array.from({ length: COMMAND_PARTITIONS }, (_, partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1] }));
+  const partitionMetadata = Array.from({ length: COMMAND_PARTITIONS }, (_, partitionId) => ({
+    partitionId,
+    leader: 1,
+    replicas: [1],
+    isr: [1],
+    partitionErrorCode: 0,
+  }));
   return Partitioners.DefaultPartitioner()({ topic: 'commands', partitionMetadata, message: { key, value: null } });
 }
 
