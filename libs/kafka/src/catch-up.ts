@@ -1,4 +1,4 @@
-import { TransientError } from '@retention/contracts';
+import { isRetriable, TransientError } from '@retention/contracts';
 import type { Kafka } from 'kafkajs';
 
 export interface CatchUpTracker {
@@ -24,8 +24,17 @@ export async function createCatchUpTracker(kafka: Kafka, topic: string): Promise
       if ((applied.get(partition) ?? -1n) < next) applied.set(partition, next);
     },
     async caughtUp(timeoutMs = 30_000) {
-      const targets = await admin.fetchTopicOffsets(topic);
       const deadline = Date.now() + timeoutMs;
+      // Right after a topic is created a broker may still answer NOT_LEADER for its offsets.
+      let targets: Awaited<ReturnType<typeof admin.fetchTopicOffsets>> | undefined;
+      while (!targets) {
+        try {
+          targets = await admin.fetchTopicOffsets(topic);
+        } catch (error) {
+          if (!isRetriable(error) || Date.now() > deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
       for (;;) {
         const behind = targets.filter((t) => BigInt(t.high) > BigInt(t.low) && (applied.get(t.partition) ?? BigInt(t.low)) < BigInt(t.high));
         if (behind.length === 0) return;
