@@ -70,10 +70,10 @@ describe('sweep cutoffs cannot reach the future', () => {
     await produceSweep('sweep:*:*', requestId, new Date('2100-01-01T00:00:00.000Z'));
 
     const letters = await dlq.until('both services to dead-letter the sweep', (all) =>
-      ['sessions', 'analytics'].every((service) => all.some((l) => l.consumer === service && l.payload?.includes(requestId))),
+      ['sessions', 'analytics'].every((service) => all.some((l) => l.consumer === service && l.refs?.requestId === requestId)),
     );
     for (const service of ['sessions', 'analytics']) {
-      const letter = letters.find((l) => l.consumer === service && l.payload?.includes(requestId))!;
+      const letter = letters.find((l) => l.consumer === service && l.refs?.requestId === requestId)!;
       expect(letter.reason.code).toBe('cutoff_in_future');
       expect(letter.reason.message).toContain('2100-01-01T00:00:00.000Z');
       expect(letter.topic).toBe(`${platform.prefix}data.retention`);

@@ -72,9 +72,9 @@ describe('a client with broker access cannot forge control messages', () => {
   async function expectDeadLetters(expected: ReadonlyArray<{ consumer: string; marker: string; reason: string }>): Promise<void> {
     const missing = new Set(expected);
     await waitForMessage(topics.dlq, (m) => {
-      const data = m.value ? (JSON.parse(m.value) as { data: { consumer: string; payload: string | null; reason: { code: string } } }).data : undefined;
+      const data = m.value ? (JSON.parse(m.value) as { data: { consumer: string; refs?: Record<string, string>; reason: { code: string } } }).data : undefined;
       for (const e of missing) {
-        if (data?.consumer === e.consumer && data.reason.code === e.reason && (data.payload ?? m.key ?? '').includes(e.marker)) missing.delete(e);
+        if (data?.consumer === e.consumer && data.reason.code === e.reason && (JSON.stringify(data.refs ?? {}) + (m.key ?? '')).includes(e.marker)) missing.delete(e);
       }
       return missing.size === 0;
     });

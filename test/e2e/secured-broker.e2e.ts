@@ -211,8 +211,8 @@ describe('the secured broker (SASL/SCRAM + ACLs)', () => {
       waitForMessage(
         topics().dlq,
         (m) => {
-          const data = m.value ? (JSON.parse(m.value) as { data: { reason: { code: string }; payload: string | null } }).data : undefined;
-          return data?.reason.code === reason && (data.payload ?? '').includes(marker);
+          const data = m.value ? (JSON.parse(m.value) as { data: { reason: { code: string }; refs?: Record<string, string> } }).data : undefined;
+          return data?.reason.code === reason && JSON.stringify(data.refs ?? {}).includes(marker);
         },
         30_000,
         secured.client('admin'),

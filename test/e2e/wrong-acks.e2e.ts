@@ -89,7 +89,7 @@ describe('wrong acks are recorded and visible', () => {
     ).toEqual(expected);
     for (const letter of fromAcks()) {
       expect(letter.topic).toBe(ackTopic);
-      expect(letter.payload).toContain(letter.reason.code === 'unknown_request' ? unknownRequestId : requestId);
+      expect(letter.refs?.requestId).toBe(letter.reason.code === 'unknown_request' ? unknownRequestId : requestId);
     }
     const mismatches = fromAcks()
       .filter((l) => l.reason.code === 'mismatch')

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventTypes, type TopicNames } from '@retention/contracts';
+import { EventTypes, type TopicNames, errorSummary } from '@retention/contracts';
 import { type ConsumerOptions, createCatchUpTracker, type DeadLetterCounter, type Publisher, runConsumer } from '@retention/kafka';
 import type { Logger } from '@retention/observability';
 import { releaseHold, upsertHold } from '@retention/policy';
@@ -99,7 +99,7 @@ export async function startHoldsReplica(options: {
         throw error;
       }));
   // At once, not only when the first command arrives: a stale hold also hides rows from the gauge.
-  reconcile(60_000).catch((error: unknown) => options.logger.warn({ err: String(error) }, 'holds reconciliation postponed to the first command'));
+  reconcile(60_000).catch((error: unknown) => options.logger.warn({ err: errorSummary(error) }, 'holds reconciliation postponed to the first command'));
   return {
     // Commands wait for this: the first call also reconciles the local table with the topic.
     caughtUp: async (timeoutMs) => {
@@ -114,7 +114,7 @@ export async function startHoldsReplica(options: {
       await admin
         .connect()
         .then(() => admin.deleteGroups([groupId]))
-        .catch((error: unknown) => options.logger.debug({ err: String(error) }, 'could not delete the holds replica consumer group'))
+        .catch((error: unknown) => options.logger.debug({ err: errorSummary(error) }, 'could not delete the holds replica consumer group'))
         .finally(() => admin.disconnect());
     },
   };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { encodeEvent, EventTypes, keyLookup, publicKeyOf, serviceCommandGroup, topicNames, verifyMessage } from '@retention/contracts';
+import { encodeEvent, EventTypes, keyLookup, publicKeyOf, serviceCommandGroup, topicNames, verifyMessage, errorSummary } from '@retention/contracts';
 import { signingKeyOf } from '@retention/config';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import {
@@ -66,7 +66,7 @@ export async function startRetentionService(
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) {
-      await stop().catch((error: unknown) => logger.error({ err: String(error) }, 'error during shutdown'));
+      await stop().catch((error: unknown) => logger.error({ err: errorSummary(error) }, 'error during shutdown'));
     }
   };
 

@@ -34,7 +34,7 @@ export const CurrentVersions: Readonly<Record<EventType, `${number}.${number}`>>
   [EventTypes.ack]: '1.0',
   [EventTypes.holdPlaced]: '1.0',
   [EventTypes.serviceRegistered]: '1.1',
-  [EventTypes.deadLetter]: '1.0',
+  [EventTypes.deadLetter]: '1.1',
 };
 
 type LatestSchema<T extends EventType> = (typeof schemas)[T][1];

@@ -194,8 +194,37 @@ function codeOf(error: unknown, depth: number): string | undefined {
   return codeOf(e.cause, depth + 1) ?? name.slice(0, 64);
 }
 
-/** Error name and message only: driver errors can quote SQL parameters, so never whole objects. */
+/**
+ * An error for a log line, without the data it may quote. PostgreSQL messages and details quote
+ * the values of the row ("invalid input syntax for type uuid: \"jane@example.com\"", "Key (email)=(…)
+ * already exists"), and a system error's message names the path (a file name may name a person):
+ * for those only the SQLSTATE or errno and the names of the objects involved are kept. Other errors
+ * keep their name and message (ours and the Kafka client's never carry data); a thrown value that is
+ * no Error is described by its type only.
+ */
 export function errorSummary(error: unknown): string {
+  const safe = driverSummary(error);
+  if (safe) return error instanceof Error ? `${error.name}: ${safe}` : safe;
   if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 1000);
-  return String(error).slice(0, 1000);
+  return `thrown ${typeof error}`;
+}
+
+/** {@link errorSummary}'s form of a database or system error, or undefined for another error. */
+export function driverSummary(error: unknown): string | undefined {
+  const e = fields(fields(error)?.driverError) ?? fields(error);
+  if (!e) return undefined;
+  const named = e as ErrorFields & { table?: unknown; column?: unknown; constraint?: unknown; syscall?: unknown };
+  // Checked first: "EPIPE" also has the shape of an SQLSTATE.
+  if (typeof named.code === 'string' && ERRNO.test(named.code)) {
+    return typeof named.syscall === 'string' && /^[a-z_]{1,32}$/.test(named.syscall) ? `${named.code} (${named.syscall})` : named.code;
+  }
+  if (typeof named.code === 'string' && SQLSTATE.test(named.code)) {
+    const parts = [`PostgreSQL error SQLSTATE ${named.code}`];
+    for (const key of ['table', 'column', 'constraint'] as const) {
+      const v = named[key];
+      if (typeof v === 'string' && /^[A-Za-z0-9_.]{1,128}$/.test(v)) parts.push(`${key} ${v}`);
+    }
+    return parts.join(', ');
+  }
+  return undefined;
 }

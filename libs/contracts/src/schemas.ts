@@ -203,8 +203,26 @@ export const DeadLetterV1 = z.object({
   topic: z.string(),
   partition: z.int().min(0),
   offset: z.string(),
-  /** The original value as received (UTF-8), truncated to 64 KiB. */
+  /**
+   * Always null since 1.1: a dead letter never copies the message's bytes (they may hold personal
+   * data); `refs`, `payloadBytes` and `payloadSha256` identify it, and `topic`/`partition`/`offset`
+   * find the original while its topic retains it. 1.0 writers put the value here.
+   */
   payload: z.string().nullable(),
+  /** Identifiers read from the message when it was JSON (each only if it has an identifier's shape). */
+  refs: z
+    .object({
+      eventId: z.string().max(128).optional(),
+      eventType: z.string().max(128).optional(),
+      requestId: z.string().max(128).optional(),
+      commandId: z.string().max(128).optional(),
+      holdId: z.string().max(128).optional(),
+      service: z.string().max(63).optional(),
+    })
+    .optional(),
+  payloadBytes: z.int().min(0).optional(),
+  /** SHA-256 (hex) of the original value; null for a message without one. */
+  payloadSha256: z.string().regex(/^[0-9a-f]{64}$/).nullable().optional(),
   failedAt: Timestamp,
 });
 export type DeadLetter = z.infer<typeof DeadLetterV1>;

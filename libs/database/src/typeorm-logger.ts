@@ -1,3 +1,4 @@
+import { errorSummary } from '@retention/contracts';
 import type { Logger as PinoLogger } from 'pino';
 import type { Logger } from 'typeorm';
 
@@ -15,7 +16,8 @@ export class TypeOrmPinoLogger implements Logger {
   logQuery(): void {}
 
   logQueryError(error: string | Error, query: string): void {
-    this.out.error({ err: typeof error === 'string' ? error : `${error.name}: ${error.message}`, query: query.slice(0, 500) }, 'query failed');
+    // A string from TypeORM is a driver message, which can quote the row's values: not logged.
+    this.out.error({ err: typeof error === 'string' ? 'query error' : errorSummary(error), query: query.slice(0, 500) }, 'query failed');
   }
 
   logQuerySlow(time: number, query: string): void {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { encodeEvent, EventTypes, TransientError, ValidationError } from '@retention/contracts';
 import { createLogger } from '@retention/observability';
 import type { EachBatchPayload, EachMessagePayload, Kafka } from 'kafkajs';
@@ -77,8 +78,10 @@ describe('runConsumer', () => {
     await deliver('{nope', '7');
     expect(handle).not.toHaveBeenCalled();
     expect(dlq.sent).toHaveLength(1);
-    const letter = JSON.parse(dlq.sent[0]!.value!) as { data: { reason: { code: string }; offset: string; payload: string; consumer: string } };
-    expect(letter.data).toMatchObject({ reason: { code: 'validation_failed' }, offset: '7', payload: '{nope', consumer: 'test' });
+    const letter = JSON.parse(dlq.sent[0]!.value!) as { data: { reason: { code: string }; offset: string; payload: string | null; consumer: string } };
+    // Metadata and the payload's digest, never its bytes.
+    expect(letter.data).toMatchObject({ reason: { code: 'validation_failed' }, offset: '7', payload: null, consumer: 'test', refs: {}, payloadBytes: 5 });
+    expect(letter.data).toHaveProperty('payloadSha256', createHash('sha256').update('{nope').digest('hex'));
     expect(dlq.sent[0]!.headers).toMatchObject({ 'x-retention-dlq-reason': 'validation_failed' });
   });
 

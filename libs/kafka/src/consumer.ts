@@ -15,6 +15,7 @@ import { contextFromHeaders, inSpan, type Logger, SpanKind } from '@retention/ob
 import type { Context } from '@opentelemetry/api';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { type DeadLetterCounter, deadLetterReasonLabel } from './dead-letter.metric';
+import { deadLetterRefs } from './dead-letter-refs';
 import { headersToRecord } from './headers';
 import type { Publisher } from './producer';
 
@@ -89,8 +90,6 @@ class ConsumerStoppingError extends RetentionError {
   readonly retriable = true;
 }
 
-const MAX_DLQ_PAYLOAD = 64 * 1024;
-
 /**
  * Runs a consumer group member. Each message is decoded and validated; a message that does not
  * parse, or whose handler fails with a non-retriable error, goes to the dead-letter topic with the
@@ -148,10 +147,19 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
   }
 
   async function deadLetter(message: KafkaMessage, ctx: MessageContext, reason: { code: string; message: string }): Promise<void> {
-    const payload = message.value ? message.value.toString('utf8').slice(0, MAX_DLQ_PAYLOAD) : null;
+    // Metadata only, never the bytes: see deadLetterRefs.
     const { value } = encodeEvent(
       EventTypes.deadLetter,
-      { consumer: options.name, reason, topic: ctx.topic, partition: ctx.partition, offset: ctx.offset, payload, failedAt: new Date().toISOString() },
+      {
+        consumer: options.name,
+        reason,
+        topic: ctx.topic,
+        partition: ctx.partition,
+        offset: ctx.offset,
+        payload: null,
+        ...deadLetterRefs(message.value),
+        failedAt: new Date().toISOString(),
+      },
       { source: `/retention/${options.name}` },
     );
     await options.deadLetters.publisher.publish([

@@ -123,9 +123,12 @@ describe('ctx.deadLetter', () => {
     const value = command();
     await consumer.deliver(value, '5');
     expect(consumer.dlq.sent).toHaveLength(1);
-    const letter = JSON.parse(consumer.dlq.sent[0]!.value!) as { data: { consumer: string; reason: unknown; offset: string; payload: string } };
+    const letter = JSON.parse(consumer.dlq.sent[0]!.value!) as {
+      data: { consumer: string; reason: unknown; offset: string; payload: string | null; refs: { eventId?: string } };
+    };
     expect(letter.data).toMatchObject({ consumer: 'sessions', reason: { code: 'unknown_request', message: 'no such request' }, offset: '5' });
-    expect(letter.data.payload).toBe(value);
+    expect(letter.data.payload).toBeNull();
+    expect(letter.data.refs.eventId).toBe((JSON.parse(value) as { id: string }).id);
     expect(consumer.dlq.sent[0]!.headers).toMatchObject({ 'x-retention-dlq-reason': 'unknown_request' });
     expect(consumer.processed).toEqual([['5', 'handled']]);
     expect(await consumer.counts()).toEqual({ 'sessions/unknown_request': 1 });

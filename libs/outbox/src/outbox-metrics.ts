@@ -1,3 +1,4 @@
+import { errorSummary } from '@retention/contracts';
 import { boundedCollect, Counter, Gauge, type Logger, type Registry } from '@retention/observability';
 import type { DataSource } from 'typeorm';
 
@@ -16,7 +17,7 @@ export function registerOutboxRelayMetrics(registry: Registry, deps: { dataSourc
   // Registered once per registry (a process may build its relay again, e.g. in tests).
   const existing = registry.getSingleMetric('retention_outbox_publish_failures_total') as Counter<'code'> | undefined;
   if (existing) return { publishFailed: (code) => existing.inc({ code }) };
-  const onError = (error: unknown): void => deps.logger.warn({ err: String(error) }, 'retention_outbox_parked not collected');
+  const onError = (error: unknown): void => deps.logger.warn({ err: errorSummary(error) }, 'retention_outbox_parked not collected');
   new Gauge({
     name: 'retention_outbox_parked',
     help: 'Outbox messages the relay gave up on after repeated publish failures (later messages with the same topic and key wait behind them)',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Ack, EventTypes, serviceCommandGroup, SignatureError, topicNames } from '@retention/contracts';
+import { type Ack, EventTypes, serviceCommandGroup, SignatureError, topicNames, errorSummary } from '@retention/contracts';
 import { signingKeyOf } from '@retention/config';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import {
@@ -63,7 +63,7 @@ export async function startCoordinator(
   const instanceId = config.INSTANCE_ID ?? randomUUID().slice(0, 8);
   const stops: Array<() => Promise<void>> = [() => telemetry.shutdown()];
   const stop = async (): Promise<void> => {
-    for (const s of stops.reverse()) await s().catch((error: unknown) => logger.error({ err: String(error) }, 'error during shutdown'));
+    for (const s of stops.reverse()) await s().catch((error: unknown) => logger.error({ err: errorSummary(error) }, 'error during shutdown'));
   };
 
   try {

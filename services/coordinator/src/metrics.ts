@@ -1,3 +1,4 @@
+import { errorSummary } from '@retention/contracts';
 import { createDeadLetterCounter } from '@retention/kafka';
 import { boundedCollect, Counter, Gauge, Histogram, type Logger, type Registry } from '@retention/observability';
 import type { DataSource } from 'typeorm';
@@ -19,7 +20,7 @@ export interface CoordinatorMetrics {
  * and service names only.
  */
 export function createCoordinatorMetrics(registry: Registry, dataSource: DataSource, logger: Logger): CoordinatorMetrics {
-  const onError = (error: unknown): void => logger.warn({ err: String(error) }, 'metric collection failed');
+  const onError = (error: unknown): void => logger.warn({ err: errorSummary(error) }, 'metric collection failed');
   const query = <T>(sql: string): Promise<T[] | undefined> => boundedCollect(() => dataSource.query(sql) as Promise<T[]>, 2000, onError);
 
   new Gauge({
