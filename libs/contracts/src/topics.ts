@@ -35,9 +35,23 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * retention; holds and the registry are compacted state (tombstones remove released holds).
  */
 export const TopicSpecs: Readonly<Record<TopicKey, TopicSpec>> = {
-  commands: { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) } },
-  acks: { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': String(14 * DAY_MS) } },
-  holds: { partitions: 1, config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'delete.retention.ms': String(DAY_MS) } },
+  // segment.ms: the broker deletes whole closed segments only, and the default segment (1 GiB or 7
+  // days) would keep a 7-day topic's messages up to ~14 days; with daily segments a message is gone at
+  // most retention.ms + 1 day (+ log.retention.check.interval.ms) after it was written.
+  commands: { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS), 'segment.ms': String(DAY_MS) } },
+  acks: { partitions: 6, config: { 'cleanup.policy': 'delete', 'retention.ms': String(14 * DAY_MS), 'segment.ms': String(DAY_MS) } },
+  // A released hold's last value is compacted away within max.compaction.lag.ms of the tombstone,
+  // and the tombstone itself delete.retention.ms later.
+  holds: {
+    partitions: 1,
+    config: {
+      'cleanup.policy': 'compact',
+      'min.compaction.lag.ms': '0',
+      'max.compaction.lag.ms': String(DAY_MS),
+      'segment.ms': String(DAY_MS),
+      'delete.retention.ms': String(DAY_MS),
+    },
+  },
   registry: { partitions: 1, config: { 'cleanup.policy': 'compact' } },
-  dlq: { partitions: 3, config: { 'cleanup.policy': 'delete', 'retention.ms': String(14 * DAY_MS) } },
+  dlq: { partitions: 3, config: { 'cleanup.policy': 'delete', 'retention.ms': String(14 * DAY_MS), 'segment.ms': String(DAY_MS) } },
 };
