@@ -30,7 +30,7 @@ describe('orders retention policy', () => {
     expect(policies.subjects.user).toEqual([
       expect.objectContaining({ table: 'orders', column: 'customer_id', action: 'anonymize', anonymize: rule.anonymize }),
     ]);
-    expect(rule.anonymize?.customer_id).toBe('hash');
+    expect(rule.anonymize?.customer_id).toBe('surrogate');
   });
 
   it('tells an auditor the period and legal basis', () => {

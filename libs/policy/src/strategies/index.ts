@@ -4,6 +4,7 @@ import { nullStrategy } from './null.strategy';
 import { randomStrategy } from './random.strategy';
 import { redactStrategy } from './redact.strategy';
 import type { AnonymizationStrategy } from './strategy';
+import { surrogateStrategy } from './surrogate.strategy';
 import { yearOnlyStrategy } from './year-only.strategy';
 
 export * from './strategy';
@@ -16,6 +17,7 @@ export const strategies = {
   email_mask: emailMaskStrategy,
   year_only: yearOnlyStrategy,
   random: randomStrategy,
+  surrogate: surrogateStrategy,
 } as const satisfies Record<string, AnonymizationStrategy<never>>;
 
 export type StrategyName = keyof typeof strategies;
