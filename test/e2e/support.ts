@@ -13,6 +13,8 @@ import {
   waitFor,
 } from '@retention/testing';
 
+import { coordinatorRuntimeUrl } from './coordinator-role';
+
 export const TOKENS = {
   admin: 'admin-token-0123456789abcdef',
   requester: 'requester-token-0123456789abcdef',
@@ -86,11 +88,15 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
 
   const db = await createTestDatabase(stack.databaseUrl, 'e2e_coordinator');
   databases.push(db);
+  // As in a deployment: the migrations run as the database's owner, the coordinator as a role that
+  // may only append to and read the ledger (test/e2e/ledger-proof.e2e.ts proves it).
+  const runtimeUrl = await coordinatorRuntimeUrl(stack, db.url);
   const { logger, lines } = createTestLogger('coordinator');
   const coordinator = await startCoordinator(
     loadConfig(CoordinatorEnv, {
       ...common,
-      DATABASE_URL: db.url,
+      DATABASE_URL: runtimeUrl,
+      DATABASE_MIGRATIONS_URL: db.url,
       HTTP_PORT: '0',
       RETENTION_API_TOKENS: Object.entries(TOKENS)
         .map(([role, token]) => `${role}:${token}`)
@@ -98,6 +104,8 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
       RETENTION_SUBJECT_HMAC_KEY: 'test-hmac-key-0123456789',
       // No scheduled sweep may slip into a test by running at 03:00 UTC; tests that want one say so.
       SWEEP_MISFIRE_GRACE_SECONDS: '0',
+      // Test services' policies may run for real at once; test/e2e/safe-onboarding.e2e.ts turns this off.
+      POLICIES_AUTO_ENABLE: 'true',
       ...keys.coordinatorEnv(),
       ...options.coordinatorEnv,
     }),
@@ -144,7 +152,7 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
       return launch(definition);
     },
     api,
-    waitForRequest: (id, statuses = ['completed', 'failed']) =>
+    waitForRequest: (id, statuses = ['completed', 'failed', 'held']) =>
       waitFor(`request ${id} to reach ${statuses.join('/')}`, async () => {
         const { body } = await api('GET', `/v1/erasure-requests/${id}`);
         return statuses.includes(body.status) ? body : undefined;

@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { generateSigningKeyPair, isKeyId } from '@retention/contracts';
 import { ApiError, type ApiClient, createApiClient } from './api-client';
+import { ReceiptUsageError, verifyReceiptFile } from './verify-receipt';
 
 export interface CliIo {
   out: (text: string) => void;
@@ -28,7 +29,8 @@ function positiveInt(value: string): number {
 /**
  * `retention`: the operators' and auditors' command line over the coordinator API. Exit codes:
  * 0 done, 1 the API refused or failed (its message is printed), 2 bad usage, 3 `--wait` ended with
- * a request that is not complete.
+ * a request that is not complete, 4 `--wait` ended with an erasure held by a legal hold (it resumes
+ * by itself when the hold ends).
  */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   let exitCode = 0;
@@ -43,8 +45,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     const deadline = Date.now() + timeoutSeconds * 1000;
     for (;;) {
       const request = (await client().call('GET', path)) as { status: string };
-      if (request.status === 'completed' || request.status === 'failed' || Date.now() > deadline) {
-        if (request.status !== 'completed') exitCode = 3;
+      if (request.status === 'completed' || request.status === 'failed' || request.status === 'held' || Date.now() > deadline) {
+        if (request.status !== 'completed') exitCode = request.status === 'held' ? 4 : 3;
         return request;
       }
       await io.sleep(1000);
@@ -92,7 +94,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .command('list')
     .description('list erasure requests (or sweeps), newest first')
     .option('--sweeps', 'list sweeps')
-    .option('--status <status>', 'pending, completed, failed or overdue')
+    .option('--status <status>', 'pending, completed, failed, held or overdue')
     .option('--from <instant>', 'created at or after (ISO 8601)')
     .option('--to <instant>', 'created before (ISO 8601)')
     .option('--subject <type:id>', "one subject's requests")
@@ -164,8 +166,15 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   program
     .command('policies')
-    .description("every registered service's policies with legal basis")
-    .action(async () => print(io, await client().call('GET', '/v1/policies')));
+    .description("every registered service's policies with legal basis, and whether each may run for real")
+    .action(async () => print(io, await client().call('GET', '/v1/policies')))
+    .command('enable')
+    .description('let a policy run for real (new and changed policies run dry only until an admin enables them; check a dry run first)')
+    .argument('<service>')
+    .argument('<policy>')
+    .action(async (service: string, policy: string) =>
+      print(io, await client().call('POST', `/v1/services/${encodeURIComponent(service)}/policies/${encodeURIComponent(policy)}/enable`)),
+    );
 
   program
     .command('report')
@@ -220,10 +229,39 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   program
     .command('verify')
-    .description("recompute the ledger's hash chain; exit 3 if it is broken")
-    .action(async () => {
-      const result = (await client().call('GET', '/v1/ledger/verify')) as { ok: boolean };
-      if (!result.ok) exitCode = 3;
+    .description('check the ledger against its signed checkpoints (from the last one on; --full: every entry); exit 3 naming each problem if it was altered')
+    .option('--full', 'recompute every entry and every checkpoint root, not only what came after the last checkpoint')
+    .action(async (o: { full?: boolean }) => {
+      const result = (await client().call('GET', `/v1/ledger/verify${o.full ? '?full=true' : ''}`)) as {
+        ok: boolean;
+        problems?: Array<{ kind: string; message: string }>;
+      };
+      if (!result.ok) {
+        exitCode = 3;
+        for (const p of result.problems ?? []) io.err(`ledger: ${p.kind}: ${p.message}`);
+      }
+      print(io, result);
+    });
+
+  program
+    .command('receipt')
+    .description('fetch the signed receipt of a completed erasure (JSON; save it and check it with verify-receipt)')
+    .argument('<id>', 'erasure request id')
+    .action(async (id: string) => print(io, await client().call('GET', `/v1/erasure-requests/${encodeURIComponent(id)}/receipt`)));
+
+  program
+    .command('verify-receipt')
+    .description(
+      "check an erasure receipt offline: its signature, its checkpoint's, each entry's hash and inclusion proof, and that its summary is what the entries say; exit 3 naming what failed",
+    )
+    .argument('<file>', 'the receipt (JSON), as GET /v1/erasure-requests/{id}/receipt returned it')
+    .requiredOption('--public-key <key>', "the coordinator's public key (base64url), keyId=key, a comma-separated list, or a file holding them")
+    .action((file: string, o: { publicKey: string }) => {
+      const result = verifyReceiptFile(file, o.publicKey);
+      if (!result.ok) {
+        exitCode = 3;
+        for (const p of result.problems) io.err(`receipt: ${p.code} at ${p.path}: ${p.message}`);
+      }
       print(io, result);
     });
 
@@ -232,7 +270,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof ReceiptUsageError) {
       io.err(`error: ${error.message}`);
       return 2;
     }

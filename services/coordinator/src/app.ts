@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Ack, EventTypes, serviceCommandGroup, SignatureError, topicNames, errorSummary } from '@retention/contracts';
 import { signingKeyOf } from '@retention/config';
-import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
+import { databaseReadiness } from '@retention/database';
 import {
   knownGroupLag,
   createCatchUpTracker,
@@ -14,11 +14,12 @@ import {
   runConsumer,
 } from '@retention/kafka';
 import { createLogger, createMetricsRegistry, inSpan, type Logger, type Registry, registerOpsRoutes, SpanKind, startTelemetry } from '@retention/observability';
-import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
+import { OutboxRelay } from '@retention/outbox';
 import Fastify from 'fastify';
 import type { DataSource } from 'typeorm';
 import { type AckResult, createAckReceivedHandler } from './acks/ack-received.handler';
 import type { CoordinatorConfig } from './config';
+import { openCoordinatorDatabase } from './database';
 import { createLegalHoldsService } from './holds/legal-holds.service';
 import { createAuthenticator } from './http/auth';
 import { registerErrorHandler } from './http/errors';
@@ -30,10 +31,12 @@ import { MaintenanceLoop } from './maintenance/maintenance-loop';
 import { flagOverdue, redeliverDue } from './maintenance/redelivery';
 import { scheduleDueSweeps } from './maintenance/sweep-scheduler';
 import { createCoordinatorMetrics } from './metrics';
-import { coordinatorMigrations } from './migrations';
+import type { CheckpointOutcome } from './ledger/checkpoint-publisher';
+import { startLedgerService } from './ledger/ledger-service';
 import { activeServiceGroups, recordRegistration, retireService } from './registry/registry.repository';
 import { createServiceKeyring } from './registry/service-keys';
 import { createErasureRequestUseCase } from './requests/create-erasure-request.use-case';
+import { resumeHeld, resumeHeldTargets } from './requests/resume-held';
 import { requestSweepUseCase } from './sweeps/request-sweep.use-case';
 
 export const VERSION = '0.1.0';
@@ -47,6 +50,8 @@ export interface RunningCoordinator {
   httpRoutes: readonly ServedRoute[];
   /** Runs one maintenance tick now if this replica is the leader (tests). */
   maintain(): Promise<boolean>;
+  /** Signs and publishes a ledger checkpoint now, if the ledger grew (tests; the leader does it every LEDGER_CHECKPOINT_INTERVAL_SECONDS). */
+  checkpoint(): Promise<CheckpointOutcome>;
   stop(): Promise<void>;
 }
 
@@ -67,15 +72,7 @@ export async function startCoordinator(
   };
 
   try {
-    if (config.DATABASE_AUTO_CREATE) await ensureDatabase(config.DATABASE_URL);
-    const dataSource = createDataSource({
-      url: config.DATABASE_URL,
-      entities: [OutboxMessage],
-      migrations: [...outboxMigrations, ...coordinatorMigrations],
-      logger: new TypeOrmPinoLogger(logger),
-      applicationName: 'retention-coordinator',
-    });
-    await openDatabase(dataSource);
+    const dataSource = await openCoordinatorDatabase(config, logger);
     stops.push(() => dataSource.destroy());
     const metrics = createCoordinatorMetrics(registry, dataSource, logger);
 
@@ -118,7 +115,9 @@ export async function startCoordinator(
           throw new SignatureError('signer_mismatch', 'a registration must present the key it is signed with (data.signingKey)');
         }
         const trust = keyring.isTrusted(manifest.service, manifest.signingKey) ? 'trusted' : 'self_asserted';
-        const outcome = await dataSource.transaction((manager) => recordRegistration(manager, manifest, trust, now()));
+        const outcome = await dataSource.transaction((manager) =>
+          recordRegistration(manager, manifest, trust, now(), { autoEnablePolicies: config.POLICIES_AUTO_ENABLE }),
+        );
         if (outcome === 'registered' || outcome === 'updated') await keyring.reload();
         const fields = { registered: manifest.service, version: manifest.version, policyHash: manifest.policyHash, keyId: manifest.signingKey.keyId, outcome };
         if (trust === 'trusted') logger.info(fields, 'service registered');
@@ -180,6 +179,23 @@ export async function startCoordinator(
       },
     });
     stops.push(() => ackConsumer.stop());
+    // Signed checkpoints of the ledger, on their topic (outside this database) and kept here too.
+    const ledger = await startLedgerService({
+      dataSource,
+      kafka,
+      topic: topics.checkpoints,
+      groupId: `${config.RETENTION_TOPIC_PREFIX}retention.coordinator.checkpoints.${instanceId}`,
+      key: signingKeyOf(config),
+      previousKeys: config.RETENTION_CHECKPOINT_PUBLIC_KEYS ?? [],
+      publisher,
+      deadLetters: { topic: topics.dlq, counter: metrics.deadLetters },
+      maxSkewMs: skewMs,
+      logger,
+      registry,
+      now,
+    });
+    stops.push(() => ledger.stop());
+
     const lag = registerConsumerLagGauge(registry, kafka, [{ groupId: `${config.RETENTION_TOPIC_PREFIX}retention.coordinator.acks`, topic: topics.acks }]);
     stops.push(() => lag.close());
 
@@ -194,7 +210,16 @@ export async function startCoordinator(
     };
     const createErasureRequest = createErasureRequestUseCase(requestDeps);
     const sweeps = requestSweepUseCase({ ...requestDeps, sweepDeadlineHours: config.SWEEP_DEADLINE_HOURS });
-    const holds = createLegalHoldsService({ dataSource, topics, hmacKey: config.RETENTION_SUBJECT_HMAC_KEY, onQueued: () => relay.wake(), now });
+    const resumeOptions = { retryBaseSeconds: config.RETRY_BASE_SECONDS };
+    const holds = createLegalHoldsService({
+      dataSource,
+      topics,
+      hmacKey: config.RETENTION_SUBJECT_HMAC_KEY,
+      onQueued: () => relay.wake(),
+      // A release resumes, in its own transaction, the held erasures it was the last hold of.
+      onReleased: (manager, at) => resumeHeldTargets(manager, topics, at, resumeOptions),
+      now,
+    });
 
     // Which services have not consumed their command topic to the end (their registration names
     // their group; the SDK's naming otherwise). Unknown (broker unreachable, or a group that never
@@ -213,8 +238,9 @@ export async function startCoordinator(
       return services.filter((_, i) => (lags[i] ?? 0) > 0).map((s) => s.service);
     };
 
+    const leader = new LeaderLock(dataSource);
     const maintenance = new MaintenanceLoop(
-      new LeaderLock(dataSource),
+      leader,
       async () => {
         const at = now();
         const behind = await servicesBehind();
@@ -226,6 +252,8 @@ export async function startCoordinator(
           behind,
         );
         const overdue = await flagOverdue(dataSource, at);
+        // Holds that expired (a release resumes its erasures itself; this also catches any it missed).
+        const resumed = await resumeHeld(dataSource, topics, at, resumeOptions);
         const scheduled = await scheduleDueSweeps(
           { dataSource, issueSweep: sweeps.issueSweep, logger },
           { defaultSchedule: config.SWEEP_DEFAULT_SCHEDULE, misfireGraceSeconds: config.SWEEP_MISFIRE_GRACE_SECONDS },
@@ -233,12 +261,22 @@ export async function startCoordinator(
         );
         if (redelivered) metrics.redeliveries.inc(redelivered);
         if (scheduled) metrics.sweepsScheduled.inc(scheduled);
-        if (redelivered || overdue || scheduled) {
+        if (redelivered || overdue || scheduled || resumed) {
           relay.wake();
-          logger.info({ redelivered, overdue, scheduled }, 'maintenance');
+          logger.info({ redelivered, overdue, scheduled, resumed }, 'maintenance');
         }
       },
       config.MAINTENANCE_INTERVAL_MS,
+      logger,
+    );
+    // The leader signs a checkpoint on its own schedule (an outcome other than published or
+    // unchanged is logged and counted by checkpointNow).
+    const checkpoints = new MaintenanceLoop(leader, async () => void (await ledger.checkpointNow()), config.LEDGER_CHECKPOINT_INTERVAL_SECONDS * 1000, logger);
+    // And verifies the whole ledger now and then (problems are logged and in retention_ledger_verify_problems).
+    const fullVerification = new MaintenanceLoop(
+      leader,
+      async () => void (await ledger.verify({ full: true })),
+      config.LEDGER_FULL_VERIFY_INTERVAL_HOURS * 3_600_000,
       logger,
     );
 
@@ -261,6 +299,7 @@ export async function startCoordinator(
       holds,
       onRetry: () => void maintenance.runOnce().catch(() => undefined),
       onServicesChanged: () => keyring.reload(),
+      ledger,
       now,
     });
     registerRoutes(app, withOpenApiRoute(routes, { title: 'Retention coordinator API', version: VERSION }), createAuthenticator(config.RETENTION_API_TOKENS));
@@ -268,8 +307,12 @@ export async function startCoordinator(
     stops.push(() => app.close());
     maintenance.start();
     stops.push(() => maintenance.stop());
+    checkpoints.start();
+    stops.push(() => checkpoints.stop());
+    fullVerification.start();
+    stops.push(() => fullVerification.stop());
     logger.info({ url, instanceId }, 'coordinator started');
-    return { url, dataSource, registry, logger, httpRoutes, maintain: () => maintenance.runOnce(), stop };
+    return { url, dataSource, registry, logger, httpRoutes, maintain: () => maintenance.runOnce(), checkpoint: () => ledger.checkpointNow(), stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,4 +1,15 @@
-import { boolFlag, commonEnv, kafkaSecurityRules, messageAgeEnv, port, postgresUrl, requireSigningKey, servicePublicKeys, signingEnv } from '@retention/config';
+import {
+  boolFlag,
+  commonEnv,
+  coordinatorPublicKeys,
+  kafkaSecurityRules,
+  messageAgeEnv,
+  port,
+  postgresUrl,
+  requireSigningKey,
+  servicePublicKeys,
+  signingEnv,
+} from '@retention/config';
 import { z } from 'zod';
 
 const Role = z.enum(['admin', 'requester', 'auditor']);
@@ -41,8 +52,23 @@ export const CoordinatorEnv = requireSigningKey(
      */
     RETENTION_SERVICE_PUBLIC_KEYS: servicePublicKeys.optional(),
     ...messageAgeEnv,
+    /** The role the coordinator runs as. With DATABASE_MIGRATIONS_URL it may only INSERT and SELECT the ledger. */
     DATABASE_URL: postgresUrl,
+    /**
+     * The role that owns the schema and runs the migrations (then grants DATABASE_URL's role what it
+     * needs). Unset: DATABASE_URL's role owns everything and the ledger is only tamper-evident.
+     */
+    DATABASE_MIGRATIONS_URL: postgresUrl.optional(),
     DATABASE_AUTO_CREATE: boolFlag.default(false),
+    /** How often the leader signs and publishes a checkpoint of the ledger (when it grew). */
+    LEDGER_CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+    /**
+     * How often the leader verifies the whole ledger (every entry, every checkpoint root), besides the
+     * incremental checks: an entry changed in place inside an already signed range is found then.
+     */
+    LEDGER_FULL_VERIFY_INTERVAL_HOURS: z.coerce.number().min(0.01).max(720).default(24),
+    /** `keyId=publicKey,...`: earlier keys of this coordinator whose checkpoints stay trusted (after a rotation). */
+    RETENTION_CHECKPOINT_PUBLIC_KEYS: coordinatorPublicKeys.optional(),
     RETENTION_API_TOKENS: apiTokens,
     /** Key of the HMAC that stands for a subject in the ledger. Changing it unlinks past entries. */
     RETENTION_SUBJECT_HMAC_KEY: z.string().min(16, 'must be at least 16 characters'),
@@ -60,6 +86,12 @@ export const CoordinatorEnv = requireSigningKey(
     SWEEP_DEFAULT_SCHEDULE: z.string().min(9).default('0 3 * * *'),
     /** A scheduled slot missed while no coordinator ran is still run if at most this old. */
     SWEEP_MISFIRE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(3600),
+    /**
+     * New and changed policies run dry only until an admin enables them (POST
+     * /v1/services/{name}/policies/{policy}/enable). `true` enables every definition as it registers:
+     * for test stacks, never for production data.
+     */
+    POLICIES_AUTO_ENABLE: boolFlag.default(false),
     /** First redelivery to a target that has not acked; then doubling up to the maximum. */
     RETRY_BASE_SECONDS: z.coerce.number().min(0.1).max(86_400).default(60),
     RETRY_MAX_SECONDS: z.coerce

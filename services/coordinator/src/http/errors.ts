@@ -11,6 +11,7 @@ const STATUS: Record<string, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  policy_not_enabled: 409,
   unsupported_version: 400,
   transient: 503,
 };

@@ -16,6 +16,7 @@ import type { Role } from '../config';
 export const ROLE_MATRIX = {
   'POST /v1/erasure-requests': ['requester'],
   'GET /v1/erasure-requests/{id}': ['requester', 'auditor', 'admin'],
+  'GET /v1/erasure-requests/{id}/receipt': ['requester', 'auditor'],
   'GET /v1/erasure-requests': ['auditor', 'admin'],
   'POST /v1/erasure-requests/{id}/retry': ['admin'],
   'POST /v1/sweeps': ['admin'],
@@ -31,6 +32,7 @@ export const ROLE_MATRIX = {
   'GET /v1/services/{name}': ['auditor', 'admin'],
   'POST /v1/services/{name}/approve': ['admin'],
   'DELETE /v1/services/{name}': ['admin'],
+  'POST /v1/services/{name}/policies/{policy}/enable': ['admin'],
   'GET /v1/openapi.json': ['requester', 'auditor', 'admin'],
   'GET /metrics': [],
   'GET /healthz': [],

@@ -1,15 +1,16 @@
 import { Identifier, PolicyName, ServiceName, Subject, SubjectType, ValidationError } from '@retention/contracts';
 import { z } from 'zod';
 import type { createLegalHoldsService } from '../holds/legal-holds.service';
-import { appendLedger, verifyLedger } from '../ledger/ledger.repository';
+import { appendLedger } from '../ledger/ledger.repository';
+import type { LedgerService } from '../ledger/ledger-service';
 import { buildReport, reportToCsv } from '../ledger/report';
-import { listServices } from '../registry/registry.repository';
 import type { createErasureRequestUseCase } from '../requests/create-erasure-request.use-case';
 import { decodeCursor } from '../requests/request-cursor';
 import { getRequest, listRequests, retryFailedTargets } from '../requests/requests.repository';
 import { subjectRef } from '../subject-ref';
 import type { requestSweepUseCase } from '../sweeps/request-sweep.use-case';
 import { type AnyRoute, defineRoute } from './route';
+import { manifestsWithPolicyStates } from '../registry/policy-enablement';
 import { serviceRoutes } from '../registry/services.routes';
 import type { DataSource } from 'typeorm';
 
@@ -23,6 +24,8 @@ export interface RouteDeps {
   onRetry: () => void;
   /** After a service was approved or retired (the keys acks are checked with change). */
   onServicesChanged?: () => Promise<void>;
+  /** Checkpoints, verification and receipts. */
+  ledger: Pick<LedgerService, 'verify' | 'receipt' | 'latestCheckpoint'>;
   now?: () => Date;
 }
 
@@ -42,7 +45,7 @@ const Cursor = z.string().transform((s, ctx) => {
   return cursor ?? z.NEVER;
 });
 const Limit = z.coerce.number().int().min(1).max(500).default(50);
-const Status = z.enum(['pending', 'completed', 'failed', 'overdue']);
+const Status = z.enum(['pending', 'completed', 'failed', 'held', 'overdue']);
 
 const ListQuery = z
   .object({
@@ -125,11 +128,27 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
     defineRoute({
       method: 'GET',
       url: '/v1/erasure-requests/{id}',
-      summary: 'One erasure request: status (pending, completed, failed, overdue) and, per target service, status, ack time and counts.',
+      summary:
+        'One erasure request: status (pending, completed, failed, held, overdue) and, per target service, status, ack time and counts (a held target: what each table keeps, and the hold ids).',
       roles: ['requester', 'auditor', 'admin'],
       params: IdParams,
       responses: { 200: 'The request', 404: 'No such request' },
       handler: ({ params }) => getRequest(deps.dataSource, params.id, now()),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/erasure-requests/{id}/receipt',
+      summary:
+        'The signed receipt of a completed erasure (retention-erasure-receipt/1): request, subject HMAC, targets with their counts, completion time, its ledger entries with inclusion proofs to a signed checkpoint. Check it offline with `retention verify-receipt`.',
+      roles: ['requester', 'auditor'],
+      params: IdParams,
+      responses: {
+        200: 'The receipt',
+        404: 'No such erasure request',
+        409: 'Not completed, a dry run, or the ledger does not check out against its signed checkpoints (nothing is signed then)',
+        503: 'The checkpoints could not be read from Kafka',
+      },
+      handler: ({ params }) => deps.ledger.receipt(params.id),
     }),
     defineRoute({
       method: 'GET',
@@ -169,7 +188,11 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
           reason: z.string().min(1).max(2000).optional(),
         })
         .strict(),
-      responses: { 202: 'The sweep request', 400: 'Unknown service or policy' },
+      responses: {
+        202: 'The sweep request',
+        400: 'Unknown service or policy',
+        409: 'A real run of a policy that is not enabled (new, or changed since enabled)',
+      },
       handler: async ({ body, principal, reply }) => reply.code(202).send(await deps.requestSweep({ ...body, requestedBy: principal.name })),
     }),
     defineRoute({
@@ -235,10 +258,11 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
     defineRoute({
       method: 'GET',
       url: '/v1/policies',
-      summary: 'Every registered service with its subject types and policies (table, period, action, legal basis, conditions, schedule).',
+      summary:
+        'Every active service with its subject types and policies (table, period, action, legal basis, conditions, schedule), and whether each may run for real (`enabled`) or dry only (new, or changed since an admin enabled it).',
       roles: ['auditor', 'admin'],
       responses: { 200: '{services}' },
-      handler: async () => ({ services: await listServices(deps.dataSource) }),
+      handler: async () => ({ services: await manifestsWithPolicyStates(deps.dataSource) }),
     }),
     defineRoute({
       method: 'GET',
@@ -252,21 +276,36 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
       responses: { 200: 'The report', 400: 'Invalid window or format' },
       handler: async ({ query, reply }) => {
         const report = await buildReport(deps.dataSource, query.from, query.to, now());
+        // Every report carries the latest signed checkpoint: what the ledger was when it was made.
+        const checkpoint = await deps.ledger.latestCheckpoint();
         if (query.format === 'csv')
           return reply
             .type('text/csv; charset=utf-8')
             .header('content-disposition', 'attachment; filename="retention-ledger-report.csv"')
+            .header('x-retention-checkpoint', JSON.stringify(checkpoint))
             .send(reportToCsv(report));
-        return report;
+        return { ...report, checkpoint };
       },
     }),
     defineRoute({
       method: 'GET',
       url: '/v1/ledger/verify',
-      summary: "Recompute the ledger's hash chain: {ok, entries, firstBrokenEntry?}.",
+      summary:
+        'Check the ledger against its signed checkpoints (read from Kafka): from the latest checkpoint on, or every entry with full=true. {ok, mode, entries, checkpoint, problems: [{kind, seq?, checkpoint?, message}], firstBrokenEntry?}.',
       roles: ['auditor'],
-      responses: { 200: '{ok, entries, firstBrokenEntry?}' },
-      handler: () => verifyLedger(deps.dataSource),
+      query: z
+        .object({
+          full: z
+            .enum(['true', 'false'])
+            .transform((v) => v === 'true')
+            .default(false),
+        })
+        .strict(),
+      responses: {
+        200: '{ok, mode, entries, checkpoint, checkpointsChecked, verifiedFrom, problems, firstBrokenEntry?}',
+        503: 'The checkpoints could not be read from Kafka',
+      },
+      handler: ({ query }) => deps.ledger.verify({ full: query.full }),
     }),
     ...serviceRoutes(deps),
   ];

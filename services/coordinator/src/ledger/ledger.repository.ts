@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
+import { LEDGER_GENESIS_HASH, ledgerEntryHash } from '@retention/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
-import { canonicalJson } from './canonical-json';
 
 export type LedgerEntryType =
   | 'request.created'
@@ -8,6 +7,8 @@ export type LedgerEntryType =
   | 'ack.received'
   | 'request.completed'
   | 'request.failed'
+  | 'request.held'
+  | 'request.resumed'
   | 'request.overdue'
   | 'target.retry'
   | 'hold.placed'
@@ -15,7 +16,8 @@ export type LedgerEntryType =
   | 'service.registration_pending'
   | 'service.approved'
   | 'service.retired'
-  | 'target.retired';
+  | 'target.retired'
+  | 'policy.enabled';
 
 export interface LedgerEntryInput {
   requestId: string | null;
@@ -32,23 +34,19 @@ export interface LedgerEntry extends LedgerEntryInput {
   hash: string;
 }
 
-export const GENESIS_HASH = '0'.repeat(64);
+export const GENESIS_HASH = LEDGER_GENESIS_HASH;
 /** Serializes appends across coordinator replicas (pg_advisory_xact_lock key). */
 const LEDGER_LOCK = 0x4c454447; // "LEDG"
 
-export function entryHash(
-  prevHash: string,
-  e: { seq: number; requestId: string | null; type: string; service?: string | null; createdAt: string; body: unknown },
-): string {
-  return createHash('sha256')
-    .update([prevHash, e.seq, e.requestId ?? '', e.type, e.service ?? '', e.createdAt, canonicalJson(e.body)].join('\n'))
-    .digest('hex');
-}
+/** An entry's chain hash (defined in libs/contracts, where offline verifiers find it). */
+export const entryHash = ledgerEntryHash;
 
 /**
  * Appends entries to the hash-chained ledger inside the caller's transaction. Each entry's hash
  * covers its content and the previous entry's hash, so changing, removing or reordering any
- * entry breaks every hash after it.
+ * entry breaks every hash after it; the entries are also the leaves of the Merkle tree whose
+ * signed checkpoints (checkpoint-publisher.ts) make a recomputed chain detectable. Nothing here
+ * touches the tree: roots are computed at checkpoint time, from the last checkpoint's frontier.
  */
 export async function appendLedger(manager: EntityManager, entries: readonly LedgerEntryInput[], now: Date = new Date()): Promise<void> {
   if (entries.length === 0) return;
@@ -83,53 +81,6 @@ export async function appendLedger(manager: EntityManager, entries: readonly Led
   );
 }
 
-export interface VerifyResult {
-  ok: boolean;
-  entries: number;
-  firstBrokenEntry?: { seq: number; reason: string };
-}
-
-/** Recomputes the chain from the first entry; reports the first entry that does not match. */
-export async function verifyLedger(dataSource: DataSource, pageSize = 5000): Promise<VerifyResult> {
-  let prevHash = GENESIS_HASH;
-  let expectedSeq = 1;
-  let count = 0;
-  for (;;) {
-    const rows = (await dataSource.query(
-      `SELECT seq, request_id, entry_type, service, body, created_at, prev_hash, hash FROM ledger_entries WHERE seq >= $1 ORDER BY seq LIMIT $2`,
-      [expectedSeq, pageSize],
-    )) as Array<{
-      seq: string;
-      request_id: string | null;
-      entry_type: string;
-      service: string | null;
-      body: unknown;
-      created_at: Date;
-      prev_hash: string;
-      hash: string;
-    }>;
-    if (rows.length === 0) return { ok: true, entries: count };
-    for (const r of rows) {
-      const seq = Number(r.seq);
-      if (seq !== expectedSeq) return { ok: false, entries: count, firstBrokenEntry: { seq: expectedSeq, reason: `entry ${expectedSeq} is missing` } };
-      if (r.prev_hash !== prevHash)
-        return { ok: false, entries: count, firstBrokenEntry: { seq, reason: 'previous-hash link does not match the entry before it' } };
-      const hash = entryHash(prevHash, {
-        seq,
-        requestId: r.request_id,
-        type: r.entry_type,
-        service: r.service,
-        createdAt: new Date(r.created_at).toISOString(),
-        body: r.body,
-      });
-      if (hash !== r.hash) return { ok: false, entries: count, firstBrokenEntry: { seq, reason: 'content does not match its hash' } };
-      prevHash = r.hash;
-      expectedSeq++;
-      count++;
-    }
-  }
-}
-
 export async function ledgerForRequest(dataSource: DataSource, requestId: string): Promise<LedgerEntry[]> {
   const rows = (await dataSource.query(
     `SELECT seq, request_id, entry_type, service, body, created_at, prev_hash, hash FROM ledger_entries WHERE request_id = $1 ORDER BY seq`,
@@ -154,4 +105,62 @@ export async function ledgerForRequest(dataSource: DataSource, requestId: string
     prevHash: r.prev_hash,
     hash: r.hash,
   }));
+}
+
+/** A stored entry as read back, for verification (content, stored links and hash). */
+export interface StoredEntry {
+  seq: number;
+  requestId: string | null;
+  type: string;
+  service: string | null;
+  createdAt: string;
+  body: unknown;
+  prevHash: string;
+  hash: string;
+}
+
+/** Entries with `from <= seq <= to`, in order, at most `limit`. */
+export async function readEntries(db: DataSource | EntityManager, from: number, to: number, limit: number): Promise<StoredEntry[]> {
+  const rows = (await db.query(
+    `SELECT seq, request_id, entry_type, service, body, created_at, prev_hash, hash FROM ledger_entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
+    [from, to, limit],
+  )) as Array<{ seq: string; request_id: string | null; entry_type: string; service: string | null; body: unknown; created_at: Date; prev_hash: string; hash: string }>;
+  return rows.map((r) => ({
+    seq: Number(r.seq),
+    requestId: r.request_id,
+    type: r.entry_type,
+    service: r.service,
+    createdAt: new Date(r.created_at).toISOString(),
+    body: r.body,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  }));
+}
+
+/** The stored hashes of entries `from <= seq <= to`, in order, as `[seq, hash]` (no bodies: cheap to read in bulk). */
+export async function readEntryHashes(db: DataSource | EntityManager, from: number, to: number, limit: number): Promise<Array<[number, string]>> {
+  const rows = (await db.query(`SELECT seq, hash FROM ledger_entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`, [from, to, limit])) as Array<{
+    seq: string;
+    hash: string;
+  }>;
+  return rows.map((r) => [Number(r.seq), r.hash]);
+}
+
+/** How many entries there are and the highest seq (equal unless entries were removed). */
+export async function ledgerExtent(db: DataSource | EntityManager): Promise<{ count: number; maxSeq: number }> {
+  const [row] = (await db.query(`SELECT count(*)::bigint AS count, COALESCE(max(seq), 0) AS max FROM ledger_entries`)) as Array<{ count: string; max: string }>;
+  return { count: Number(row?.count ?? 0), maxSeq: Number(row?.max ?? 0) };
+}
+
+/** The stored hash of entry `seq`, if it exists. */
+export async function storedEntryHash(db: DataSource | EntityManager, seq: number): Promise<string | undefined> {
+  const [row] = (await db.query(`SELECT hash FROM ledger_entries WHERE seq = $1`, [seq])) as Array<{ hash: string }>;
+  return row?.hash;
+}
+
+/** The stored hashes of the entries `seqs` that exist, by seq (one statement). */
+export async function storedEntryHashes(db: DataSource | EntityManager, seqs: readonly number[]): Promise<Map<number, string>> {
+  if (seqs.length === 0) return new Map();
+  const rows = (await db.query(`SELECT seq, hash FROM ledger_entries WHERE seq = ANY ($1::bigint[])`, [seqs])) as Array<{ seq: string; hash: string }>;
+  return new Map(rows.map((r) => [Number(r.seq), r.hash]));
 }

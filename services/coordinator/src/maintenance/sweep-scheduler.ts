@@ -1,7 +1,7 @@
-import type { ServiceRegistered } from '@retention/contracts';
 import type { Logger } from '@retention/observability';
 import { Cron } from 'croner';
 import type { DataSource } from 'typeorm';
+import { policyStates } from '../registry/policy-enablement';
 import { activeManifests } from '../registry/registry.repository';
 import type { requestSweepUseCase } from '../sweeps/request-sweep.use-case';
 
@@ -29,7 +29,9 @@ export function latestDueSlot(schedule: string, now: Date, graceSeconds: number)
 /**
  * Runs each registered policy on its schedule: a slot is claimed once in `sweep_schedule_runs`
  * (so replicas and restarts never run it twice), and skipped while the previous sweep of that
- * policy is still pending (at most one run at a time).
+ * policy is still pending (at most one run at a time). A policy an admin has not enabled (new, or
+ * changed since) gets a dry run in its slot, and no slot earlier than the moment the policy was
+ * first registered is run: the misfire grace never reaches back before it existed.
  */
 export async function scheduleDueSweeps(
   deps: { dataSource: DataSource; issueSweep: ReturnType<typeof requestSweepUseCase>['issueSweep']; logger: Logger },
@@ -37,6 +39,7 @@ export async function scheduleDueSweeps(
   now: Date,
 ): Promise<number> {
   const manifests = await activeManifests(deps.dataSource.manager);
+  const states = new Map((await policyStates(deps.dataSource.manager)).map((p) => [`${p.service}/${p.policy}`, p]));
   let issued = 0;
   for (const m of manifests) {
     for (const p of m.policies) {
@@ -47,8 +50,10 @@ export async function scheduleDueSweeps(
         deps.logger.warn({ registered: m.service, policy: p.name, schedule: p.schedule, err: String(error) }, 'invalid policy schedule; policy not scheduled');
         continue;
       }
-      if (!slot) continue;
+      const state = states.get(`${m.service}/${p.name}`);
+      if (!slot || !state || slot < state.firstSeenAt) continue;
       const at = slot;
+      const dryRun = !state.enabled;
       const didIssue = await deps.dataSource.transaction(async (manager) => {
         const [claimed] = (await manager.query(
           `INSERT INTO sweep_schedule_runs (service, policy, scheduled_for) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING service`,
@@ -66,9 +71,9 @@ export async function scheduleDueSweeps(
         const id = await deps.issueSweep(manager, {
           service: m.service,
           policy: p.name,
-          dryRun: false,
+          dryRun,
           requestedBy: 'scheduler',
-          reason: `scheduled for ${at.toISOString()}`,
+          reason: dryRun ? `scheduled for ${at.toISOString()}; dry run: the policy is not enabled yet` : `scheduled for ${at.toISOString()}`,
         });
         await manager.query(`UPDATE sweep_schedule_runs SET request_id = $4 WHERE service = $1 AND policy = $2 AND scheduled_for = $3`, [
           m.service,

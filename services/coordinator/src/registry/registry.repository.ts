@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, RetentionError, type ServiceRegistered } from '@retention/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
 import { appendLedger } from '../ledger/ledger.repository';
+import { syncPolicies } from './policy-enablement';
 
 export type ServiceStatus = 'pending_approval' | 'active' | 'retired';
 
@@ -37,6 +38,7 @@ export async function recordRegistration(
   manifest: ServiceRegistered,
   trust: RegistrationTrust,
   at: Date,
+  options: { autoEnablePolicies?: boolean } = {},
 ): Promise<RegistrationOutcome> {
   const [row] = (await manager.query(`SELECT service, status, pending_manifest IS NOT NULL AS pending FROM registered_services WHERE service = $1 FOR UPDATE`, [
     manifest.service,
@@ -72,6 +74,7 @@ export async function recordRegistration(
         at,
       ],
     );
+    await syncPolicies(manager, manifest, at, options.autoEnablePolicies ?? false);
     if (!row) {
       await appendLedger(
         manager,
@@ -103,7 +106,13 @@ export async function recordRegistration(
 }
 
 /** An admin approves the registration waiting for it: its manifest applies and its key is pinned. */
-export async function approveService(dataSource: DataSource, service: string, by: string, at: Date): Promise<ServiceView> {
+export async function approveService(
+  dataSource: DataSource,
+  service: string,
+  by: string,
+  at: Date,
+  options: { autoEnablePolicies?: boolean } = {},
+): Promise<ServiceView> {
   await dataSource.transaction(async (manager) => {
     const [row] = (await manager.query(`SELECT pending_manifest FROM registered_services WHERE service = $1 FOR UPDATE`, [service])) as Array<{
       pending_manifest: ServiceRegistered | null;
@@ -130,6 +139,7 @@ export async function approveService(dataSource: DataSource, service: string, by
         at,
       ],
     );
+    await syncPolicies(manager, manifest, at, options.autoEnablePolicies ?? false);
     await appendLedger(
       manager,
       [{ requestId: null, type: 'service.approved', service, body: { by, keyId: manifest.signingKey.keyId, version: manifest.version } }],

@@ -1,7 +1,8 @@
-import { ServiceName } from '@retention/contracts';
+import { PolicyName, ServiceName } from '@retention/contracts';
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { type AnyRoute, defineRoute } from '../http/route';
+import { enablePolicy } from './policy-enablement';
 import { approveService, getService, listServiceViews, retireService } from './registry.repository';
 
 export interface ServiceRouteDeps {
@@ -12,6 +13,7 @@ export interface ServiceRouteDeps {
 }
 
 const NameParams = z.object({ name: ServiceName });
+const PolicyParams = z.object({ name: ServiceName, policy: PolicyName });
 
 /** The registration lifecycle: list, approve a waiting registration, retire a service. */
 export function serviceRoutes(deps: ServiceRouteDeps): AnyRoute[] {
@@ -48,6 +50,20 @@ export function serviceRoutes(deps: ServiceRouteDeps): AnyRoute[] {
         await deps.onServicesChanged?.();
         return view;
       },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/services/{name}/policies/{policy}/enable',
+      summary:
+        "Let a policy run for real: its current definition is enabled (a new or changed policy runs dry only until then, scheduled runs included). Check its dry run's counts first.",
+      roles: ['admin'],
+      params: PolicyParams,
+      responses: {
+        200: '{service, policy, definitionHash, enabled, enabledBy, enabledAt, firstSeenAt}',
+        404: 'No such service or policy',
+        409: 'The service is not active',
+      },
+      handler: ({ params, principal }) => enablePolicy(deps.dataSource, params.name, params.policy, principal.name, now()),
     }),
     defineRoute({
       method: 'DELETE',

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceRegistered } from '@retention/contracts';
-import { ValidationError } from '@retention/contracts';
+import { RetentionError, ValidationError } from '@retention/contracts';
 import type { EntityManager } from 'typeorm';
 import { activePolicyHolds } from '../holds/legal-holds.service';
+import { enabledPolicies } from '../registry/policy-enablement';
 import { activeManifests } from '../registry/registry.repository';
 import { issueRequest } from '../requests/issue-request';
 import { getRequest } from '../requests/requests.repository';
@@ -15,6 +16,12 @@ export interface RequestSweep {
   dryRun: boolean;
   requestedBy: string;
   reason?: string;
+}
+
+/** A real sweep of a policy nobody enabled yet: 409, with what to do. */
+export class PolicyNotEnabledError extends RetentionError {
+  readonly code = 'policy_not_enabled';
+  readonly retriable = false;
 }
 
 /** Which registered services a sweep of (service?, policy?) must reach. */
@@ -47,6 +54,19 @@ export function requestSweepUseCase(deps: RequestDeps & { sweepDeadlineHours: nu
           message: input.policy ? `no registered service has policy "${input.policy}"` : 'no registered service has retention policies',
         },
       ]);
+    }
+    if (!input.dryRun) {
+      // A real run reaches only policies an admin enabled for their current definition.
+      const enabled = await enabledPolicies(manager);
+      const blocked = manifests
+        .filter((m) => targets.includes(m.service))
+        .flatMap((m) => m.policies.filter((p) => !input.policy || p.name === input.policy).map((p) => `${m.service}/${p.name}`))
+        .filter((key) => !enabled.has(key));
+      if (blocked.length > 0) {
+        throw new PolicyNotEnabledError(
+          `not enabled for real runs (new, or changed since enabled): ${blocked.join(', ')}. Run the sweep with dryRun, check its counts, then enable each policy (POST /v1/services/{name}/policies/{policy}/enable)`,
+        );
+      }
     }
     const id = randomUUID();
     const createdAt = now();
