@@ -117,9 +117,14 @@ cat <<MSG
     curl -s $API/v1/erasure-requests/<id> -H 'Authorization: Bearer $REQUESTER_TOKEN'
 
   The demo data holds records past their retention period (see retention_oldest_unprocessed_days
-  on each service's /metrics); sweep them now instead of waiting for the nightly schedule:
-    RETENTION_API_URL=$API RETENTION_API_TOKEN=$ADMIN_TOKEN npm run retention -- sweep --dry-run --wait
-    RETENTION_API_URL=$API RETENTION_API_TOKEN=$ADMIN_TOKEN npm run retention -- sweep --wait
+  on each service's /metrics). New policies run dry only until an admin enables them: dry-run the
+  sweep, check its counts, enable the policies, then sweep for real (or wait for the nightly run):
+    export RETENTION_API_URL=$API RETENTION_API_TOKEN=$ADMIN_TOKEN
+    npm run retention -- sweep --dry-run --wait
+    npm run retention -- policies enable sessions session_logs     # and each other policy:
+      # orders purchase_records, analytics product_events, support resolved_tickets,
+      # ml-data training_records, ml-data inference_logs, ml-data model_artifacts
+    npm run retention -- sweep --wait
 
   Logs: $RUN_DIR/*.log      Stop everything: npm run stop$([ "$SECURITY" = sasl ] && printf ' (or RETENTION_KAFKA_SECURITY=sasl npm run stop: this stack only)')
 
