@@ -1,9 +1,7 @@
 import { boundedCollect, Gauge, type Logger, type Registry } from '@retention/observability';
-import { activeScopedHolds, type BoundPolicies, cutoff, oldestDue, planSweep } from '@retention/policy';
+import { activeScopedHolds, type BoundPolicies, overdueDays, planSweep } from '@retention/policy';
 import type { DataSource } from 'typeorm';
 import { safeErrorMessage } from './pg-errors';
-
-const DAY_MS = 86_400_000;
 
 /**
  * `retention_oldest_unprocessed_days{policy}`, computed at scrape time: how many days past its
@@ -32,9 +30,8 @@ export function registerOldestUnprocessedGauge(
           const out: Array<{ policy: string; days: number }> = [];
           for (const step of plan.steps) {
             if (step.kind !== 'table' || !step.policy) continue;
-            const rule = deps.bound.policies.rules.find((r) => r.name === step.policy)!;
-            const oldest = await oldestDue(deps.dataSource.manager, deps.bound, step);
-            out.push({ policy: step.policy, days: oldest ? Math.max(0, (cutoff(at, rule.retention).getTime() - oldest.getTime()) / DAY_MS) : 0 });
+            // Per-record rules: days past the record's own deadline.
+            out.push({ policy: step.policy, days: await overdueDays(deps.dataSource.manager, deps.bound, step, at) });
           }
           return out;
         },

@@ -78,6 +78,14 @@ export const TableResult = z.object({
   anonymized: z.int().min(0),
   archived: z.int().min(0),
   held: z.int().min(0),
+  /**
+   * A sweep of a table range-partitioned on its timestamp: partitions wholly before the cutoff that
+   * were dropped, detached into the archive table, or kept because a row in them is held (their
+   * other rows are deleted in batches). In a dry run: what would be. Their rows are in the counts.
+   */
+  partitions: z
+    .object({ dropped: z.array(Identifier).max(10_000), detached: z.array(Identifier).max(10_000), kept: z.array(Identifier).max(10_000) })
+    .optional(),
 });
 export type TableResult = z.infer<typeof TableResult>;
 

@@ -4,6 +4,8 @@ import type { ColumnStrategy, Policies } from './define-policies';
 import { DEFAULT_MIN_PERIOD_DAYS, policyBoundIssues } from './policy-bounds';
 import { type ColumnInfo, isDateColumn, isTextColumn, strategies } from './strategies';
 
+const INTEGER_TYPES = new Set(['int', 'integer', 'int2', 'int4', 'int8', 'smallint', 'bigint']);
+
 export interface TableInfo {
   name: string;
   primaryKey: ColumnInfo;
@@ -18,6 +20,8 @@ export interface BoundPolicies {
   hashKey: string;
   /** Absolute directory that file columns and directory rules are relative to. */
   filesRoot?: string;
+  /** The period floor in days: no per-record period or deadline makes a row due earlier than this. */
+  minPeriodDays?: number;
 }
 
 export interface BindPoliciesOptions {
@@ -98,6 +102,16 @@ export function bindPolicies(policies: Policies, dataSource: DataSource, options
       if (marker && rule.anonymize && rule.markerColumn in rule.anonymize)
         issues.push({ path: `${path}.markerColumn`, message: 'must not be one of the anonymized columns' });
     }
+    if (rule.retentionDaysColumn) {
+      const days = column(t, rule.retentionDaysColumn, `${path}.retentionDaysColumn`);
+      if (days && !INTEGER_TYPES.has(days.type.toLowerCase()))
+        issues.push({ path: `${path}.retentionDaysColumn`, message: `"${days.name}" is ${days.type}, not an integer column of days` });
+    }
+    if (rule.expiresAtColumn) {
+      const expires = column(t, rule.expiresAtColumn, `${path}.expiresAtColumn`);
+      if (expires && !isDateColumn(expires))
+        issues.push({ path: `${path}.expiresAtColumn`, message: `"${expires.name}" is ${expires.type}, not a date or timestamp` });
+    }
     if (rule.archiveTable) {
       const archive = table(rule.archiveTable, `${path}.archiveTable`);
       if (archive)
@@ -118,5 +132,5 @@ export function bindPolicies(policies: Policies, dataSource: DataSource, options
   }
   if (policies.directories.length > 0 && !options.filesRoot) issues.push({ path: 'directories', message: 'need the files root (set RETENTION_FILES_ROOT)' });
   if (issues.length > 0) throw new ConfigError(`retention policies of service "${policies.service}" do not match its entities`, issues);
-  return { policies, tables, hashKey: options.hashKey, filesRoot: options.filesRoot };
+  return { policies, tables, hashKey: options.hashKey, filesRoot: options.filesRoot, minPeriodDays: options.minPeriodDays ?? DEFAULT_MIN_PERIOD_DAYS };
 }

@@ -74,9 +74,27 @@ const RuleSpec = z
     /** Cron expression (UTC) for this policy's scheduled sweep; default: the coordinator's. */
     schedule: z.string().max(100).optional(),
     files: FilesSpec.optional(),
+    /**
+     * Per-record period: an integer column of days, measured from `timestampColumn`; rows where it
+     * is NULL keep `retention` (which must then be in days).
+     */
+    retentionDaysColumn: Identifier.optional(),
+    /**
+     * Per-record deadline: a date or timestamp column; a row is due once it is in the past. Rows
+     * where it is NULL keep `retention` from `timestampColumn` (which must then be in days).
+     */
+    expiresAtColumn: Identifier.optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
+    if (r.retentionDaysColumn && r.expiresAtColumn)
+      ctx.addIssue({ code: 'custom', path: ['expiresAtColumn'], message: 'a rule takes its deadline from retentionDaysColumn or expiresAtColumn, not both' });
+    if ((r.retentionDaysColumn || r.expiresAtColumn) && (r.retention.years || r.retention.months))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention'],
+        message: 'with a per-record column, retention is the default for NULL and must be given in days only (e.g. { days: 90 })',
+      });
     if (r.files && r.action !== 'delete')
       ctx.addIssue({ code: 'custom', path: ['files'], message: `only allowed when action is delete (action is ${r.action})` });
     if (r.action === 'anonymize' && !r.anonymize) ctx.addIssue({ code: 'custom', path: ['anonymize'], message: 'required when action is anonymize' });
@@ -155,6 +173,10 @@ export interface Rule {
   archiveTable?: string;
   schedule?: string;
   files?: { column: string };
+  /** Per-record period in days (integer column); NULL rows keep `retention`. */
+  retentionDaysColumn?: string;
+  /** Per-record deadline (date or timestamp column); NULL rows keep `retention`. */
+  expiresAtColumn?: string;
 }
 
 /** A service's validated policy file. */

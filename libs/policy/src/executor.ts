@@ -28,8 +28,19 @@ export interface TableStep {
   heldBy: readonly string[];
   /** Column holding the path of a file that goes with the row (deleted after commit). */
   filesColumn?: string;
+  /** The relation read instead of `table` (one of its partitions); holds still match `table`'s rows. */
+  relation?: string;
   /** For sweep steps: the column the retention period is measured on. */
   timestampColumn?: string;
+  /** For sweep steps with one period: rows with a timestamp before this are due. */
+  cutoff?: Date;
+  /** For per-record sweep steps: each row's deadline (SQL over alias `x`) and the floor in days. */
+  deadline?: { expr: string; floorDays: number };
+  /**
+   * Every row before `cutoff` is due (no conditions, delete or archive): when the table is
+   * range-partitioned on the timestamp column, partitions wholly before the cutoff may be dropped.
+   */
+  dropPartitions?: boolean;
 }
 
 export interface BatchOutcome {
@@ -77,14 +88,15 @@ export async function countStep(manager: EntityManager, bound: BoundPolicies, st
   const table = tableOf(bound, step.table);
   const params = new Params();
   const where = step.where(params);
+  const from = quoteIdent(step.relation ?? step.table);
   if (step.heldBy.length > 0) {
-    const [row] = await manager.query(`SELECT count(*)::int AS n FROM ${quoteIdent(step.table)} x WHERE ${where}`, params.values);
+    const [row] = await manager.query(`SELECT count(*)::int AS n FROM ${from} x WHERE ${where}`, params.values);
     return { due: 0, held: (row as { n: number }).n };
   }
   const free = notHeldSql(step, table, params);
   const [row] = await manager.query(
     `SELECT (count(*) FILTER (WHERE ${free}))::int AS due, (count(*) FILTER (WHERE NOT ${free}))::int AS held
-     FROM ${quoteIdent(step.table)} x WHERE ${where}`,
+     FROM ${from} x WHERE ${where}`,
     params.values,
   );
   const r = row as { due: number; held: number };
@@ -114,6 +126,10 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
   const order = keyset ? ` ORDER BY x.${pk}` : '';
   const selection = `SELECT x.${pk} FROM ${t} x WHERE ${step.where(params)}${after} AND ${notHeldSql(step, table, params)}${order} LIMIT ${params.bind(step.batchSize)} FOR UPDATE OF x SKIP LOCKED`;
 
+  // On a table partitioned by the timestamp, the join on the key alone probes every partition's
+  // key index; the cutoff lets the planner prune the DELETE to the partitions the batch came from.
+  const prune = (p: Params): string =>
+    step.dropPartitions && step.cutoff && step.timestampColumn ? ` AND ${t}.${quoteIdent(step.timestampColumn)} < ${p.bind(step.cutoff.toISOString())}` : '';
   let sql: string;
   switch (step.action) {
     case 'delete':
@@ -125,7 +141,7 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
                queued AS (INSERT INTO retention_file_deletions (path) SELECT path FROM gone WHERE path IS NOT NULL)
                SELECT 1 FROM gone`;
       } else {
-        sql = `WITH batch AS (${selection}) DELETE FROM ${t} USING batch WHERE ${t}.${pk} = batch.${pk}`;
+        sql = `WITH batch AS (${selection}) DELETE FROM ${t} USING batch WHERE ${t}.${pk} = batch.${pk}${prune(params)}`;
       }
       break;
     case 'anonymize': {
@@ -143,7 +159,7 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
     }
     case 'archive': {
       const columns = [...table.columns.keys()].map(quoteIdent).join(', ');
-      sql = `WITH batch AS (${selection}), moved AS (DELETE FROM ${t} USING batch WHERE ${t}.${pk} = batch.${pk} RETURNING ${t}.*)
+      sql = `WITH batch AS (${selection}), moved AS (DELETE FROM ${t} USING batch WHERE ${t}.${pk} = batch.${pk}${prune(params)} RETURNING ${t}.*)
              INSERT INTO ${quoteIdent(step.archiveTable!)} (${columns}) SELECT ${columns} FROM moved RETURNING 1`;
       break;
     }
@@ -206,4 +222,32 @@ export async function oldestDue(manager: EntityManager, bound: BoundPolicies, st
     params.values,
   )) as Array<{ ts: Date }>;
   return rows[0] ? new Date(rows[0].ts) : null;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * How many days past its own deadline the oldest row a sweep step would change now is (0 when
+ * none is due): the cutoff minus its timestamp for a rule with one period, now minus the row's
+ * deadline (never earlier than its timestamp plus the floor) for a per-record rule. Index-bound:
+ * walks the timestamp index, or the deadline expression index, from its start.
+ */
+export async function overdueDays(manager: EntityManager, bound: BoundPolicies, step: TableStep, at: Date): Promise<number> {
+  if (!step.deadline) {
+    const oldest = await oldestDue(manager, bound, step);
+    return oldest && step.cutoff ? Math.max(0, (step.cutoff.getTime() - oldest.getTime()) / DAY_MS) : 0;
+  }
+  if (!step.timestampColumn || step.heldBy.length > 0) return 0;
+  const table = tableOf(bound, step.table);
+  const params = new Params();
+  // Epoch seconds: a `timestamp` deadline is UTC wall clock, which extract(epoch …) reads as UTC.
+  const rows = (await manager.query(
+    `SELECT extract(epoch FROM ${step.deadline.expr})::float8 AS deadline, extract(epoch FROM x.${quoteIdent(step.timestampColumn)})::float8 AS ts
+     FROM ${quoteIdent(step.table)} x WHERE ${step.where(params)} AND ${notHeldSql(step, table, params)} ORDER BY ${step.deadline.expr} LIMIT 1`,
+    params.values,
+  )) as Array<{ deadline: number; ts: number }>;
+  const row = rows[0];
+  if (!row) return 0;
+  const effective = Math.max(row.deadline * 1000, row.ts * 1000 + step.deadline.floorDays * DAY_MS);
+  return Math.max(0, (at.getTime() - effective) / DAY_MS);
 }

@@ -1,5 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { BoundPolicies } from './bind-policies';
+import type { Rule } from './define-policies';
+import { deadlineSql } from './per-record';
 import { quoteIdent } from './sql-builder';
 
 export interface MissingIndex {
@@ -42,6 +44,12 @@ export async function missingIndexes(manager: EntityManager, bound: BoundPolicie
   const out: MissingIndex[] = [];
 
   for (const rule of bound.policies.rules) {
+    const deadline = deadlineSql(rule, bound.tables.get(rule.table)!);
+    if (deadline) {
+      const advice = await perRecordAdvice(manager, rule, deadline.expr, name);
+      if (advice) out.push(advice);
+      continue;
+    }
     const indexes = (await indexesOf(rule.table)).filter((ix) => ix.first_column === rule.timestampColumn);
     const t = quoteIdent(rule.table);
     const ts = quoteIdent(rule.timestampColumn);
@@ -75,4 +83,41 @@ export async function missingIndexes(manager: EntityManager, bound: BoundPolicie
     }
   }
   return out;
+}
+
+const normalize = (sql: string): string =>
+  sql
+    .replace(/::(text|integer|bigint|timestamp without time zone|timestamp)/g, '')
+    .replace(/["\s()]/g, '')
+    .toLowerCase();
+
+/**
+ * A per-record rule needs its deadline indexed: an index whose first key is the deadline
+ * expression (or, for a NOT NULL `timestamptz` expiry column, led by that column), partial on the
+ * marker for an anonymize rule. The expression is compared as PostgreSQL prints it, without
+ * quotes, parentheses and implicit casts.
+ */
+async function perRecordAdvice(
+  manager: EntityManager,
+  rule: Rule,
+  expr: string,
+  name: (table: string, ...parts: string[]) => string,
+): Promise<MissingIndex | undefined> {
+  const rows = (await manager.query(
+    `SELECT pg_get_indexdef(i.indexrelid, 1, true) AS first_key, pg_get_expr(i.indpred, i.indrelid) AS predicate
+     FROM pg_index i WHERE i.indrelid = to_regclass(quote_ident($1)) AND i.indisvalid`,
+    [rule.table],
+  )) as Array<{ first_key: string; predicate: string | null }>;
+  const marker = rule.action === 'anonymize' ? rule.markerColumn : undefined;
+  const wanted = normalize(expr);
+  const found = rows.some(
+    (r) => normalize(r.first_key) === wanted && (marker ? r.predicate !== null && new RegExp(`^\\(?"?${marker}"? IS NULL\\)?$`).test(r.predicate) : true),
+  );
+  if (found) return undefined;
+  const bare = /^"?[a-z_][a-z0-9_]*"?$/.test(expr);
+  return {
+    for: `rules.${rule.name}`,
+    why: `no index on the per-record deadline (${rule.retentionDaysColumn ? `"${rule.timestampColumn}" + "${rule.retentionDaysColumn}" days` : `"${rule.expiresAtColumn}"`})${marker ? ` partial on "${marker}" IS NULL` : ''}: every sweep batch and gauge scrape scans the table`,
+    ddl: `CREATE INDEX ${name(rule.table, 'retention_deadline')} ON ${quoteIdent(rule.table)} (${bare ? expr : `(${expr})`})${marker ? ` WHERE ${quoteIdent(marker)} IS NULL` : ''}`,
+  };
 }

@@ -13,3 +13,5 @@ export { Params, quoteIdent, conditionSql } from './sql-builder';
 export * from './file-deletions';
 export * from './directory-sweep';
 export * from './index-advice';
+export * from './partitions';
+export * from './per-record';

@@ -3,10 +3,13 @@ import type { EntityManager } from 'typeorm';
 import type { BoundPolicies } from './bind-policies';
 import { addToResult, countStep, emptyResult, runBatch, type TableStep } from './executor';
 import { type DirectoryStep, sweepDirectory } from './directory-sweep';
+import { type PartitionOutcome, previewPartitions, removeNextPartition } from './partitions';
 import type { ActiveHold } from './holds.repository';
 import { cutoff } from './period';
 import { sweepInstant } from './sweep-as-of';
-import { conditionSql, quoteIdent } from './sql-builder';
+import { conditionSql, type Params, quoteIdent } from './sql-builder';
+import { deadlineSql, floorCutoff, instantValue } from './per-record';
+import { DEFAULT_MIN_PERIOD_DAYS } from './policy-bounds';
 import type { ColumnInfo } from './strategies';
 
 export type JobStep = TableStep | DirectoryStep;
@@ -91,19 +94,29 @@ export function planSweep(bound: BoundPolicies, options: { policy?: string; asOf
     steps: [
       ...rules.map((r): TableStep => {
         const before = cutoff(at, r.retention);
+        const deadline = deadlineSql(r, bound.tables.get(r.table)!, 'x');
+        const floorDays = bound.minPeriodDays ?? DEFAULT_MIN_PERIOD_DAYS;
+        // Per-record rules: due once the row's own deadline has passed, and never before the
+        // floor (a per-row period below it is clamped to it).
+        const due = (params: Params): string =>
+          deadline
+            ? `${deadline.expr} < ${params.bind(instantValue(at, deadline.type))}::${deadline.type} AND x.${quoteIdent(r.timestampColumn)} < ${params.bind(floorCutoff(at, floorDays).toISOString())}`
+            : `x.${quoteIdent(r.timestampColumn)} < ${params.bind(before.toISOString())}`;
         return {
           kind: 'table',
           filesColumn: r.files?.column,
           timestampColumn: r.timestampColumn,
+          cutoff: deadline ? undefined : before,
+          deadline: deadline ? { expr: deadline.expr, floorDays } : undefined,
+          // Whole partitions can go only when every row before the cutoff is due.
+          dropPartitions: !deadline && r.conditions.length === 0 && (r.action === 'delete' || r.action === 'archive'),
           table: r.table,
           policy: r.name,
           action: r.action,
           where: (params) =>
-            [
-              `x.${quoteIdent(r.timestampColumn)} < ${params.bind(before.toISOString())}`,
-              ...r.conditions.map((c) => conditionSql(c, params)),
-              ...(r.markerColumn ? [`x.${quoteIdent(r.markerColumn)} IS NULL`] : []),
-            ].join(' AND '),
+            [due(params), ...r.conditions.map((c) => conditionSql(c, params)), ...(r.markerColumn ? [`x.${quoteIdent(r.markerColumn)} IS NULL`] : [])].join(
+              ' AND ',
+            ),
           anonymize: r.anonymize,
           markerColumn: r.markerColumn,
           archiveTable: r.archiveTable,
@@ -130,6 +143,11 @@ export interface JobState {
   results: TableResult[];
   /** Keyset position inside the current step (anonymize steps). */
   cursor?: string | null;
+  /**
+   * Partition-aware steps: set once no expired partition is left to remove (the batched path runs
+   * from then on); `kept` names partitions left in place because a row in them is held.
+   */
+  partitions?: { done: boolean; kept: string[] };
 }
 
 export const initialJobState = (): JobState => ({ step: 0, results: [] });
@@ -142,6 +160,8 @@ export interface BatchReport {
   held?: number;
   /** Rows still due that this batch passed over, locked by another transaction (see `BatchOutcome.skipped`). */
   skipped?: number;
+  /** The partition this batch dropped or detached whole (its rows are `affected`, counted before it went). */
+  partition?: string;
 }
 
 /**
@@ -167,7 +187,8 @@ export async function runJobBatch(
         continue;
       }
       const { due, held } = await countStep(manager, bound, step);
-      results.push(addToResult(emptyResult(step), step, due, held));
+      const partitions = step.dropPartitions ? await previewPartitions(manager, bound, step) : [];
+      results.push(withPartitions(addToResult(emptyResult(step), step, due, held), partitions));
       batches.push({
         table: step.table,
         policy: step.policy,
@@ -187,10 +208,30 @@ export async function runJobBatch(
     const next: JobState = { step: state.step + 1, results };
     return { state: next, batches: [r.batch], done: next.step >= steps.length };
   }
+  if (step.dropPartitions && !state.partitions?.done) {
+    const kept = state.partitions?.kept ?? [];
+    const outcomes = await removeNextPartition(manager, bound, step, kept);
+    const removed = outcomes.find((o) => o.kind !== 'kept');
+    const nowKept = [...kept, ...outcomes.filter((o) => o.kind === 'kept').map((o) => o.name)];
+    const results = [...state.results];
+    results[state.step] = withPartitions(
+      removed ? addToResult(results[state.step] ?? emptyResult(step), step, removed.rows, undefined) : (results[state.step] ?? emptyResult(step)),
+      outcomes,
+    );
+    // No partition removed: every expired one is gone or kept; the batched path takes the rest
+    // (pruned to the partition that straddles the cutoff and the kept ones) from the next batch on.
+    const next: JobState = { step: state.step, results, partitions: { done: !removed, kept: nowKept } };
+    const batches: BatchReport[] = removed
+      ? [{ table: step.table, policy: step.policy, action: step.action, affected: removed.rows, partition: removed.name }]
+      : [];
+    return { state: next, batches, done: false };
+  }
   const outcome = await runBatch(manager, bound, step, state.cursor ?? null);
   const results = [...state.results];
   results[state.step] = addToResult(results[state.step] ?? emptyResult(step), step, outcome.affected, outcome.held);
-  const next: JobState = outcome.done ? { step: state.step + 1, results } : { step: state.step, results, cursor: outcome.cursor ?? null };
+  const next: JobState = outcome.done
+    ? { step: state.step + 1, results }
+    : { step: state.step, results, cursor: outcome.cursor ?? null, partitions: state.partitions };
   return {
     state: next,
     batches: [
@@ -205,6 +246,35 @@ export async function runJobBatch(
     ],
     done: next.step >= steps.length,
   };
+}
+
+/**
+ * What a held plan keeps, per table: each step's rows counted as held, added to what earlier
+ * batches of the job did (a hold placed while the job ran).
+ */
+export async function countKept(
+  manager: EntityManager,
+  bound: BoundPolicies,
+  steps: readonly TableStep[],
+  earlier: readonly TableResult[],
+): Promise<TableResult[]> {
+  const results: TableResult[] = [];
+  for (const [i, step] of steps.entries()) {
+    const { held } = await countStep(manager, bound, step);
+    results.push(addToResult(earlier[i] ?? emptyResult(step), step, 0, held));
+  }
+  return results;
+}
+
+/** Adds what happened to partitions (names only; their rows are already in the counts). */
+function withPartitions(result: TableResult, outcomes: readonly PartitionOutcome[]): TableResult {
+  if (outcomes.length === 0) return result;
+  const prev = result.partitions ?? { dropped: [], detached: [], kept: [] };
+  const add = (list: string[], kind: PartitionOutcome['kind']): string[] => [
+    ...list,
+    ...outcomes.filter((o) => o.kind === kind && !list.includes(o.name)).map((o) => o.name),
+  ];
+  return { ...result, partitions: { dropped: add(prev.dropped, 'dropped'), detached: add(prev.detached, 'detached'), kept: add(prev.kept, 'kept') } };
 }
 
 /**
