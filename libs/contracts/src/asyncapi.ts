@@ -23,6 +23,13 @@ const CHANNELS: ReadonlyArray<{ key: keyof typeof DefaultTopics; events: EventTy
     description: "Each service's manifest: subject types and policies (compacted).",
   },
   { key: 'dlq', events: [EventTypes.deadLetter], key_: 'the original key', description: 'Messages a consumer could not process, with the reason.' },
+  {
+    key: 'checkpoints',
+    events: [EventTypes.ledgerCheckpoint],
+    key_: 'UTC day of the checkpoint (YYYY-MM-DD)',
+    description:
+      "Signed checkpoints of the coordinator's ledger (Merkle tree size and root, RFC 6962 style), outside its database; only the coordinator writes (compacted: each day's last checkpoint is kept).",
+  },
 ];
 
 /**

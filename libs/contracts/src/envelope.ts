@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Issue, UnsupportedVersionError, ValidationError } from './errors';
+import { LedgerCheckpointV1 } from './checkpoint';
 import { AckV1, DeadLetterV1, ErasureRequestedV1, HoldPlacedV1, ServiceRegisteredV1, SweepRequestedV1 } from './schemas';
 
 /**
@@ -14,6 +15,7 @@ export const EventTypes = {
   holdPlaced: 'retention.hold.placed',
   serviceRegistered: 'retention.service.registered',
   deadLetter: 'retention.dead-letter',
+  ledgerCheckpoint: 'retention.ledger.checkpoint',
 } as const;
 
 const schemas = {
@@ -23,6 +25,7 @@ const schemas = {
   [EventTypes.holdPlaced]: { 1: HoldPlacedV1 },
   [EventTypes.serviceRegistered]: { 1: ServiceRegisteredV1 },
   [EventTypes.deadLetter]: { 1: DeadLetterV1 },
+  [EventTypes.ledgerCheckpoint]: { 1: LedgerCheckpointV1 },
 } as const;
 
 export type EventType = keyof typeof schemas;
@@ -35,6 +38,7 @@ export const CurrentVersions: Readonly<Record<EventType, `${number}.${number}`>>
   [EventTypes.holdPlaced]: '1.0',
   [EventTypes.serviceRegistered]: '1.1',
   [EventTypes.deadLetter]: '1.1',
+  [EventTypes.ledgerCheckpoint]: '1.0',
 };
 
 type LatestSchema<T extends EventType> = (typeof schemas)[T][1];

@@ -6,3 +6,7 @@ export * from './headers';
 export * from './asyncapi';
 export * from './message-signature';
 export * from './retriable';
+export * from './merkle';
+export * from './ledger-entry';
+export * from './checkpoint';
+export * from './receipt';

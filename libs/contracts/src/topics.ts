@@ -1,5 +1,5 @@
 /** Logical topic names. Deployments (and tests) may prefix them; see {@link topicNames}. */
-export const TopicKeys = ['commands', 'acks', 'holds', 'registry', 'dlq'] as const;
+export const TopicKeys = ['commands', 'acks', 'holds', 'registry', 'dlq', 'checkpoints'] as const;
 export type TopicKey = (typeof TopicKeys)[number];
 
 export const DefaultTopics: Readonly<Record<TopicKey, string>> = {
@@ -8,9 +8,13 @@ export const DefaultTopics: Readonly<Record<TopicKey, string>> = {
   holds: 'data.retention.holds',
   registry: 'data.retention.registry',
   dlq: 'data.retention.dlq',
+  checkpoints: 'data.retention.ledger.checkpoints',
 };
 
 export type TopicNames = Readonly<Record<TopicKey, string>>;
+
+/** The topics a domain service uses (it neither reads nor may describe the ledger's checkpoints). */
+export const ServiceTopicKeys = ['commands', 'acks', 'holds', 'registry', 'dlq'] as const satisfies readonly TopicKey[];
 
 /** Topic names with an optional prefix (e.g. `staging.` or a per-test namespace). */
 export function topicNames(prefix = ''): TopicNames {
@@ -54,4 +58,7 @@ export const TopicSpecs: Readonly<Record<TopicKey, TopicSpec>> = {
   },
   registry: { partitions: 1, config: { 'cleanup.policy': 'compact' } },
   dlq: { partitions: 3, config: { 'cleanup.policy': 'delete', 'retention.ms': String(14 * DAY_MS), 'segment.ms': String(DAY_MS) } },
+  // Keyed by UTC day: compaction keeps each day's last checkpoint for ever (a day's segment rolls, so
+  // compaction runs), and every checkpoint of the current day.
+  checkpoints: { partitions: 1, config: { 'cleanup.policy': 'compact', 'segment.ms': String(DAY_MS), 'min.compaction.lag.ms': String(DAY_MS) } },
 };
