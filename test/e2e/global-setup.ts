@@ -59,7 +59,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
  */
 async function setupStack(project: TestProject): Promise<() => Promise<void>> {
   if (process.env.KAFKA_BROKERS && process.env.DATABASE_URL) {
-    const stack: TestStack = { kafkaBrokers: process.env.KAFKA_BROKERS.split(','), databaseUrl: process.env.DATABASE_URL, source: 'env' };
+    const stack: TestStack = {
+      kafkaBrokers: process.env.KAFKA_BROKERS.split(','),
+      databaseUrl: process.env.DATABASE_URL,
+      // An external server: its URL is taken to be a superuser's unless one is named.
+      superuserUrl: process.env.RETENTION_TEST_SUPERUSER_URL || process.env.DATABASE_URL,
+      source: 'env',
+    };
     project.provide('stack', stack);
     return async () => {};
   }
@@ -74,6 +80,8 @@ async function setupStack(project: TestProject): Promise<() => Promise<void>> {
     project.provide('stack', {
       kafkaBrokers: [`${kafka.getHost()}:${kafka.getMappedPort(9093)}`],
       databaseUrl: pg.getConnectionUri(),
+      // The image makes its user a superuser.
+      superuserUrl: pg.getConnectionUri(),
       source: 'testcontainers',
     });
     return async () => {
@@ -87,8 +95,23 @@ async function setupStack(project: TestProject): Promise<() => Promise<void>> {
   if (!running) execFileSync('bash', [script('up.sh')], { stdio: 'inherit', env: { ...plainEnv, KAFKA_BROKERS: '', DATABASE_URL: '' } });
   const env = readStackEnv();
   if (!env.KAFKA_BROKERS || !env.DATABASE_URL) throw new Error('stack.env lacks KAFKA_BROKERS or DATABASE_URL');
-  project.provide('stack', { kafkaBrokers: env.KAFKA_BROKERS.split(','), databaseUrl: env.DATABASE_URL, source: 'local' });
+  project.provide('stack', {
+    kafkaBrokers: env.KAFKA_BROKERS.split(','),
+    databaseUrl: env.DATABASE_URL,
+    superuserUrl: localSuperuserUrl(env.DATABASE_URL),
+    source: 'local',
+  });
   return async () => {
     if (!running && process.env.RETENTION_KEEP_STACK !== 'true') execFileSync('bash', [script('down.sh')], { stdio: 'inherit', env: plainEnv });
   };
+}
+
+/** The local stack's superuser: `postgres` over the server's Unix socket (trusted there; the socket dir is the server user's, 0700). */
+function localSuperuserUrl(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  url.username = 'postgres';
+  url.password = '';
+  url.pathname = '/postgres';
+  url.search = `?host=${encodeURIComponent(resolve(process.env.RETENTION_LOCAL_DIR ?? resolve(root, '.local'), 'postgres/run'))}`;
+  return url.toString();
 }

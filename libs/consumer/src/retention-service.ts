@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { encodeEvent, EventTypes, keyLookup, publicKeyOf, serviceCommandGroup, topicNames, verifyMessage, errorSummary } from '@retention/contracts';
+import {
+  encodeEvent,
+  EventTypes,
+  keyLookup,
+  publicKeyOf,
+  serviceCommandGroup,
+  ServiceTopicKeys,
+  topicNames,
+  verifyMessage,
+  errorSummary,
+} from '@retention/contracts';
 import { signingKeyOf } from '@retention/config';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import {
@@ -117,7 +127,8 @@ export async function startRetentionService(
       logger,
       security: kafkaSecurityFromConfig(config),
     });
-    await ensureTopics(kafka, topics);
+    // Not the ledger's checkpoint topic: a service may not even describe it on a secured cluster.
+    await ensureTopics(kafka, topics, ServiceTopicKeys);
     // Everything this service publishes (acks, its registration, dead letters) carries its signature;
     // commands and holds are applied only when the coordinator's key signed them.
     const signer = signingKeyOf(config);

@@ -46,6 +46,17 @@ describe('platformAcls', () => {
     expect(can('coordinator', 'group', 't1.retention.orders', 'read')).toBe(false);
   });
 
+  it('lets only the coordinator write the ledger checkpoints; it and the auditors read them, services do not see them', () => {
+    expect(can('coordinator', 'topic', 't1.data.retention.ledger.checkpoints', 'write')).toBe(true);
+    expect(can('coordinator', 'topic', 't1.data.retention.ledger.checkpoints', 'read')).toBe(true);
+    expect(can('coordinator', 'group', 't1.retention.coordinator.checkpoints.x9', 'read')).toBe(true);
+    expect(can('auditor', 'topic', 't1.data.retention.ledger.checkpoints', 'read')).toBe(true);
+    expect(can('auditor', 'topic', 't1.data.retention.ledger.checkpoints', 'write')).toBe(false);
+    for (const user of ['orders', 'sessions']) {
+      for (const op of ['read', 'write', 'describe'] as const) expect(can(user, 'topic', 't1.data.retention.ledger.checkpoints', op)).toBe(false);
+    }
+  });
+
   it('honours the prefix: nothing is granted outside it', () => {
     expect(acls.every((a) => a.name.startsWith('t1.'))).toBe(true);
     expect(platformAcls({ services: ['orders'] }).some((a) => a.name === 'data.retention')).toBe(true);

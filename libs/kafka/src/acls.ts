@@ -22,6 +22,8 @@ export interface PlatformAclOptions {
   services: readonly string[];
   /** The coordinator's principal name (default `coordinator`). */
   coordinator?: string;
+  /** Principals that read the ledger's signed checkpoints (default `auditor`). */
+  auditors?: readonly string[];
 }
 
 /**
@@ -30,7 +32,8 @@ export interface PlatformAclOptions {
  * writes acks, its registration and dead letters; each reads with its own consumer groups. The
  * group names are those of the coordinator (`retention.coordinator.acks`, one
  * `retention.coordinator.registry.<instance>` per replica) and the SDK (`retention.<service>`, one
- * `retention.<service>.holds.<instance>` per instance). Read and Write imply Describe, which is all
+ * `retention.<service>.holds.<instance>` per instance). Only the coordinator writes the ledger's
+ * checkpoints; it and the auditors read them. Read and Write imply Describe, which is all
  * `ensureTopics` needs where the topics exist. Nobody but a super user may create topics or ACLs.
  */
 export function platformAcls(options: PlatformAclOptions): PlatformAcl[] {
@@ -55,6 +58,10 @@ export function platformAcls(options: PlatformAclOptions): PlatformAcl[] {
   grant(coordinator, 'topic', topics.dlq, 'write');
   grant(coordinator, 'group', `${prefix}retention.coordinator.acks`, 'read');
   grant(coordinator, 'group', `${prefix}retention.coordinator.registry.`, 'read', 'prefixed');
+  // Signed checkpoints of the ledger: written by the coordinator only, read back by each replica.
+  grant(coordinator, 'topic', topics.checkpoints, 'write');
+  grant(coordinator, 'topic', topics.checkpoints, 'read');
+  grant(coordinator, 'group', `${prefix}retention.coordinator.checkpoints.`, 'read', 'prefixed');
   // The coordinator reads each service's lag on the command topic (redelivery waits for a service
   // that is behind): Describe on the service's group lets it fetch the committed offsets, no more.
   for (const service of options.services) grant(coordinator, 'group', serviceCommandGroup(prefix, service), 'describe');
@@ -69,6 +76,12 @@ export function platformAcls(options: PlatformAclOptions): PlatformAcl[] {
     grant(service, 'group', `${prefix}retention.${service}.holds.`, 'read', 'prefixed');
     // The holds replica uses a group per process start and deletes it when it stops.
     grant(service, 'group', `${prefix}retention.${service}.holds.`, 'delete', 'prefixed');
+  }
+
+  // Auditors compare the checkpoints outside the database with what they are shown; nothing else.
+  for (const auditor of options.auditors ?? ['auditor']) {
+    grant(auditor, 'topic', topics.checkpoints, 'read');
+    grant(auditor, 'group', `${prefix}retention.${auditor}.`, 'read', 'prefixed');
   }
   return acls;
 }

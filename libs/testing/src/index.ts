@@ -5,3 +5,4 @@ export * from './wait-for';
 export * from './logger';
 export * from './signing-keys';
 export * from './secured-stack';
+export * from './receipts';

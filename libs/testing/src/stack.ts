@@ -5,6 +5,11 @@ export interface TestStack {
   kafkaBrokers: string[];
   /** Superuser-capable URL of a maintenance database; tests create their own databases from it. */
   databaseUrl: string;
+  /**
+   * A PostgreSQL superuser's URL on the same server: tests create roles with it, and act as the
+   * insider who alters the ledger. On the local stack: `postgres` over the server's Unix socket.
+   */
+  superuserUrl: string;
   /** How the stack was found: `env`, `testcontainers` or `local`. */
   source: 'env' | 'testcontainers' | 'local';
 }
