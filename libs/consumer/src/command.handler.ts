@@ -20,6 +20,8 @@ import {
   assertSweepAsOf,
   type BatchReport,
   type BoundPolicies,
+  countKept,
+  holdsKeeping,
   initialJobState,
   type JobPlan,
   type JobState,
@@ -44,8 +46,14 @@ export interface CommandHandlerDeps {
   onAckQueued: () => void;
   /** Waits until the local holds replica has caught up with the holds topic. */
   holdsCaughtUp: () => Promise<void>;
-  /** Runs after a job's last batch committed (deletes the files queued by its batches). */
+  /** Runs after a job's last batch committed (deletes the files queued by sweep batches). */
   afterCommit?: () => Promise<void>;
+  /**
+   * Deletes the files an erasure's committed batches queued, before its ack is written; throws when
+   * one stays (`FileDeletionError`: the ack says `failed` with its code). Absent: the service has no
+   * file columns.
+   */
+  deleteRequestFiles?: (requestId: string) => Promise<unknown>;
   /** Hash of the service's policies, recorded in every ack. */
   policyHash?: string;
   /** Budget for retriable failures before the command acks `failed` (default: 5 tries, 2 min). */
@@ -105,9 +113,18 @@ export function createCommandHandler(
         recordKey: null,
       }));
     const holds = [...localHolds, ...fromCommand.filter((h) => !localHolds.some((l) => l.holdId === h.holdId))];
-    return command.kind === 'erasure'
-      ? planErasure(bound, command.data.subject, holds)
-      : planSweep(bound, { policy: command.data.policy, asOf: new Date(command.data.asOf), now: now() }, holds);
+    if (command.kind === 'sweep') return planSweep(bound, { policy: command.data.policy, asOf: new Date(command.data.asOf), now: now() }, holds);
+    const p = planErasure(bound, command.data.subject, holds);
+    // An erasure's files are its own to delete before it acks (see deleteRequestFiles).
+    if (p.status !== 'run' || command.data.dryRun || !deps.deleteRequestFiles) return p;
+    return { ...p, steps: p.steps.map((s) => (s.kind === 'table' && s.filesColumn ? { ...s, filesOwner: command.data.requestId } : s)) };
+  }
+
+  /** Whether files queued by this erasure's committed batches are still on the queue (they go before the ack). */
+  async function filesPending(manager: EntityManager, command: Command): Promise<boolean> {
+    if (command.kind !== 'erasure' || command.data.dryRun || !deps.deleteRequestFiles) return false;
+    const rows = (await manager.query(`SELECT 1 FROM retention_file_deletions WHERE request_id = $1 LIMIT 1`, [command.data.requestId])) as unknown[];
+    return rows.length > 0;
   }
 
   function buildAck(command: Command, startedAt: Date, fields: Pick<Ack, 'status'> & Partial<Ack>): Ack {
@@ -170,8 +187,13 @@ export function createCommandHandler(
     );
   }
 
-  /** One transaction: the next batch, its audit row, the progress, and on the last batch the ack. */
-  async function step(command: Command): Promise<{ done: boolean; ack?: Ack; batches?: BatchReport[]; tables?: TableResult[] }> {
+  /**
+   * One transaction: the next batch, its audit row, the progress, and on the last batch the ack. An
+   * erasure whose batches queued files comes back with `filesPending` instead of acking: the caller
+   * deletes them, then steps again, and only that step writes the ack (a crash in between deletes
+   * again; a file already gone counts as deleted).
+   */
+  async function step(command: Command): Promise<{ done: boolean; filesPending?: boolean; ack?: Ack; batches?: BatchReport[]; tables?: TableResult[] }> {
     return dataSource.transaction(async (manager) => {
       // Batch statements are short by design; JIT compilation would cost more than it saves. The
       // set_config(…, true) is SET LOCAL, folded into the inbox lock to save a round trip per batch.
@@ -185,12 +207,14 @@ export function createCommandHandler(
       const holds = await activeScopedHolds(manager);
       const p = plan(command, holds);
       if (p.status !== 'run') {
-        // A hold placed while the job ran stops it here; what earlier batches did is still reported.
+        if (await filesPending(manager, command)) return { done: false, filesPending: true };
+        // A hold placed while the job ran stops it here; what earlier batches did is still reported,
+        // with what the hold keeps per table (counts only: the resumed erasure needs nothing else).
         const ack = buildAck(command, startedAt, {
           status: p.status,
           reason: p.reason,
           holdIds: p.status === 'held' ? p.holdIds : [],
-          tables: row.state.results,
+          tables: p.status === 'held' ? await countKept(manager, bound, p.steps, row.state.results) : row.state.results,
         });
         await finish(manager, command, ack, 'done');
         return { done: true, ack };
@@ -203,8 +227,17 @@ export function createCommandHandler(
         return { done: false, batches: result.batches, tables: result.state.results };
       }
       const tables: TableResult[] = result.state.results;
-      const heldBy = [...new Set(p.steps.flatMap((s) => s.heldBy))];
+      if (await filesPending(manager, command)) {
+        await manager.query(`UPDATE retention_inbox SET state = $2 WHERE request_id = $1`, [command.data.requestId, result.state]);
+        return { done: false, filesPending: true, batches: result.batches, tables };
+      }
       const held = tables.reduce((n, t) => n + t.held, 0);
+      // Every hold that keeps rows is named (record and subject holds too), so the coordinator can
+      // resume the erasure once all of them have ended.
+      const keeping = new Set(p.steps.flatMap((s) => s.heldBy));
+      if (command.kind === 'erasure' && held > 0)
+        for (const s of p.steps) if (s.kind === 'table') for (const id of await holdsKeeping(manager, bound, s)) keeping.add(id);
+      const heldBy = [...keeping];
       const status: Ack['status'] = command.kind === 'erasure' && held > 0 ? 'held' : 'completed';
       const ack = buildAck(command, startedAt, {
         status,
@@ -228,8 +261,10 @@ export function createCommandHandler(
       `INSERT INTO retention_inbox (request_id, kind, command_id, dry_run, status, state)
        VALUES ($1, $2, $3, $4, 'running', $5)
        ON CONFLICT (request_id) DO UPDATE SET deliveries = retention_inbox.deliveries + 1,
-         status = CASE WHEN retention_inbox.status = 'failed' THEN 'running' ELSE retention_inbox.status END,
-         command_id = CASE WHEN retention_inbox.status = 'failed' THEN EXCLUDED.command_id ELSE retention_inbox.command_id END
+         status = CASE WHEN retention_inbox.status = 'failed' OR ${RERUN_HELD} THEN 'running' ELSE retention_inbox.status END,
+         command_id = CASE WHEN retention_inbox.status = 'failed' OR ${RERUN_HELD} THEN EXCLUDED.command_id ELSE retention_inbox.command_id END,
+         state = CASE WHEN ${RERUN_HELD} THEN EXCLUDED.state ELSE retention_inbox.state END,
+         ack = CASE WHEN ${RERUN_HELD} THEN NULL ELSE retention_inbox.ack END
        RETURNING status, ack, deliveries, state`,
       [command.data.requestId, command.kind, command.commandId, command.data.dryRun, initialJobState()],
     )) as Array<{ status: string; ack: Ack | null; deliveries: number; state: JobState | null }>;
@@ -258,7 +293,7 @@ export function createCommandHandler(
     /** Runs the job's batches to the end; waits (with a growing pause) while rows it needs are locked. */
     async function runToEnd(): Promise<CommandOutcome> {
       for (;;) {
-        const { done, ack, batches, tables } = await step(command);
+        const { done, filesPending, ack, batches, tables } = await step(command);
         budget.progressed();
         if (tables) progress = tables;
         // Counted after the commit, so a rolled-back batch is never counted.
@@ -267,6 +302,11 @@ export function createCommandHandler(
         if (!done && options.signal?.aborted) throw new TransientError('service is stopping; the job resumes from its last committed batch');
         // Long jobs: stay in the consumer group between batches (kafkajs throttles the calls).
         await options.heartbeat?.().catch(() => undefined);
+        if (filesPending) {
+          // Outside any transaction: unlinking cannot be rolled back, and the queue rows say what is left.
+          await deps.deleteRequestFiles!(command.data.requestId);
+          continue;
+        }
         if (done) {
           deps.onAckQueued();
           await deps.afterCommit?.();
@@ -332,6 +372,13 @@ export function createCommandHandler(
     }
   };
 }
+
+/**
+ * A new command (another command id) for an erasure this service acked `held` runs it again from
+ * the start: the coordinator re-issues a held erasure when its holds have ended. The same command
+ * delivered again only re-sends the stored ack.
+ */
+const RERUN_HELD = `(retention_inbox.status = 'done' AND retention_inbox.kind = 'erasure' AND retention_inbox.ack->>'status' = 'held' AND retention_inbox.command_id <> EXCLUDED.command_id)`;
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -6,3 +6,4 @@ export * from './metrics';
 export * from './pg-errors';
 export { CreateRetentionInbox1763800000200 } from './inbox.migration';
 export * from './oldest-unprocessed.gauge';
+export * from './file-deletions.gauge';

@@ -1,15 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  encodeEvent,
-  EventTypes,
-  keyLookup,
-  publicKeyOf,
-  serviceCommandGroup,
-  ServiceTopicKeys,
-  topicNames,
-  verifyMessage,
-  errorSummary,
-} from '@retention/contracts';
+import { encodeEvent, EventTypes, keyLookup, publicKeyOf, serviceCommandGroup, topicNames, verifyMessage, errorSummary } from '@retention/contracts';
 import { signingKeyOf } from '@retention/config';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import {
@@ -25,7 +15,16 @@ import {
 } from '@retention/kafka';
 import { createLogger, createMetricsRegistry, type Logger, type Registry, startOpsServer, startTelemetry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations, OutboxRelay } from '@retention/outbox';
-import { bindPolicies, type BoundPolicies, buildManifest, flushFileDeletions, missingIndexes, type Policies, policyMigrations } from '@retention/policy';
+import {
+  bindPolicies,
+  type BoundPolicies,
+  buildManifest,
+  deleteRequestFiles,
+  flushFileDeletions,
+  missingIndexes,
+  type Policies,
+  policyMigrations,
+} from '@retention/policy';
 import type { DataSource, EntitySchema, MixedList } from 'typeorm';
 import { createCommandHandler } from './command.handler';
 import type { ServiceConfig } from './config';
@@ -34,6 +33,7 @@ import { CreateRetentionInbox1763800000200 } from './inbox.migration';
 import { safeErrorMessage } from './pg-errors';
 import { createRetentionMetrics } from './metrics';
 import { registerOldestUnprocessedGauge } from './oldest-unprocessed.gauge';
+import { registerFileDeletionGauges } from './file-deletions.gauge';
 
 /** What a domain service declares: its policies, entities and migrations. The SDK does the rest. */
 export interface RetentionServiceDefinition {
@@ -127,8 +127,7 @@ export async function startRetentionService(
       logger,
       security: kafkaSecurityFromConfig(config),
     });
-    // Not the ledger's checkpoint topic: a service may not even describe it on a secured cluster.
-    await ensureTopics(kafka, topics, ServiceTopicKeys);
+    await ensureTopics(kafka, topics);
     // Everything this service publishes (acks, its registration, dead letters) carries its signature;
     // commands and holds are applied only when the coordinator's key signed them.
     const signer = signingKeyOf(config);
@@ -177,6 +176,8 @@ export async function startRetentionService(
       onAckQueued: () => relay.wake(),
       holdsCaughtUp: () => holds.caughtUp(),
       afterCommit: flushFiles,
+      // An erasure deletes its own files before it acks (complete means the files are gone too).
+      ...(bound.filesRoot && queuesFiles ? { deleteRequestFiles: (requestId: string) => deleteRequestFiles(dataSource, bound.filesRoot!, requestId) } : {}),
       policyHash: manifest.policyHash,
       maxClockSkewMs: config.RETENTION_MAX_CLOCK_SKEW_SECONDS * 1000,
       retry: { attempts: config.RETENTION_RETRY_ATTEMPTS, maxMs: config.RETENTION_RETRY_MAX_SECONDS * 1000, backoffMs: config.RETENTION_RETRY_BACKOFF_MS },
@@ -204,6 +205,7 @@ export async function startRetentionService(
     });
     stops.push(() => commands.stop());
     registerOldestUnprocessedGauge(registry, { dataSource, bound, logger });
+    if (queuesFiles) registerFileDeletionGauges(registry, { dataSource, logger });
     const lag = registerConsumerLagGauge(registry, kafka, [{ groupId: commandGroup, topic: topics.commands }]);
     stops.push(() => lag.close());
 

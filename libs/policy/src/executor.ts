@@ -28,6 +28,11 @@ export interface TableStep {
   heldBy: readonly string[];
   /** Column holding the path of a file that goes with the row (deleted after commit). */
   filesColumn?: string;
+  /**
+   * The request whose files these are (erasures): its queued files are deleted by the request itself
+   * before it acks (`deleteRequestFiles`), not by the asynchronous flush.
+   */
+  filesOwner?: string;
   /** The relation read instead of `table` (one of its partitions); holds still match `table`'s rows. */
   relation?: string;
   /** For sweep steps: the column the retention period is measured on. */
@@ -104,6 +109,26 @@ export async function countStep(manager: EntityManager, bound: BoundPolicies, st
 }
 
 /**
+ * The ids of the holds that keep rows of a step: its policy holds, and the record and subject holds
+ * in force on the rows it selects (so a held ack names every hold whose end should resume it).
+ */
+export async function holdsKeeping(manager: EntityManager, bound: BoundPolicies, step: TableStep): Promise<string[]> {
+  const table = tableOf(bound, step.table);
+  const params = new Params();
+  const where = step.where(params);
+  const pk = `x.${quoteIdent(table.primaryKey.name)}`;
+  const matches = [
+    `(h.scope = 'record' AND h.table_name = ${params.bind(step.table)} AND h.record_key = ${pk}::text)`,
+    ...step.subjectColumns.map((s) => `(h.scope = 'subject' AND h.subject_type = ${params.bind(s.type)} AND h.subject_id = x.${quoteIdent(s.column)}::text)`),
+  ];
+  const rows = (await manager.query(
+    `SELECT DISTINCT h.hold_id FROM ${quoteIdent(step.table)} x JOIN retention_holds h ON (${matches.join(' OR ')}) AND ${ACTIVE_HOLD_SQL} WHERE ${where}`,
+    params.values,
+  )) as Array<{ hold_id: string }>;
+  return [...new Set([...step.heldBy, ...rows.map((r) => r.hold_id)])];
+}
+
+/**
  * Applies one batch of a step in the caller's transaction: at most `batchSize` rows, claimed with
  * `FOR UPDATE SKIP LOCKED`, changed by one set-based statement. Rows under a hold are excluded in
  * SQL. When a batch comes back short, the step re-counts: rows another transaction had locked are
@@ -138,7 +163,7 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
         // this transaction commits (see file-deletions.ts).
         const file = quoteIdent(step.filesColumn);
         sql = `WITH batch AS (${selection}), gone AS (DELETE FROM ${t} USING batch WHERE ${t}.${pk} = batch.${pk} RETURNING ${t}.${file} AS path),
-               queued AS (INSERT INTO retention_file_deletions (path) SELECT path FROM gone WHERE path IS NOT NULL)
+               queued AS (INSERT INTO retention_file_deletions (path, request_id) SELECT path, ${params.bind(step.filesOwner ?? null)}::text FROM gone WHERE path IS NOT NULL)
                SELECT 1 FROM gone`;
       } else {
         sql = `WITH batch AS (${selection}) DELETE FROM ${t} USING batch WHERE ${t}.${pk} = batch.${pk}${prune(params)}`;

@@ -15,7 +15,10 @@ import type { ColumnInfo } from './strategies';
 export type JobStep = TableStep | DirectoryStep;
 
 export type JobPlan =
-  { status: 'run'; steps: JobStep[] } | { status: 'held'; holdIds: string[]; reason: string } | { status: 'not_applicable'; reason: string };
+  | { status: 'run'; steps: JobStep[] }
+  /** `steps`: what the holds keep, to be counted (never changed): every step is held by `holdIds`. */
+  | { status: 'held'; holdIds: string[]; reason: string; steps: TableStep[] }
+  | { status: 'not_applicable'; reason: string };
 
 const DEFAULT_BATCH = 1000;
 
@@ -45,32 +48,33 @@ export function planErasure(bound: BoundPolicies, subject: Subject, holds: reado
       reason: `service stores no data of subject type "${subject.type}"`,
     };
   const subjectHolds = holds.filter((h) => h.scope === 'subject' && h.subjectType === subject.type && h.subjectId === subject.id).map((h) => h.holdId);
+  const batchSize = Math.max(DEFAULT_BATCH, ...bound.policies.rules.map((r) => r.batchSize));
+  const steps = tables.map((s): TableStep => {
+    const column = bound.tables.get(s.table)!.columns.get(s.column)!;
+    const fits = fitsColumn(subject.id, column);
+    return {
+      kind: 'table' as const,
+      table: s.table,
+      action: s.action,
+      filesColumn: s.files?.column,
+      markerColumn: s.markerColumn,
+      where: (params) => (fits ? `x.${quoteIdent(s.column)} = ${params.bind(subject.id)}` : 'false'),
+      anonymize: s.anonymize,
+      batchSize,
+      subjectColumns: subjectColumnsOf(bound, s.table),
+      heldBy: policyHoldsOn(bound, holds, s.table),
+    };
+  });
+  // A held subject keeps everything; the steps are still returned so the ack can count, per table,
+  // what the hold keeps (the resumed erasure needs no other record of it).
   if (subjectHolds.length > 0)
     return {
       status: 'held',
       holdIds: subjectHolds,
       reason: 'the subject is under legal hold',
+      steps: steps.map((s) => ({ ...s, heldBy: [...new Set([...subjectHolds, ...s.heldBy])] })),
     };
-  const batchSize = Math.max(DEFAULT_BATCH, ...bound.policies.rules.map((r) => r.batchSize));
-  return {
-    status: 'run',
-    steps: tables.map((s) => {
-      const column = bound.tables.get(s.table)!.columns.get(s.column)!;
-      const fits = fitsColumn(subject.id, column);
-      return {
-        kind: 'table' as const,
-        table: s.table,
-        action: s.action,
-        filesColumn: s.files?.column,
-        markerColumn: s.markerColumn,
-        where: (params) => (fits ? `x.${quoteIdent(s.column)} = ${params.bind(subject.id)}` : 'false'),
-        anonymize: s.anonymize,
-        batchSize,
-        subjectColumns: subjectColumnsOf(bound, s.table),
-        heldBy: policyHoldsOn(bound, holds, s.table),
-      };
-    }),
-  };
+  return { status: 'run', steps };
 }
 
 /**

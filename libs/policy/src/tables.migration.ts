@@ -1,5 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CreateRetentionReleasedHolds1764600000100 } from './released-holds.migration';
+import { RetentionFileDeletionsOwner1764700000100 } from './file-deletions-owner.migration';
 
 /**
  * The tables the executor uses in every service's own database: legal holds replicated from the
@@ -72,4 +73,5 @@ export const policyMigrations = [
   CreateRetentionPolicyTables1763800000100,
   CreateRetentionFileDeletions1763800000150,
   CreateRetentionReleasedHolds1764600000100,
+  RetentionFileDeletionsOwner1764700000100,
 ];

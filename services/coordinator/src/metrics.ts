@@ -25,7 +25,7 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
 
   new Gauge({
     name: 'retention_requests',
-    help: 'Requests by kind and status (overdue = pending past its due date)',
+    help: 'Requests by kind and status (overdue = pending past its due date; held = waiting for legal holds to end)',
     labelNames: ['kind', 'status'] as const,
     registers: [registry],
     async collect() {
@@ -35,7 +35,7 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
       );
       if (!rows) return;
       this.reset();
-      for (const kind of ['erasure', 'sweep']) for (const status of ['pending', 'completed', 'failed', 'overdue']) this.set({ kind, status }, 0);
+      for (const kind of ['erasure', 'sweep']) for (const status of ['pending', 'completed', 'failed', 'held', 'overdue']) this.set({ kind, status }, 0);
       for (const r of rows) this.set({ kind: r.kind, status: r.status }, r.n);
     },
   });

@@ -60,6 +60,9 @@ export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: (
     if (!target) return { outcome: 'unknown_target', detail: `service "${ack.service}" is not a target of this request` };
     if (DONE.includes(target.status)) {
       if (sameAck(target.ack, ack)) return { outcome: 'duplicate' };
+      // A held target can report held again (a redelivered command ran again while the hold lasts):
+      // nothing changes, the resume waits for the holds it names first.
+      if (target.status === 'held' && ack.status === 'held') return { outcome: 'duplicate' };
       return { outcome: 'contradiction', detail: `the target already reported ${target.status}; this ack (${ack.status}) is not that report` };
     }
     if (target.status === 'failed' && ack.status === 'failed' && target.ack?.commandId === ack.commandId) return { outcome: 'duplicate' };
@@ -90,11 +93,27 @@ export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: (
     });
 
     const [counts] = (await manager.query(
-      `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*) FILTER (WHERE status = 'failed')::int AS failed, count(*)::int AS total
+      `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*) FILTER (WHERE status = 'failed')::int AS failed,
+         count(*) FILTER (WHERE status = 'held')::int AS held, count(*)::int AS total
        FROM request_targets WHERE request_id = $1`,
       [ack.requestId],
-    )) as Array<{ pending: number; failed: number; total: number }>;
-    if (counts && counts.pending === 0 && counts.failed === 0 && request.status !== 'completed') {
+    )) as Array<{ pending: number; failed: number; held: number; total: number }>;
+    // A real erasure with targets that kept data under a hold waits, keeping what it needs to resume
+    // (resume-held.ts re-issues it when the holds end). A dry run reports the hold and completes.
+    if (counts && counts.pending === 0 && counts.failed === 0 && counts.held > 0 && !request.dry_run && request.kind === 'erasure') {
+      if (request.status !== 'held') {
+        await manager.query(`UPDATE retention_requests SET status = 'held' WHERE id = $1`, [ack.requestId]);
+        const held = (await manager.query(
+          `SELECT service, ack->'holdIds' AS hold_ids FROM request_targets WHERE request_id = $1 AND status = 'held' ORDER BY service`,
+          [ack.requestId],
+        )) as Array<{ service: string; hold_ids: string[] | null }>;
+        entries.push({
+          requestId: ack.requestId,
+          type: 'request.held',
+          body: { heldTargets: held.map((h) => ({ service: h.service, holdIds: h.hold_ids ?? [] })), targets: counts.total },
+        });
+      }
+    } else if (counts && counts.pending === 0 && counts.failed === 0 && request.status !== 'completed') {
       await manager.query(`UPDATE retention_requests SET status = 'completed', completed_at = $2, subject_id = NULL WHERE id = $1`, [ack.requestId, at]);
       entries.push({ requestId: ack.requestId, type: 'request.completed', body: { targets: counts.total } });
     } else if (counts && counts.pending === 0 && counts.failed > 0 && request.status === 'pending') {

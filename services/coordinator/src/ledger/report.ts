@@ -7,13 +7,25 @@ export interface LedgerReport {
   from: string;
   to: string;
   generatedAt: string;
-  summary: { total: number; completed: number; pending: number; overdue: number; failed: number; held: number; dryRun: number };
+  summary: {
+    total: number;
+    completed: number;
+    pending: number;
+    overdue: number;
+    failed: number;
+    /** Requests whose status is `held` (waiting for legal holds to end). */
+    held: number;
+    /** Requests in which at least one target kept data under a hold (held requests, and completed dry runs and sweeps). */
+    keptUnderHold: number;
+    dryRun: number;
+  };
   requests: Array<RequestView & { subjectRef: string | null }>;
 }
 
 /**
  * Every request and sweep created in [from, to): targets, statuses, counts, times, overdue flags,
- * and a summary. `held` counts requests in which at least one target kept data under a hold.
+ * and a summary. `held` counts held requests; `keptUnderHold` every request in which at least one
+ * target kept data under a hold.
  */
 export async function buildReport(db: DataSource, from: Date, to: Date, now: Date = new Date()): Promise<LedgerReport> {
   const requests: LedgerReport['requests'] = [];
@@ -43,7 +55,8 @@ export async function buildReport(db: DataSource, from: Date, to: Date, now: Dat
       pending: count((r) => r.status === 'pending'),
       overdue: count((r) => r.overdue),
       failed: count((r) => r.status === 'failed'),
-      held: count((r) => r.targets.some((t) => t.status === 'held' || t.tables.some((x) => x.held > 0))),
+      held: count((r) => r.status === 'held'),
+      keptUnderHold: count((r) => r.targets.some((t) => t.status === 'held' || t.tables.some((x) => x.held > 0))),
       dryRun: count((r) => r.dryRun),
     },
     requests,

@@ -1,6 +1,7 @@
 import type { Ack, TableResult } from '@retention/contracts';
 
-export type RequestStatus = 'pending' | 'completed' | 'failed' | 'overdue';
+/** `held`: every target acked, some kept data under a legal hold; the request resumes when those holds end. */
+export type RequestStatus = 'pending' | 'completed' | 'failed' | 'held' | 'overdue';
 
 export interface TargetView {
   service: string;
@@ -30,7 +31,7 @@ export interface RequestView {
 interface RequestRow {
   id: string;
   kind: 'erasure' | 'sweep';
-  status: 'pending' | 'completed' | 'failed';
+  status: 'pending' | 'completed' | 'failed' | 'held';
   dry_run: boolean;
   subject_type: string | null;
   created_at: Date;

@@ -16,7 +16,7 @@ export async function getRequest(db: DataSource | EntityManager, id: string, now
 
 export interface ListFilter {
   kind: 'erasure' | 'sweep';
-  status?: 'pending' | 'completed' | 'failed' | 'overdue';
+  status?: 'pending' | 'completed' | 'failed' | 'held' | 'overdue';
   from?: Date;
   to?: Date;
   subjectRef?: string;
