@@ -150,7 +150,7 @@ describe('consumer SDK guarantees', () => {
       `INSERT INTO sessions (user_id, started_at) VALUES ('quinn', now()), ('quinn', now() - interval '1 day'), ('rosa', now()), ('rosa', now())`,
     );
 
-    // Subject hold: the erasure completes as held, with the hold's id, and nothing changes.
+    // Subject hold: the erasure is held (not complete), with the hold's id, and nothing changes.
     const hold = await platform.api('POST', '/v1/legal-holds', {
       body: { scope: 'subject', subject: { type: 'user', id: 'quinn' }, reason: 'litigation 2026-17' },
     });
@@ -158,16 +158,16 @@ describe('consumer SDK guarantees', () => {
     expect(hold.body).toMatchObject({ scope: 'subject', subjectType: 'user', active: true });
     expect(JSON.stringify(hold.body)).not.toContain('quinn');
     const held = await erase('quinn');
-    expect(held.status).toBe('completed');
+    expect(held.status).toBe('held');
     for (const t of held.targets) {
       expect(t.status).toBe('held');
       expect(t.holdIds).toEqual([hold.body.id]);
     }
     expect(await sessions().query(`SELECT count(*)::int AS n FROM sessions WHERE user_id = 'quinn'`)).toEqual([{ n: 2 }]);
 
-    // Released: the erasure can be run again and now removes the data.
+    // Released: the held erasure resumes by itself and now removes the data.
     expect((await platform.api('DELETE', `/v1/legal-holds/${hold.body.id}`)).body).toMatchObject({ active: false });
-    const after = await erase('quinn');
+    const after = await platform.waitForRequest(held.id, ['completed']);
     expect(after.targets.find((t: any) => t.service === 'sessions')).toMatchObject({ status: 'completed', tables: [expect.objectContaining({ deleted: 2 })] });
 
     // Record hold: that one row stays, the rest of the subject goes; the ack says so.
