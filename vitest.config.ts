@@ -1,5 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
+/** Workspace packages export their sources under this condition (dist/ otherwise): tests never need a build. */
+const sourceCondition = '@retention/source';
+// Then what vitest resolves server code with by default.
+const conditions = [sourceCondition, 'node', 'development|production'];
+
 /**
  * Two projects:
  * - `unit`: `*.spec.ts` beside the code; fakes only, no network.
@@ -7,8 +12,10 @@ import { defineConfig } from 'vitest/config';
  *   (services together). Its global setup finds or starts Kafka and PostgreSQL once.
  */
 export default defineConfig({
+  ssr: { resolve: { conditions } },
   test: {
-    env: { TZ: 'UTC' },
+    // NODE_OPTIONS: processes the tests start (`node --import tsx ...`) resolve the sources too.
+    env: { TZ: 'UTC', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=${sourceCondition}`.trim() },
     reporters: ['default', './test/vitest-summary-reporter.ts'],
     projects: [
       {

@@ -1,6 +1,9 @@
 # Shared by scripts/*.sh: repository root, dependency install, logging.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Workspace packages resolve to their TypeScript sources (export condition "@retention/source"),
+# never to a dist/ build that may be stale; compiled processes run without it (`npm start -w <service>`).
+export NODE_OPTIONS="--conditions=@retention/source${NODE_OPTIONS:+ $NODE_OPTIONS}"
 # The secured stack (RETENTION_KAFKA_SECURITY=sasl) has a state dir of its own, as in deploy/local.
 if [ "${RETENTION_KAFKA_SECURITY:-none}" = sasl ]; then
   LOCAL_DIR="${RETENTION_LOCAL_DIR:-$ROOT/.local/secure}"

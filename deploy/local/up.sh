@@ -365,7 +365,7 @@ setup_kafka_acls() {
   if ! (cd "$REPO_ROOT" && KAFKA_BROKERS="127.0.0.1:$RETENTION_KAFKA_PORT" \
     SETUP_ADMIN_PASSWORD_FILE="$KAFKA_CREDENTIALS_DIR/admin.password" SETUP_SERVICES="${KAFKA_SASL_SERVICES[*]}" \
     TSX_TSCONFIG_PATH="$REPO_ROOT/tsconfig.runtime.json" KAFKAJS_NO_PARTITIONER_WARNING=1 \
-    node --import tsx "$STACK_DIR/kafka/secure-setup.mjs" </dev/null 9>&-); then
+    node --conditions=@retention/source --import tsx "$STACK_DIR/kafka/secure-setup.mjs" </dev/null 9>&-); then
     die "could not create the topics and ACLs on the secured broker (broker log: $KAFKA_LOG)"
   fi
 }

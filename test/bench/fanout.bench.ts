@@ -94,11 +94,15 @@ function spawnChild(name: string, entry: string, env: Record<string, string>): C
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = resolve(LOG_DIR, `${name}.log`);
   const fd = openSync(logFile, 'w');
-  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', entry], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TSX_TSCONFIG_PATH: resolve(ROOT, 'tsconfig.runtime.json'), ...env },
-    stdio: ['ignore', fd, fd],
-  });
+  const proc = spawn(
+    process.execPath,
+    [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--conditions=@retention/source', '--import', 'tsx', entry],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TSX_TSCONFIG_PATH: resolve(ROOT, 'tsconfig.runtime.json'), ...env },
+      stdio: ['ignore', fd, fd],
+    },
+  );
   closeSync(fd);
   const child: Child = { name, proc, pid: proc.pid!, logFile, exited: false, maxRssMiB: 0 };
   running.add(child);

@@ -21,4 +21,6 @@ if [ -z "${KAFKA_BROKERS:-}" ] || [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 export TSX_TSCONFIG_PATH="$ROOT/tsconfig.runtime.json"
+# Workspace packages from their sources (export condition "@retention/source"), here and in the processes benchmarks start.
+export NODE_OPTIONS="--conditions=@retention/source${NODE_OPTIONS:+ $NODE_OPTIONS}"
 exec node --import tsx test/bench/main.ts "$@"

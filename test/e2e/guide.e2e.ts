@@ -1,4 +1,6 @@
-import { newsletterService } from '@retention/example-newsletter';
+// The guide's example is a standalone project (not a workspace package), so it is imported by path.
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { newsletterService } from '../../docs/examples/newsletter/src/service.js';
 import { waitFor } from '@retention/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Platform, startPlatform, TOKENS } from './support';

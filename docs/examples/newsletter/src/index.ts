@@ -1,2 +1,2 @@
-export { newsletterService } from './service';
-export { Subscriber } from './subscriber.entity';
+export { newsletterService } from './service.js';
+export { Subscriber } from './subscriber.entity.js';

@@ -1,4 +1,4 @@
 import { runRetentionService } from '@retention/consumer';
-import { newsletterService } from './service';
+import { newsletterService } from './service.js';
 
 await runRetentionService(newsletterService);
