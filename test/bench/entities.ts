@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
 /*
  * Generic entities of the benchmarks. Every column has an explicit type (tsx/esbuild emit no
@@ -53,6 +53,41 @@ export class BenchProfile {
   anonymizedAt!: Date | null;
 }
 
+/** Sweep per-record: the delete table plus a per-row period in days (NULL: the rule's default). */
+@Entity({ name: 'bench_records' })
+export class BenchRecord {
+  @PrimaryGeneratedColumn('increment', { type: 'bigint' })
+  id!: string;
+
+  @Column({ type: 'text', name: 'user_id' })
+  userId!: string;
+
+  @Column({ type: 'timestamptz', name: 'created_at' })
+  createdAt!: Date;
+
+  @Column({ type: 'int', name: 'retention_days', nullable: true })
+  retentionDays!: number | null;
+
+  @Column({ type: 'text' })
+  payload!: string;
+}
+
+/** Partitioned sweep: range-partitioned by month on created_at; the key in the database is (id, created_at). */
+@Entity({ name: 'bench_part' })
+export class BenchPart {
+  @PrimaryColumn({ type: 'bigint' })
+  id!: string;
+
+  @Column({ type: 'text', name: 'user_id' })
+  userId!: string;
+
+  @Column({ type: 'timestamptz', name: 'created_at' })
+  createdAt!: Date;
+
+  @Column({ type: 'text' })
+  payload!: string;
+}
+
 /** Gauge scrape: a large table with a delete rule and an anonymize rule (marker) on it. */
 @Entity({ name: 'bench_gauge' })
 export class BenchGauge {
@@ -71,4 +106,7 @@ export class BenchGauge {
 
   @Column({ type: 'timestamptz', name: 'anonymized_at', nullable: true })
   anonymizedAt!: Date | null;
+
+  @Column({ type: 'int', name: 'retention_days', nullable: true })
+  retentionDays!: number | null;
 }

@@ -7,9 +7,10 @@ import { fanoutSizes, runFanoutBenchmark, stopAllChildren } from './fanout.bench
 import { gaugeSizes, runGaugeBenchmark } from './gauge.bench';
 import { BenchDatabases, benchStack, log, round } from './lib/env';
 import { type BenchResult, emptyResult, loadAverage, newRun, writeResults } from './lib/results';
+import { partitionedSizes, runPartitionedBenchmark } from './partitioned.bench';
 import { runSweepBenchmark, sweepSizes } from './sweep.bench';
 
-const ALL = ['sweep-delete', 'sweep-anonymize', 'fanout', 'gauge'] as const;
+const ALL = ['sweep-delete', 'sweep-anonymize', 'sweep-per-record', 'sweep-partitioned', 'fanout', 'gauge'] as const;
 type Name = (typeof ALL)[number];
 
 const only = (process.env.BENCH_ONLY ?? '')
@@ -23,7 +24,7 @@ const stack = benchStack();
 const dbs = new BenchDatabases(stack);
 const run = newRun(
   { kafkaBrokers: stack.kafkaBrokers.join(','), database: new URL(stack.databaseUrl).host, source: stack.source },
-  { selected, sweep: sweepSizes(), fanout: fanoutSizes(), gauge: gaugeSizes() },
+  { selected, sweep: sweepSizes(), partitioned: partitionedSizes(), fanout: fanoutSizes(), gauge: gaugeSizes() },
 );
 
 let interrupted = false;
@@ -41,6 +42,8 @@ process.once('SIGTERM', onSignal);
 const benches: Record<Name, () => Promise<BenchResult>> = {
   'sweep-delete': () => runSweepBenchmark('delete', stack, dbs),
   'sweep-anonymize': () => runSweepBenchmark('anonymize', stack, dbs),
+  'sweep-per-record': () => runSweepBenchmark('per-record', stack, dbs),
+  'sweep-partitioned': () => runPartitionedBenchmark(stack, dbs),
   fanout: () => runFanoutBenchmark(stack, dbs),
   gauge: () => runGaugeBenchmark(stack, dbs),
 };

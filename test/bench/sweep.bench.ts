@@ -10,11 +10,22 @@ import { topicNames, type Ack } from '@retention/contracts';
 import { createDataSource, openDatabase } from '@retention/database';
 import { createLogger, Registry } from '@retention/observability';
 import { OutboxMessage, outboxMigrations } from '@retention/outbox';
-import { type BoundPolicies, bindPolicies, cutoff, definePolicies, planSweep, policyMigrations, runBatch, type TableStep } from '@retention/policy';
+import {
+  type BoundPolicies,
+  bindPolicies,
+  cutoff,
+  definePolicies,
+  missingIndexes,
+  planSweep,
+  policyMigrations,
+  runBatch,
+  type TableStep,
+} from '@retention/policy';
 import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
-import { BenchEvent, BenchProfile } from './entities';
+import { BenchEvent, BenchProfile, BenchRecord } from './entities';
 import { type BenchDatabases, createBenchDatabase, explainAnalyze, intEnv, log, pgClient, round, type Stack } from './lib/env';
+import { repeatCount, spread } from './lib/repeat';
 import { type BenchResult, emptyResult } from './lib/results';
 
 const HASH_KEY = 'bench-hash-key-0123456789abcdef';
@@ -30,7 +41,7 @@ export interface SweepSizes {
 }
 
 export function sweepSizes(): SweepSizes {
-  const rows = intEnv('BENCH_SWEEP_ROWS', 2_000_000);
+  const rows = intEnv('BENCH_SWEEP_ROWS', 1_000_000);
   const due = intEnv('BENCH_SWEEP_DUE', Math.floor(rows / 2));
   const batch = intEnv('BENCH_SWEEP_BATCH', 5000);
   if (due > rows) throw new Error('BENCH_SWEEP_DUE must not exceed BENCH_SWEEP_ROWS');
@@ -44,6 +55,7 @@ function sweepPolicies(batchSize: number) {
       user: [
         { table: 'bench_events', column: 'user_id', action: 'delete' },
         { table: 'bench_profiles', column: 'user_id', action: 'anonymize' },
+        { table: 'bench_records', column: 'user_id', action: 'delete' },
       ],
     },
     rules: [
@@ -67,12 +79,22 @@ function sweepPolicies(batchSize: number) {
         legalBasis: 'Benchmark: rows older than 30 days are anonymized',
         batchSize,
       },
+      {
+        name: 'bench_records',
+        table: 'bench_records',
+        timestampColumn: 'created_at',
+        retentionDaysColumn: 'retention_days',
+        retention: RETENTION,
+        action: 'delete',
+        legalBasis: 'Benchmark: each row kept its own number of days (30 when NULL)',
+        batchSize,
+      },
     ],
   });
 }
 
-type Kind = 'delete' | 'anonymize';
-const TABLE: Record<Kind, string> = { delete: 'bench_events', anonymize: 'bench_profiles' };
+type Kind = 'delete' | 'anonymize' | 'per-record';
+const TABLE: Record<Kind, string> = { delete: 'bench_events', anonymize: 'bench_profiles', 'per-record': 'bench_records' };
 
 /**
  * A fresh table: `rows` rows in time order (id order = created_at order, as rows are inserted),
@@ -96,6 +118,19 @@ async function freshTable(client: pg.Client, kind: Kind, sizes: SweepSizes, extr
        FROM generate_series(0, $3::int - 1) i`,
       [CUTOFF.toISOString(), sizes.due, sizes.rows],
     );
+  } else if (kind === 'per-record') {
+    // Row i's own deadline (created_at + its days, 30 when NULL) is `due − i` seconds before asOf:
+    // exactly the first `due` rows are due, whatever their period (NULL, 10 or 365 days).
+    await client.query(
+      `CREATE TABLE ${t} (id bigserial PRIMARY KEY, user_id text NOT NULL, created_at timestamptz NOT NULL, retention_days int, payload text NOT NULL)
+       WITH (autovacuum_enabled = false)`,
+    );
+    await client.query(
+      `INSERT INTO ${t} (user_id, created_at, retention_days, payload)
+       SELECT 'user-' || (i % 200000), $1::timestamptz - make_interval(days => COALESCE(d, 30), secs => $2::int - i), d, md5(i::text)
+       FROM generate_series(0, $3::int - 1) i, LATERAL (SELECT (ARRAY[NULL, 10, 365])[1 + i % 3]::int AS d) p`,
+      [AS_OF.toISOString(), sizes.due, sizes.rows],
+    );
   } else {
     await client.query(
       `CREATE TABLE ${t} (id bigserial PRIMARY KEY, user_id text NOT NULL, created_at timestamptz NOT NULL, payload text NOT NULL,
@@ -109,7 +144,7 @@ async function freshTable(client: pg.Client, kind: Kind, sizes: SweepSizes, extr
       [CUTOFF.toISOString(), sizes.due, sizes.rows],
     );
   }
-  await client.query(`CREATE INDEX ${t}_created_at ON ${t} (created_at)`);
+  if (kind !== 'per-record') await client.query(`CREATE INDEX ${t}_created_at ON ${t} (created_at)`);
   // What the guide recommends for an anonymize rule with a marker: the rows still to do, indexed.
   if (kind === 'anonymize') await client.query(`CREATE INDEX ${t}_created_at_pending ON ${t} (created_at) WHERE anonymized_at IS NULL`);
   for (const ddl of extraIndexes) await client.query(ddl);
@@ -315,7 +350,7 @@ async function openSweepDatabase(
   const db = await createBenchDatabase(stack, 'sweep', dbs);
   const dataSource = createDataSource({
     url: db.url,
-    entities: [BenchEvent, BenchProfile, OutboxMessage],
+    entities: [BenchEvent, BenchProfile, BenchRecord, OutboxMessage],
     migrations: [...outboxMigrations, ...policyMigrations, CreateRetentionInbox1763800000200],
     applicationName: 'retention-bench-sweep',
     logger: undefined,
@@ -324,16 +359,37 @@ async function openSweepDatabase(
   return { dataSource, client: await pgClient(db.url), explainClient: await pgClient(db.url), url: db.url };
 }
 
+/** Plain batched DELETE with the per-record rule's own predicate (its deadline expression, and the floor). */
+async function baselinePerRecord(client: pg.Client, batch: number, explainAt: number, deadline: string): Promise<BaselineRun> {
+  const floor = new Date(AS_OF.getTime() - 86_400_000).toISOString();
+  const sql = `DELETE FROM bench_records WHERE id IN (SELECT id FROM bench_records x WHERE ${deadline} < $1::timestamp AND x.created_at < $2 LIMIT ${batch})`;
+  const params = [AS_OF.toISOString().replace('Z', ''), floor];
+  return loop(
+    client,
+    explainAt,
+    sql,
+    () => params,
+    (r) => ({ n: r.rowCount ?? 0 }),
+  );
+}
+
+const TITLES: Record<Kind, string> = {
+  delete: 'Sweep delete',
+  anonymize: 'Sweep anonymize (4 columns + marker)',
+  'per-record': 'Sweep delete, per-record periods (retentionDaysColumn)',
+};
+
 export async function runSweepBenchmark(kind: Kind, stack: Stack, dbs: BenchDatabases): Promise<BenchResult> {
   const sizes = sweepSizes();
+  const repeat = repeatCount();
   const started = performance.now();
-  const title = kind === 'delete' ? 'Sweep delete' : 'Sweep anonymize (4 columns + marker)';
+  const title = TITLES[kind];
   const result = emptyResult(
     `sweep-${kind}`,
     title,
     {
       ratio: 0.9,
-      meaning: `platform rows/s ≥ 0.9 × plain batched ${kind === 'delete' ? 'DELETE' : 'UPDATE (keyset on id)'} loop, same database, identical fresh table`,
+      meaning: `median platform rows/s ≥ 0.9 × median of a plain batched ${kind === 'anonymize' ? 'UPDATE (keyset on id)' : 'DELETE'} loop with the same predicate, same database, identical fresh table, ${repeat} runs each, alternating`,
     },
     { evidence: {} },
   );
@@ -343,72 +399,113 @@ export async function runSweepBenchmark(kind: Kind, stack: Stack, dbs: BenchData
     const table = TABLE[kind];
     const expectedBatches = Math.ceil(sizes.due / sizes.batch);
     const explainAt = Math.max(1, Math.floor(expectedBatches / 2));
+    // Per-record: the expression index the index advice names (the deadline, as the sweep writes it).
+    let extra: string[] = [];
+    let deadline = '';
+    if (kind === 'per-record') {
+      await freshTable(client, kind, { ...sizes, rows: 0, due: 0 });
+      extra = (await missingIndexes(dataSource.manager, bound)).filter((m) => m.for === 'rules.bench_records').map((m) => m.ddl);
+      const plan = planSweep(bound, { policy: table, asOf: AS_OF }, []);
+      if (plan.status !== 'run') throw new Error(plan.status);
+      deadline = (plan.steps[0] as TableStep).deadline!.expr;
+      result.notes.push(`Index (from the index advice): ${extra.join('; ')}`);
+    }
 
-    log(`${title}: building a fresh table of ${sizes.rows.toLocaleString()} rows (${sizes.due.toLocaleString()} due) for the baseline`);
-    const buildBaseline = await freshTable(client, kind, sizes);
-    log(`  built in ${round(buildBaseline, 1)} s; baseline loop`);
-    const base = kind === 'delete' ? await baselineDelete(client, sizes.batch, explainAt) : await baselineAnonymize(client, sizes.batch, explainAt);
-    const baseRate = base.affected / base.seconds;
-    log(`  baseline: ${base.affected.toLocaleString()} rows in ${round(base.seconds)} s = ${Math.round(baseRate).toLocaleString()} rows/s`);
-
-    log(`  building an identical fresh table for the platform`);
-    const buildPlatform = await freshTable(client, kind, sizes);
-    log(`  built in ${round(buildPlatform, 1)} s; platform path (createCommandHandler, one transaction per batch)`);
-    const plat = await runPlatform(dataSource, bound, table, explainClient, explainAt);
-    const platRate = plat.affected / plat.seconds;
-    log(
-      `  platform: ${plat.affected.toLocaleString()} rows in ${round(plat.seconds)} s = ${Math.round(platRate).toLocaleString()} rows/s (ack ${plat.status})`,
-    );
+    const plats: PlatformRun[] = [];
+    const bases: BaselineRun[] = [];
+    const builds: number[] = [];
+    for (let rep = 0; rep < repeat; rep++) {
+      // Alternate which path goes first, so drift on a shared machine hits both alike.
+      const order = rep % 2 === 0 ? (['baseline', 'platform'] as const) : (['platform', 'baseline'] as const);
+      for (const path of order) {
+        builds.push(await freshTable(client, kind, sizes, extra));
+        const at = rep === 0 ? explainAt : -1;
+        if (path === 'baseline') {
+          const base =
+            kind === 'delete'
+              ? await baselineDelete(client, sizes.batch, at)
+              : kind === 'anonymize'
+                ? await baselineAnonymize(client, sizes.batch, at)
+                : await baselinePerRecord(client, sizes.batch, at, deadline);
+          bases.push(base);
+          log(
+            `  ${title} run ${rep + 1}/${repeat} baseline: ${base.affected.toLocaleString()} rows in ${round(base.seconds)} s = ${Math.round(base.affected / base.seconds).toLocaleString()} rows/s`,
+          );
+        } else {
+          const plat = await runPlatform(dataSource, bound, table, explainClient, at);
+          plats.push(plat);
+          log(
+            `  ${title} run ${rep + 1}/${repeat} platform: ${plat.affected.toLocaleString()} rows in ${round(plat.seconds)} s = ${Math.round(plat.affected / plat.seconds).toLocaleString()} rows/s (ack ${plat.status})`,
+          );
+        }
+      }
+    }
+    const plat = plats[0]!;
+    const base = bases[0]!;
+    const platRates = spread(plats.map((r) => r.affected / r.seconds));
+    const baseRates = spread(bases.map((r) => r.affected / r.seconds));
+    const paired = spread(plats.map((p, i) => p.affected / p.seconds / (bases[i]!.affected / bases[i]!.seconds)));
 
     const remainingSql =
       kind === 'delete'
         ? `SELECT count(*)::int AS n FROM ${table} WHERE created_at < $1`
-        : `SELECT count(*)::int AS n FROM ${table} WHERE created_at < $1 AND anonymized_at IS NULL`;
-    const [{ n: remaining }] = (await dataSource.query(remainingSql, [CUTOFF.toISOString()])) as [{ n: number }];
+        : kind === 'anonymize'
+          ? `SELECT count(*)::int AS n FROM ${table} WHERE created_at < $1 AND anonymized_at IS NULL`
+          : `SELECT count(*)::int AS n FROM ${table} x WHERE ${deadline} < ($1::timestamptz AT TIME ZONE 'UTC')`;
+    const [{ n: remaining }] = (await dataSource.query(remainingSql, [kind === 'per-record' ? AS_OF.toISOString() : CUTOFF.toISOString()])) as [{ n: number }];
 
-    result.ratio = round(platRate / baseRate, 3);
+    result.ratio = round(platRates.median / baseRates.median, 3);
     result.pass = result.ratio >= result.target.ratio;
     result.headline = {
-      'platform rows/s': Math.round(platRate),
-      'baseline rows/s': Math.round(baseRate),
-      'platform s': round(plat.seconds),
-      'baseline s': round(base.seconds),
+      'platform rows/s (median)': Math.round(platRates.median),
+      'baseline rows/s (median)': Math.round(baseRates.median),
+      'platform spread %': platRates.spreadPercent,
+      'baseline spread %': baseRates.spreadPercent,
+      'paired ratios min–max': `${round(paired.min, 3)}–${round(paired.max, 3)}`,
+      runs: repeat,
     };
     result.platform = {
       path: 'createCommandHandler(sweep.requested) → per batch: SELECT inbox FOR UPDATE, activeScopedHolds, runJobBatch, INSERT retention_audit, UPDATE inbox state (+ ack into the outbox on the last batch), one transaction',
       rows: plat.affected,
-      seconds: round(plat.seconds, 3),
-      rowsPerSecond: Math.round(platRate),
+      rowsPerSecond: { ...platRates, median: Math.round(platRates.median) },
+      seconds: spread(plats.map((r) => r.seconds)),
       ackStatus: plat.status,
-      dueRowsLeftAfterRun: remaining,
-      ...batchStats(plat.batchMs),
-      tableBuildSeconds: round(buildPlatform, 1),
+      dueRowsLeftAfterLastRun: remaining,
+      firstRun: batchStats(plat.batchMs),
     };
     result.baseline = {
       path:
-        kind === 'delete'
-          ? 'client loop of autocommit DELETE … WHERE id IN (SELECT id … WHERE created_at < $1 LIMIT n)'
-          : 'client loop of autocommit UPDATE with keyset paging (id > $last ORDER BY id LIMIT n), same expressions',
+        kind === 'anonymize'
+          ? 'client loop of autocommit UPDATE with keyset paging (id > $last ORDER BY id LIMIT n), same expressions'
+          : `client loop of autocommit DELETE … WHERE id IN (SELECT id … WHERE ${kind === 'delete' ? 'created_at < $1' : '<deadline> < $1 AND created_at < <floor>'} LIMIT n)`,
       rows: base.affected,
-      seconds: round(base.seconds, 3),
-      rowsPerSecond: Math.round(baseRate),
+      rowsPerSecond: { ...baseRates, median: Math.round(baseRates.median) },
+      seconds: spread(bases.map((r) => r.seconds)),
       statements: base.statements,
-      ...batchStats(base.batchMs),
-      tableBuildSeconds: round(buildBaseline, 1),
+      firstRun: batchStats(base.batchMs),
     };
     result.notes.push(
-      `${sizes.rows.toLocaleString()} rows, ${sizes.due.toLocaleString()} past the cutoff, batch ${sizes.batch.toLocaleString()}; ids in created_at order; table rebuilt before each path, autovacuum off on it; baseline ran first.`,
-      "Each path's time excludes one EXPLAIN ANALYZE of a batch taken half way (shown below), run in a rolled-back transaction.",
+      `${sizes.rows.toLocaleString()} rows, ${sizes.due.toLocaleString()} past the cutoff, batch ${sizes.batch.toLocaleString()}; table rebuilt before every run (${round(Math.min(...builds), 1)}–${round(Math.max(...builds), 1)} s), autovacuum off on it; ${repeat} runs of each path, alternating which goes first; ratio = median ÷ median; paired ratios: each platform run ÷ the baseline run of the same round.`,
+      "The first round's times exclude one EXPLAIN ANALYZE of a batch taken half way (shown below), run in a rolled-back transaction.",
     );
-    if (plat.affected !== sizes.due || base.affected !== sizes.due || remaining !== 0) {
+    const wrong = [...plats, ...bases].filter((r) => r.affected !== sizes.due);
+    if (wrong.length > 0 || remaining !== 0) {
       result.notes.push(
-        `CHECK FAILED: expected ${sizes.due} rows changed by each path and none left; platform ${plat.affected}, baseline ${base.affected}, left ${remaining}.`,
+        `CHECK FAILED: expected ${sizes.due} rows changed by every run and none left; got ${[...plats, ...bases].map((r) => r.affected).join(', ')}; left ${remaining}.`,
       );
     }
     if (plat.midExplain) result.evidence![`platform batch ${explainAt} (EXPLAIN ANALYZE, rolled back)`] = plat.midExplain;
     if (base.midExplain) result.evidence![`baseline batch ${explainAt} (EXPLAIN ANALYZE, rolled back)`] = base.midExplain;
 
-    await diagnose(kind, result, plat, client, url, bound, sizes, explainClient, explainAt);
+    const flat = {
+      ...result,
+      platform: { rowsPerSecond: Math.round(platRates.median) },
+      baseline: { rowsPerSecond: Math.round(baseRates.median), lastToFirstBatchTime: batchStats(base.batchMs).lastToFirstBatchTime },
+    } as BenchResult;
+    await diagnose(kind === 'per-record' ? 'delete' : kind, flat, plat, client, url, bound, sizes, explainClient, explainAt, kind);
+    result.notes = flat.notes;
+    result.headline = flat.headline;
+    if (flat.platform.diagnosticJitOff) result.platform.diagnosticJitOff = flat.platform.diagnosticJitOff;
   } finally {
     await client.query(`DROP TABLE IF EXISTS ${TABLE[kind]}`).catch(() => undefined);
     await client.end();
@@ -442,7 +539,7 @@ export function jitFacts(plan: string | undefined): { planCost: number; jitMs: n
  * with the rows done (a selection that re-walks processed rows).
  */
 async function diagnose(
-  kind: Kind,
+  kind: Exclude<Kind, 'per-record'>,
   result: BenchResult,
   plat: PlatformRun,
   client: pg.Client,
@@ -451,6 +548,7 @@ async function diagnose(
   sizes: SweepSizes,
   explainClient: pg.Client,
   explainAt: number,
+  table: Kind = kind,
 ): Promise<void> {
   const baseRate = (result.baseline as { rowsPerSecond: number }).rowsPerSecond;
   const platRate = (result.platform as { rowsPerSecond: number }).rowsPerSecond;
@@ -475,15 +573,15 @@ async function diagnose(
       log(`  diagnosis: JIT took ${jit.jitMs} ms of batch ${explainAt}; platform again on a fresh table with jit = off for its connections`);
       const noJit = createDataSource({
         url,
-        entities: [BenchEvent, BenchProfile, OutboxMessage],
+        entities: [BenchEvent, BenchProfile, BenchRecord, OutboxMessage],
         migrations: [],
         applicationName: 'retention-bench-sweep-nojit',
       });
       noJit.setOptions({ extra: { ...(noJit.options.extra as Record<string, unknown>), options: '-c jit=off' } });
       await openDatabase(noJit, { migrate: false });
       try {
-        await freshTable(client, kind, sizes);
-        const run = await runPlatform(noJit, bound, TABLE[kind], explainClient, explainAt);
+        await freshTable(client, table, sizes);
+        const run = await runPlatform(noJit, bound, TABLE[table], explainClient, explainAt);
         const rate = run.affected / run.seconds;
         log(
           `  platform with jit = off: ${run.affected.toLocaleString()} rows in ${round(run.seconds)} s = ${Math.round(rate).toLocaleString()} rows/s (ratio ${round(rate / baseRate, 3)})`,

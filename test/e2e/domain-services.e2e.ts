@@ -128,7 +128,10 @@ describe('domain services: orders, analytics, support', () => {
     });
   }
 
-  const tablesOf = (view: any, service: string): unknown[] => view.targets.find((t: any) => t.service === service)?.tables;
+  // Partition names depend on the day the tests run (analytics_events is partitioned by month): the
+  // partitioned sweep has its own e2e (partitioned-sweep.e2e.ts); here only the counts are compared.
+  const tablesOf = (view: any, service: string): unknown[] =>
+    view.targets.find((t: any) => t.service === service)?.tables.map(({ partitions: _partitions, ...t }: any) => t);
   const counts = (table: string, action: 'delete' | 'anonymize', n: number, policy?: string) => ({
     table,
     ...(policy ? { policy } : {}),

@@ -3,7 +3,8 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 /** One product-analytics event (page view, click, ...), tied to the user who caused it. */
 @Entity({ name: 'analytics_events' })
 export class AnalyticsEvent {
-  // bigint comes back from pg as a string: exact beyond 2^53.
+  // bigint comes back from pg as a string: exact beyond 2^53. The table is partitioned by month on
+  // occurred_at, so its key in the database is (id, occurred_at); ids alone are still unique.
   @PrimaryGeneratedColumn('increment', { type: 'bigint' })
   id!: string;
 
