@@ -5,6 +5,7 @@ import { mlDataService } from '@retention/service-ml-data';
 import { sessionsService } from '@retention/service-sessions';
 import { waitFor } from '@retention/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishRegistration } from './registry-helpers';
 import { type Platform, startPlatform, TOKENS } from './support';
 
 /**
@@ -23,6 +24,8 @@ describe('held erasures resume', () => {
       serviceEnv: { 'ml-data': { RETENTION_FILES_ROOT: filesRoot } },
       // Expiry is noticed by the leader's maintenance loop: tick often.
       coordinatorEnv: { MAINTENANCE_INTERVAL_MS: '200' },
+      // `bridge` registers from the test (no process) and is retired while a request waits on it.
+      trustedServices: ['bridge'],
     });
   });
 
@@ -181,5 +184,26 @@ describe('held erasures resume', () => {
     await platform.api('DELETE', `/v1/legal-holds/${holdId}`);
     await platform.waitForRequest(id, ['completed']);
     expect(await count(sessions, 'sessions', 'jo')).toBe(0);
+  });
+
+  it('retiring the last open target of a request that has a held one leaves it held, not completed; the release still completes it', async () => {
+    await publishRegistration(platform.prefix, 'bridge', platform.keys.service('bridge'));
+    await waitFor('bridge to be active', async () => ((await platform.api('GET', '/v1/services/bridge')).body.status === 'active' ? true : undefined));
+    await seed('ravi');
+    const holdId = await placeHold({ scope: 'subject', subject: { type: 'user', id: 'ravi' }, service: 'sessions' });
+    const id = await erase('ravi');
+    await waitFor('sessions held and ml-data done', async () => {
+      const { body } = await platform.api('GET', `/v1/erasure-requests/${id}`);
+      return target(body, 'sessions')?.status === 'held' && target(body, 'ml-data')?.status === 'completed' ? body : undefined;
+    });
+    expect((await platform.api('DELETE', '/v1/services/bridge', { body: { reason: 'decommissioned' } })).body).toMatchObject({ closedTargets: 1 });
+    const view = (await platform.api('GET', `/v1/erasure-requests/${id}`)).body;
+    expect(view).toMatchObject({ status: 'held', completedAt: null });
+    expect(target(view, 'bridge').status).toBe('retired');
+    expect(await ledgerTypes(id)).toContain('request.held');
+
+    expect((await platform.api('DELETE', `/v1/legal-holds/${holdId}`)).status).toBe(200);
+    expect((await platform.waitForRequest(id, ['completed'])).status).toBe('completed');
+    expect(await count(sessions, 'sessions', 'ravi')).toBe(0);
   });
 });

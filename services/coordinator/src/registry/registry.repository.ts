@@ -182,12 +182,22 @@ export async function retireService(
     // Requests left with nothing open complete (or fail, if a target failed), as an ack would make them.
     for (const id of requestIds) {
       const [counts] = (await manager.query(
-        `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*) FILTER (WHERE status = 'failed')::int AS failed, count(*)::int AS total
-         FROM request_targets WHERE request_id = $1`,
+        `SELECT count(*) FILTER (WHERE t.status = 'pending')::int AS pending, count(*) FILTER (WHERE t.status = 'failed')::int AS failed,
+           count(*) FILTER (WHERE t.status = 'held')::int AS held, count(*)::int AS total, bool_and(r.kind = 'erasure' AND NOT r.dry_run) AS resumable
+         FROM request_targets t JOIN retention_requests r ON r.id = t.request_id WHERE t.request_id = $1`,
         [id],
-      )) as Array<{ pending: number; failed: number; total: number }>;
-      if (!counts || counts.pending > 0) continue;
-      if (counts.failed === 0) {
+      )) as Array<{ pending: number; failed: number; held: number; total: number; resumable: boolean }>;
+      if (!counts || counts.pending > 0 || counts.failed > 0) continue;
+      if (counts.held > 0 && counts.resumable) {
+        // The others wait under a hold: held, as an ack would leave it (resume-held.ts resumes it).
+        const changed = (await manager.query(`UPDATE retention_requests SET status = 'held' WHERE id = $1 AND status <> 'held' RETURNING id`, [id])) as [
+          unknown[],
+          number,
+        ];
+        if (changed[1] > 0) entries.push({ requestId: id, type: 'request.held', body: { heldTargets: counts.held, targets: counts.total } });
+        continue;
+      }
+      {
         await manager.query(
           `UPDATE retention_requests SET status = 'completed', completed_at = $2, subject_id = NULL WHERE id = $1 AND status <> 'completed'`,
           [id, at],
