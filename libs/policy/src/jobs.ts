@@ -212,30 +212,30 @@ export async function runJobBatch(
     const next: JobState = { step: state.step + 1, results };
     return { state: next, batches: [r.batch], done: next.step >= steps.length };
   }
-  if (step.dropPartitions && !state.partitions?.done) {
-    const kept = state.partitions?.kept ?? [];
+  let results = [...state.results];
+  let partitions = state.partitions;
+  if (step.dropPartitions && !partitions?.done) {
+    const kept = partitions?.kept ?? [];
     const outcomes = await removeNextPartition(manager, bound, step, kept);
     const removed = outcomes.find((o) => o.kind !== 'kept');
-    const nowKept = [...kept, ...outcomes.filter((o) => o.kind === 'kept').map((o) => o.name)];
-    const results = [...state.results];
-    results[state.step] = withPartitions(
-      removed ? addToResult(results[state.step] ?? emptyResult(step), step, removed.rows, undefined) : (results[state.step] ?? emptyResult(step)),
-      outcomes,
-    );
-    // No partition removed: every expired one is gone or kept; the batched path takes the rest
-    // (pruned to the partition that straddles the cutoff and the kept ones) from the next batch on.
-    const next: JobState = { step: state.step, results, partitions: { done: !removed, kept: nowKept } };
-    const batches: BatchReport[] = removed
-      ? [{ table: step.table, policy: step.policy, action: step.action, affected: removed.rows, partition: removed.name }]
-      : [];
-    return { state: next, batches, done: false };
+    const before = results[state.step] ?? emptyResult(step);
+    results[state.step] = withPartitions(removed ? addToResult(before, step, removed.rows, undefined) : before, outcomes);
+    partitions = { done: !removed, kept: [...kept, ...outcomes.filter((o) => o.kind === 'kept').map((o) => o.name)] };
+    if (removed) {
+      const next: JobState = { step: state.step, results, partitions };
+      return {
+        state: next,
+        batches: [{ table: step.table, policy: step.policy, action: step.action, affected: removed.rows, partition: removed.name }],
+        done: false,
+      };
+    }
+    // No expired partition left to remove (all gone, or kept for a hold): the batched path takes
+    // the rest, pruned to the partition that straddles the cutoff and the kept ones.
   }
   const outcome = await runBatch(manager, bound, step, state.cursor ?? null);
-  const results = [...state.results];
+  results = [...results];
   results[state.step] = addToResult(results[state.step] ?? emptyResult(step), step, outcome.affected, outcome.held);
-  const next: JobState = outcome.done
-    ? { step: state.step + 1, results }
-    : { step: state.step, results, cursor: outcome.cursor ?? null, partitions: state.partitions };
+  const next: JobState = outcome.done ? { step: state.step + 1, results } : { step: state.step, results, cursor: outcome.cursor ?? null, partitions };
   return {
     state: next,
     batches: [
