@@ -10,6 +10,8 @@ start=$(date +%s)
 say "type check (every project in one pass; per project: npx nx run-many -t typecheck)"
 npx tsc -p tsconfig.runtime.json --noEmit
 npx tsc -p tsconfig.json --noEmit
+say "build (npm run build: every lib and service to dist/, as production runs them)"
+npm run build --silent
 say "lint"
 # The module-boundary rule reads Nx's project graph; compute it first (no daemon, no network).
 npx nx show projects >/dev/null

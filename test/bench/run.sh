@@ -23,4 +23,5 @@ fi
 export TSX_TSCONFIG_PATH="$ROOT/tsconfig.runtime.json"
 # Workspace packages from their sources (export condition "@retention/source"), here and in the processes benchmarks start.
 export NODE_OPTIONS="--conditions=@retention/source${NODE_OPTIONS:+ $NODE_OPTIONS}"
-exec node --import tsx test/bench/main.ts "$@"
+# BENCH_ENTRY: another entry (npm run bench:startup).
+exec node --import tsx "${BENCH_ENTRY:-test/bench/main.ts}" "$@"
