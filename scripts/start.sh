@@ -42,6 +42,13 @@ ensure_key() {
   ' "$KEYS_DIR/$name.key" "$KEYS_DIR/$name.pub")
 }
 public_key() { tr -d '\n' <"$KEYS_DIR/$1.pub"; }
+# The key-encryption key of the command keys (subject ids in commands and holds are sealed): shared
+# by the coordinator and every service, made once, readable by the owner only.
+if [ ! -s "$KEYS_DIR/command.kek" ]; then
+  mkdir -p "$KEYS_DIR" && chmod 0700 "$KEYS_DIR"
+  (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(32).toString("base64url"))' >"$KEYS_DIR/command.kek")
+fi
+COMMAND_KEK=$(cat "$KEYS_DIR/command.kek")
 ensure_key coordinator
 for s in "${SERVICES[@]}"; do ensure_key "$s"; done
 trusted_services=""
@@ -86,7 +93,7 @@ for s in "${SERVICES[@]}"; do
     DATABASE_URL="$(db_url "$(echo "$s" | tr '-' '_')")" DATABASE_AUTO_CREATE=true DEMO_DATA=true \
     RETENTION_HASH_KEY="local-demo-hash-key-change-me" RETENTION_FILES_ROOT="$LOCAL_DIR/files/$s" \
     RETENTION_SIGNING_KEY_FILE="$KEYS_DIR/$s.key" RETENTION_SIGNING_KEY_ID="$s-local-1" \
-    RETENTION_COORDINATOR_PUBLIC_KEYS="coordinator-local-1=$(public_key coordinator)"
+    RETENTION_COORDINATOR_PUBLIC_KEYS="coordinator-local-1=$(public_key coordinator)" RETENTION_COMMAND_KEK="$COMMAND_KEK"
   port=$((port + 1))
 done
 port=$FIRST_SERVICE_PORT
@@ -97,7 +104,7 @@ start coordinator "$API_PORT" services/coordinator/src/main.ts \
   RETENTION_API_TOKENS="admin:$ADMIN_TOKEN,requester:$REQUESTER_TOKEN,auditor:$AUDITOR_TOKEN" \
   RETENTION_SUBJECT_HMAC_KEY="local-demo-hmac-key-change-me" \
   RETENTION_SIGNING_KEY_FILE="$KEYS_DIR/coordinator.key" RETENTION_SIGNING_KEY_ID=coordinator-local-1 \
-  RETENTION_SERVICE_PUBLIC_KEYS="$trusted_services"
+  RETENTION_SERVICE_PUBLIC_KEYS="$trusted_services" RETENTION_COMMAND_KEK="$COMMAND_KEK"
 wait_ready coordinator "$API_PORT"
 
 API="http://127.0.0.1:$API_PORT"

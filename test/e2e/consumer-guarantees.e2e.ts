@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ConfigError, decodeEvent, encodeEvent, EventTypes } from '@retention/contracts';
+import { ConfigError, decodeEvent, encodeEventVersion, EventTypes } from '@retention/contracts';
 import { startRetentionService } from '@retention/consumer';
 import { definePolicies } from '@retention/policy';
 import { mlDataService } from '@retention/service-ml-data';
@@ -199,8 +199,9 @@ describe('consumer SDK guarantees', () => {
   it('a command delivered twice is applied once, and its ack is sent again', async () => {
     const requestId = randomUUID();
     await sessions().query(`INSERT INTO sessions (user_id, started_at) VALUES ('tom', now()), ('tom', now())`);
-    const { value } = encodeEvent(
+    const { value } = encodeEventVersion(
       EventTypes.erasureRequested,
+      1,
       {
         requestId,
         subject: { type: 'user', id: 'tom' },
@@ -235,8 +236,9 @@ describe('consumer SDK guarantees', () => {
   it('a malformed command goes to the dead-letter topic with the reason, and the next command is processed', async () => {
     const requestId = randomUUID();
     await sessions().query(`INSERT INTO sessions (user_id, started_at) VALUES ('uma', now())`);
-    const { value } = encodeEvent(
+    const { value } = encodeEventVersion(
       EventTypes.erasureRequested,
+      1,
       {
         requestId,
         subject: { type: 'user', id: 'uma' },
@@ -246,7 +248,7 @@ describe('consumer SDK guarantees', () => {
       },
       { source: 'e2e' },
     );
-    const v2 = value.replace(':1.0"', ':2.0"');
+    const v2 = value.replace(':1.0"', ':9.0"');
     await produceSigned(platform.keys.coordinator, `${platform.prefix}data.retention`, [
       { key: 'x', value: '{not json' },
       { key: 'x', value: v2 },
@@ -263,7 +265,7 @@ describe('consumer SDK guarantees', () => {
       .filter((d) => d.consumer === 'sessions');
     expect(letters.map((l) => l.reason.code).sort()).toEqual(['unsupported_version', 'validation_failed']);
     expect(letters.find((l) => l.reason.code === 'validation_failed')!.reason.message).toContain('not valid JSON');
-    expect(letters.find((l) => l.reason.code === 'unsupported_version')!.reason.message).toContain('major version 2');
+    expect(letters.find((l) => l.reason.code === 'unsupported_version')!.reason.message).toContain('major version 9');
   });
 
   it('a policy naming an unknown column stops the service at start, naming it', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   encodeEvent,
+  encodeEventVersion,
   EventTypes,
   generateSigningKeyPair,
   parsePrivateKey,
@@ -52,8 +53,10 @@ describe('a client with broker access cannot forge control messages', () => {
 
   function erasureCommand(userId: string, requestId = randomUUID()): { requestId: string; value: string } {
     const now = new Date();
-    const { value } = encodeEvent(
+    // A 1.x command (id in clear), as an older coordinator wrote it: still accepted when signed.
+    const { value } = encodeEventVersion(
       EventTypes.erasureRequested,
+      1,
       { requestId, subject: { type: 'user', id: userId }, requestedAt: now.toISOString(), dueAt: new Date(now.getTime() + 86_400_000).toISOString() },
       { source: '/retention/coordinator' },
     );
@@ -74,7 +77,8 @@ describe('a client with broker access cannot forge control messages', () => {
     await waitForMessage(topics.dlq, (m) => {
       const data = m.value ? (JSON.parse(m.value) as { data: { consumer: string; refs?: Record<string, string>; reason: { code: string } } }).data : undefined;
       for (const e of missing) {
-        if (data?.consumer === e.consumer && data.reason.code === e.reason && (JSON.stringify(data.refs ?? {}) + (m.key ?? '')).includes(e.marker)) missing.delete(e);
+        if (data?.consumer === e.consumer && data.reason.code === e.reason && (JSON.stringify(data.refs ?? {}) + (m.key ?? '')).includes(e.marker))
+          missing.delete(e);
       }
       return missing.size === 0;
     });

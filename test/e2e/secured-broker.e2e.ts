@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { encodeEvent, EventTypes, signMessage, topicNames } from '@retention/contracts';
+import { encodeEvent, encodeEventVersion, EventTypes, signMessage, topicNames } from '@retention/contracts';
 import { startRetentionService } from '@retention/consumer';
 import { ordersService } from '@retention/service-orders';
 import { sessionsService } from '@retention/service-sessions';
@@ -100,8 +100,9 @@ describe('the secured broker (SASL/SCRAM + ACLs)', () => {
     }
   };
   const forgedErasure = (subjectId: string): string =>
-    encodeEvent(
+    encodeEventVersion(
       EventTypes.erasureRequested,
+      1,
       {
         requestId: randomUUID(),
         subject: { type: 'user', id: subjectId },
@@ -163,8 +164,9 @@ describe('the secured broker (SASL/SCRAM + ACLs)', () => {
 
   it('refuses a hold event and a hold tombstone produced by a service principal', async () => {
     const before = await highWatermark(topics().holds);
-    const hold = encodeEvent(
+    const hold = encodeEventVersion(
       EventTypes.holdPlaced,
+      1,
       {
         holdId: 'forged-hold',
         scope: 'subject',

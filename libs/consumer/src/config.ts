@@ -24,6 +24,8 @@ export const ServiceEnv = requireSigningKey(
     DATABASE_URL: postgresUrl,
     /** Create the database when it does not exist (local stacks). */
     DATABASE_AUTO_CREATE: boolFlag.default(false),
+    /** Key-encryption key of the command keys (base64url of 32 bytes, the coordinator's too): opens the subject ids of commands and holds. */
+    RETENTION_COMMAND_KEK: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be base64url of 32 bytes'),
     /** Key of the `hash` anonymization strategy; keep it secret and stable. */
     RETENTION_HASH_KEY: z.string().min(16, 'must be at least 16 characters'),
     HTTP_HOST: z.string().default('127.0.0.1'),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventTypes, type TopicNames, errorSummary } from '@retention/contracts';
+import { EventTypes, type HoldPlaced, type SealedHoldPlaced, type TopicNames, errorSummary } from '@retention/contracts';
 import { type ConsumerOptions, createCatchUpTracker, type DeadLetterCounter, type Publisher, runConsumer } from '@retention/kafka';
 import type { Logger } from '@retention/observability';
 import { releaseHold, upsertHold } from '@retention/policy';
@@ -37,6 +37,8 @@ export async function startHoldsReplica(options: {
   deadLetterCounter?: DeadLetterCounter;
   /** Authenticates each hold event and release (tombstone) before it is applied. */
   verify?: ConsumerOptions<typeof EventTypes.holdPlaced>['verify'];
+  /** Opens the hold's sealed subject id (see command-keys-replica.ts). */
+  openHold: (data: SealedHoldPlaced) => Promise<HoldPlaced>;
 }): Promise<HoldsReplica> {
   const { kafka, dataSource, topics, service } = options;
   const tracker = await createCatchUpTracker(kafka, topics.holds);
@@ -64,7 +66,7 @@ export async function startHoldsReplica(options: {
     verify: options.verify,
     handle: (event) =>
       serial(async () => {
-        const hold = event.data;
+        const hold = await options.openHold(event.data);
         if (hold.service && hold.service !== service) {
           inTopic.delete(hold.holdId);
           await releaseHold(dataSource.manager, hold.holdId);

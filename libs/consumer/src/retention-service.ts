@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { encodeEvent, EventTypes, keyLookup, publicKeyOf, serviceCommandGroup, topicNames, verifyMessage, errorSummary } from '@retention/contracts';
+import {
+  encodeEvent,
+  EventTypes,
+  keyLookup,
+  publicKeyOf,
+  serviceCommandGroup,
+  topicNames,
+  verifyMessage,
+  errorSummary,
+  parseKek,
+} from '@retention/contracts';
 import { signingKeyOf } from '@retention/config';
 import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import {
@@ -28,6 +38,7 @@ import {
 import type { DataSource, EntitySchema, MixedList } from 'typeorm';
 import { createCommandHandler } from './command.handler';
 import type { ServiceConfig } from './config';
+import { startCommandKeysReplica } from './command-keys-replica';
 import { type HoldsReplica, startHoldsReplica } from './holds-replica';
 import { CreateRetentionInbox1763800000200 } from './inbox.migration';
 import { safeErrorMessage } from './pg-errors';
@@ -150,6 +161,20 @@ export async function startRetentionService(
     await publisher.publish([{ topic: topics.registry, key: service, value }]);
 
     const deadLetterCounter = createDeadLetterCounter(registry);
+    // Subject ids in commands and holds are sealed: the command keys live in memory only.
+    const commandKeys = await startCommandKeysReplica({
+      kafka,
+      kek: parseKek(config.RETENTION_COMMAND_KEK),
+      topics,
+      service,
+      instanceId,
+      publisher,
+      logger,
+      groupPrefix: config.RETENTION_TOPIC_PREFIX,
+      deadLetterCounter,
+      verify: (message, headers) => verifyMessage(coordinatorKeys, message, headers, skew),
+    });
+    stops.push(() => commandKeys.stop());
     const holds: HoldsReplica = await startHoldsReplica({
       kafka,
       dataSource,
@@ -163,6 +188,7 @@ export async function startRetentionService(
       // Holds are compacted state, replayed from the start by every new instance: no age limit. A
       // replayed placement of a released hold is ignored (the replica remembers released ids).
       verify: (message, headers) => verifyMessage(coordinatorKeys, message, headers, skew),
+      openHold: (data) => commandKeys.openHold(data),
     });
     stops.push(() => holds.stop());
 
@@ -198,7 +224,7 @@ export async function startRetentionService(
         const kind = event.type === EventTypes.erasureRequested ? 'erasure' : 'sweep';
         const outcome =
           event.type === EventTypes.erasureRequested
-            ? await handle({ kind: 'erasure', commandId: event.id, data: event.data }, ctx)
+            ? await handle({ kind: 'erasure', commandId: event.id, data: await commandKeys.openErasure(event.data) }, ctx)
             : await handle({ kind: 'sweep', commandId: event.id, data: event.data }, ctx);
         metrics.commandsTotal.inc({ kind, outcome });
       },

@@ -2,19 +2,27 @@ import { SignatureHeaders } from './message-signature';
 import { DefaultTopics, TopicSpecs } from './topics';
 import { CurrentVersions, dataSchemaUri, eventJsonSchemas, EventTypes, type EventType } from './envelope';
 
+/**
+ * How a subject id travels sealed, for implementers in any language (see subject-seal.ts).
+ */
+const SEALING =
+  'Subject ids in erasure.requested 2.x and hold.placed 2.x are sealed: subject.sealedId = {keyId, iv, ciphertext}, AES-256-GCM with the command key named by keyId, iv 12 bytes, ciphertext = encrypted UTF-8 id followed by the 16-byte tag, both base64url without padding; associated data (UTF-8) "retention-subject-v1:erasure:<requestId>:<subject.type>" in a command, "retention-subject-v1:hold:<holdId>:<subject.type>" in a hold. ' +
+  'Command keys arrive on this topic: wrapped = AES-256-GCM of the 32-byte key under the key-encryption key RETENTION_COMMAND_KEK (32 bytes, shared by the coordinator and every service), associated data "retention-command-key-v1:<keyId>". ' +
+  'Replay the topic from the beginning at every start and keep keys in memory only; forget a key at its destroyAt or on its tombstone, whichever comes first. The coordinator draws a key per rotation period, re-publishes every live key each period, and destroys a key after the command topic retention plus margins: every sealed copy of a subject id (topic, dead letters, backups) is unreadable from then on.';
+
 const CHANNELS: ReadonlyArray<{ key: keyof typeof DefaultTopics; events: EventType[]; key_: string; description: string }> = [
   {
     key: 'commands',
     events: [EventTypes.erasureRequested, EventTypes.sweepRequested],
     key_: 'subject hash (erasure) or sweep:<service>:<policy>',
-    description: 'Commands from the coordinator to the domain services.',
+    description: 'Commands from the coordinator to the domain services. Erasure commands carry the subject id sealed (see the keys channel).',
   },
   { key: 'acks', events: [EventTypes.ack], key_: 'request id', description: 'What each service did for each command.' },
   {
     key: 'holds',
     events: [EventTypes.holdPlaced],
     key_: 'hold id (a null value releases the hold)',
-    description: 'Legal holds, replicated into every service (compacted).',
+    description: 'Legal holds, replicated into every service (compacted); a subject hold carries its subject id sealed, its reason as an HMAC only.',
   },
   {
     key: 'registry',
@@ -22,7 +30,18 @@ const CHANNELS: ReadonlyArray<{ key: keyof typeof DefaultTopics; events: EventTy
     key_: 'service name',
     description: "Each service's manifest: subject types and policies (compacted).",
   },
-  { key: 'dlq', events: [EventTypes.deadLetter], key_: 'the original key', description: 'Messages a consumer could not process, with the reason.' },
+  {
+    key: 'dlq',
+    events: [EventTypes.deadLetter],
+    key_: 'the original key',
+    description: 'Messages a consumer could not process, with the reason: metadata, identifiers and the SHA-256 of the payload, never its bytes (since 1.1).',
+  },
+  {
+    key: 'keys',
+    events: [EventTypes.commandKey],
+    key_: 'key id (a null value: the key is destroyed)',
+    description: `Command keys, only the coordinator writes. ${SEALING}`,
+  },
   {
     key: 'checkpoints',
     events: [EventTypes.ledgerCheckpoint],

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { type Issue, UnsupportedVersionError, ValidationError } from './errors';
 import { LedgerCheckpointV1 } from './checkpoint';
-import { AckV1, DeadLetterV1, ErasureRequestedV1, HoldPlacedV1, ServiceRegisteredV1, SweepRequestedV1 } from './schemas';
+import { AckV1, DeadLetterV1, ErasureRequestedV1, ErasureRequestedV2, HoldPlacedV1, HoldPlacedV2, ServiceRegisteredV1, SweepRequestedV1 } from './schemas';
+import { CommandKeyV1 } from './subject-seal';
 
 /**
  * Every message is a CloudEvents 1.0 event in structured JSON mode. The payload's schema version is
@@ -15,33 +16,42 @@ export const EventTypes = {
   holdPlaced: 'retention.hold.placed',
   serviceRegistered: 'retention.service.registered',
   deadLetter: 'retention.dead-letter',
+  commandKey: 'retention.command-key',
   ledgerCheckpoint: 'retention.ledger.checkpoint',
 } as const;
 
 const schemas = {
-  [EventTypes.erasureRequested]: { 1: ErasureRequestedV1 },
+  [EventTypes.erasureRequested]: { 1: ErasureRequestedV1, 2: ErasureRequestedV2 },
   [EventTypes.sweepRequested]: { 1: SweepRequestedV1 },
   [EventTypes.ack]: { 1: AckV1 },
-  [EventTypes.holdPlaced]: { 1: HoldPlacedV1 },
+  [EventTypes.holdPlaced]: { 1: HoldPlacedV1, 2: HoldPlacedV2 },
   [EventTypes.serviceRegistered]: { 1: ServiceRegisteredV1 },
   [EventTypes.deadLetter]: { 1: DeadLetterV1 },
+  [EventTypes.commandKey]: { 1: CommandKeyV1 },
   [EventTypes.ledgerCheckpoint]: { 1: LedgerCheckpointV1 },
 } as const;
 
 export type EventType = keyof typeof schemas;
 
+function latestSchema(type: EventType): z.ZodType {
+  const versions = schemas[type] as Record<number, z.ZodType>;
+  return versions[Math.max(...Object.keys(versions).map(Number))]!;
+}
+
 /** The current version this build writes, per type. */
 export const CurrentVersions: Readonly<Record<EventType, `${number}.${number}`>> = {
-  [EventTypes.erasureRequested]: '1.0',
+  [EventTypes.erasureRequested]: '2.0',
   [EventTypes.sweepRequested]: '1.0',
   [EventTypes.ack]: '1.0',
-  [EventTypes.holdPlaced]: '1.0',
+  [EventTypes.holdPlaced]: '2.0',
   [EventTypes.serviceRegistered]: '1.1',
   [EventTypes.deadLetter]: '1.1',
+  [EventTypes.commandKey]: '1.0',
   [EventTypes.ledgerCheckpoint]: '1.0',
 };
 
-type LatestSchema<T extends EventType> = (typeof schemas)[T][1];
+/** The schema of the major version this build writes (the highest one). */
+type LatestSchema<T extends EventType> = (typeof schemas)[T] extends { 2: infer S } ? S : (typeof schemas)[T][1];
 export type EventData<T extends EventType> = z.output<LatestSchema<T>>;
 export type EventInput<T extends EventType> = z.input<LatestSchema<T>>;
 
@@ -84,7 +94,7 @@ export interface EncodeOptions {
 
 /** Validates `data` against the current schema of `type` and returns the event and its JSON. */
 export function encodeEvent<T extends EventType>(type: T, data: EventInput<T>, options: EncodeOptions): { envelope: Envelope<T>; value: string } {
-  const schema = schemas[type][1] as z.ZodType;
+  const schema = latestSchema(type);
   const parsed = schema.safeParse(data);
   if (!parsed.success) throw new ValidationError(`invalid ${type} data`, toIssues(parsed.error, 'data'));
   const envelope: Envelope<T> = {
@@ -102,6 +112,28 @@ export function encodeEvent<T extends EventType>(type: T, data: EventInput<T>, o
 
 export type DecodeResult<T extends EventType = EventType> =
   { ok: true; event: { [K in T]: Envelope<K> }[T] } | { ok: false; error: ValidationError | UnsupportedVersionError };
+
+/**
+ * Encodes `data` under an older major version of `type` (e.g. erasure.requested 1.x, with the subject
+ * id in clear, as an older coordinator or another client wrote it): for tests and interop only.
+ */
+export function encodeEventVersion(type: EventType, major: number, data: unknown, options: EncodeOptions): { value: string } {
+  const schema = (schemas[type] as Record<number, z.ZodType | undefined>)[major];
+  if (!schema) throw new UnsupportedVersionError(`unsupported major version ${major} of ${type}`);
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new ValidationError(`invalid ${type} data`, toIssues(parsed.error, 'data'));
+  const envelope = {
+    specversion: '1.0',
+    id: options.id ?? crypto.randomUUID(),
+    type,
+    source: options.source,
+    time: (options.time ?? new Date()).toISOString(),
+    datacontenttype: 'application/json',
+    dataschema: dataSchemaUri(type, `${major}.0`),
+    data: parsed.data,
+  };
+  return { value: JSON.stringify(envelope) };
+}
 
 /**
  * Parses and validates a message. Never throws: a bad message is a value the caller routes to the
@@ -150,6 +182,6 @@ export function toIssues(error: z.ZodError, prefix?: string): Issue[] {
 /** JSON Schemas of the current version of every event's data, for the AsyncAPI document. */
 export function eventJsonSchemas(): Record<EventType, unknown> {
   return Object.fromEntries(
-    (Object.keys(schemas) as EventType[]).map((type) => [type, z.toJSONSchema(schemas[type][1] as z.ZodType, { io: 'input', unrepresentable: 'any' })]),
+    (Object.keys(schemas) as EventType[]).map((type) => [type, z.toJSONSchema(latestSchema(type), { io: 'input', unrepresentable: 'any' })]),
   ) as Record<EventType, unknown>;
 }

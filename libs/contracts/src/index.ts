@@ -6,6 +6,7 @@ export * from './headers';
 export * from './asyncapi';
 export * from './message-signature';
 export * from './retriable';
+export * from './subject-seal';
 export * from './merkle';
 export * from './ledger-entry';
 export * from './checkpoint';

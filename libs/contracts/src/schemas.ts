@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SealedValue } from './subject-seal';
 
 /** Names of services, policies, tables and subject types: safe to log and to use as metric labels. */
 export const ServiceName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter');
@@ -49,7 +50,21 @@ export const ErasureRequestedV1 = z.object({
   /** Subject holds in force at the coordinator when the request was made. */
   holds: z.array(CommandHold).default([]),
 });
+
+/** The subject of a 2.x message: its type in clear, its id sealed with a command key (see subject-seal.ts). */
+export const SealedSubject = z.object({ type: SubjectType, sealedId: SealedValue });
+export type SealedSubject = z.infer<typeof SealedSubject>;
+
+/**
+ * `erasure.requested` v2: as v1, with the subject id sealed (`subject.sealedId`, associated data
+ * `retention-subject-v1:erasure:<requestId>:<subject.type>`). A major version: a 1.x reader needs
+ * `subject.id`. 2.x readers also accept 1.x messages (an id in clear, from an older coordinator).
+ */
+export const ErasureRequestedV2 = ErasureRequestedV1.extend({ subject: SealedSubject });
+/** An erasure command as handlers see it: its subject id opened. */
 export type ErasureRequested = z.infer<typeof ErasureRequestedV1>;
+/** An erasure command as it travels (2.x: sealed id; 1.x, from an older coordinator: id in clear). */
+export type SealedErasureRequested = z.infer<typeof ErasureRequestedV2> | z.infer<typeof ErasureRequestedV1>;
 
 /** `sweep.requested` v1: run retention policies now. */
 export const SweepRequestedV1 = z.object({
@@ -146,7 +161,32 @@ export const HoldPlacedV1 = z
       ctx.addIssue({ code: 'custom', path: [h.table ? 'recordKey' : 'table'], message: 'table and recordKey are required for a record hold' });
     }
   });
-export type HoldPlaced = z.infer<typeof HoldPlacedV1>;
+
+/**
+ * `hold.placed` v2: the subject id sealed like a command's (associated data
+ * `retention-subject-v1:hold:<holdId>:<subject.type>`; the coordinator re-publishes an active hold
+ * under each new command key), and no free-text reason: `reasonRef` is the HMAC of the reason the
+ * coordinator keeps in an erasable table. 2.x readers also accept 1.x holds.
+ */
+export const HoldPlacedV2 = z
+  .object({
+    ...HoldPlacedV1.shape,
+    subject: SealedSubject.optional(),
+    reason: z.undefined({ error: 'a 2.x hold carries no reason text (reasonRef)' }).optional(),
+    /** HMAC-SHA256 (hex) of the reason, which only the coordinator's erasable table holds. */
+    reasonRef: z.string().regex(/^[0-9a-f]{64}$/),
+  })
+  .superRefine((h, ctx) => {
+    if (h.scope === 'subject' && !h.subject) ctx.addIssue({ code: 'custom', path: ['subject'], message: 'required for a subject hold' });
+    if (h.scope === 'policy' && !h.policy) ctx.addIssue({ code: 'custom', path: ['policy'], message: 'required for a policy hold' });
+    if (h.scope === 'record' && (!h.table || !h.recordKey)) {
+      ctx.addIssue({ code: 'custom', path: [h.table ? 'recordKey' : 'table'], message: 'table and recordKey are required for a record hold' });
+    }
+  });
+/** A hold as a service's replica stores it: its subject id opened, no reason text. */
+export type HoldPlaced = Omit<z.infer<typeof HoldPlacedV1>, 'reason'> & { reason?: string; reasonRef?: string };
+/** A hold as it travels (2.x: sealed id, reason as HMAC; 1.x, from an older coordinator: id and reason in clear). */
+export type SealedHoldPlaced = z.infer<typeof HoldPlacedV2> | z.infer<typeof HoldPlacedV1>;
 
 export const ConditionOperator = z.enum(['eq', 'neq', 'in', 'not_in', 'is_null', 'is_not_null', 'lt', 'lte', 'gt', 'gte']);
 export type ConditionOperator = z.infer<typeof ConditionOperator>;
@@ -230,7 +270,11 @@ export const DeadLetterV1 = z.object({
     .optional(),
   payloadBytes: z.int().min(0).optional(),
   /** SHA-256 (hex) of the original value; null for a message without one. */
-  payloadSha256: z.string().regex(/^[0-9a-f]{64}$/).nullable().optional(),
+  payloadSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable()
+    .optional(),
   failedAt: Timestamp,
 });
 export type DeadLetter = z.infer<typeof DeadLetterV1>;

@@ -1,5 +1,5 @@
 /** Logical topic names. Deployments (and tests) may prefix them; see {@link topicNames}. */
-export const TopicKeys = ['commands', 'acks', 'holds', 'registry', 'dlq', 'checkpoints'] as const;
+export const TopicKeys = ['commands', 'acks', 'holds', 'registry', 'dlq', 'checkpoints', 'keys'] as const;
 export type TopicKey = (typeof TopicKeys)[number];
 
 export const DefaultTopics: Readonly<Record<TopicKey, string>> = {
@@ -9,12 +9,13 @@ export const DefaultTopics: Readonly<Record<TopicKey, string>> = {
   registry: 'data.retention.registry',
   dlq: 'data.retention.dlq',
   checkpoints: 'data.retention.ledger.checkpoints',
+  keys: 'data.retention.keys',
 };
 
 export type TopicNames = Readonly<Record<TopicKey, string>>;
 
 /** The topics a domain service uses (it neither reads nor may describe the ledger's checkpoints). */
-export const ServiceTopicKeys = ['commands', 'acks', 'holds', 'registry', 'dlq'] as const satisfies readonly TopicKey[];
+export const ServiceTopicKeys = ['commands', 'acks', 'holds', 'registry', 'dlq', 'keys'] as const satisfies readonly TopicKey[];
 
 /** Topic names with an optional prefix (e.g. `staging.` or a per-test namespace). */
 export function topicNames(prefix = ''): TopicNames {
@@ -61,4 +62,8 @@ export const TopicSpecs: Readonly<Record<TopicKey, TopicSpec>> = {
   // Keyed by UTC day: compaction keeps each day's last checkpoint for ever (a day's segment rolls, so
   // compaction runs), and every checkpoint of the current day.
   checkpoints: { partitions: 1, config: { 'cleanup.policy': 'compact', 'segment.ms': String(DAY_MS), 'min.compaction.lag.ms': String(DAY_MS) } },
+  // Command keys (wrapped), re-published by the coordinator every rotation while they live: a
+  // starting service finds every live key in the last two days, and a wrapped key is gone from the
+  // topic at most 2 days + 1 hour after it was last published, i.e. after the key's destruction.
+  keys: { partitions: 1, config: { 'cleanup.policy': 'delete', 'retention.ms': String(2 * DAY_MS), 'segment.ms': String(60 * 60 * 1000) } },
 };

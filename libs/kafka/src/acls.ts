@@ -56,6 +56,8 @@ export function platformAcls(options: PlatformAclOptions): PlatformAcl[] {
   grant(coordinator, 'topic', topics.acks, 'read');
   grant(coordinator, 'topic', topics.registry, 'read');
   grant(coordinator, 'topic', topics.dlq, 'write');
+  // Command keys (wrapped with the shared key-encryption key): written by the coordinator only.
+  grant(coordinator, 'topic', topics.keys, 'write');
   grant(coordinator, 'group', `${prefix}retention.coordinator.acks`, 'read');
   grant(coordinator, 'group', `${prefix}retention.coordinator.registry.`, 'read', 'prefixed');
   // Signed checkpoints of the ledger: written by the coordinator only, read back by each replica.
@@ -76,6 +78,10 @@ export function platformAcls(options: PlatformAclOptions): PlatformAcl[] {
     grant(service, 'group', `${prefix}retention.${service}.holds.`, 'read', 'prefixed');
     // The holds replica uses a group per process start and deletes it when it stops.
     grant(service, 'group', `${prefix}retention.${service}.holds.`, 'delete', 'prefixed');
+    // The command keys replica: also a group per process start, deleted when it stops.
+    grant(service, 'topic', topics.keys, 'read');
+    grant(service, 'group', `${prefix}retention.${service}.keys.`, 'read', 'prefixed');
+    grant(service, 'group', `${prefix}retention.${service}.keys.`, 'delete', 'prefixed');
   }
 
   // Auditors compare the checkpoints outside the database with what they are shown; nothing else.

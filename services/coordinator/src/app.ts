@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Ack, EventTypes, serviceCommandGroup, SignatureError, topicNames, errorSummary } from '@retention/contracts';
+import { type Ack, EventTypes, parseKek, serviceCommandGroup, SignatureError, topicNames, errorSummary } from '@retention/contracts';
 import { signingKeyOf } from '@retention/config';
 import { databaseReadiness } from '@retention/database';
 import {
@@ -29,6 +29,8 @@ import { buildRoutes } from './http/routes';
 import { LeaderLock } from './maintenance/leader-lock';
 import { MaintenanceLoop } from './maintenance/maintenance-loop';
 import { flagOverdue, redeliverDue } from './maintenance/redelivery';
+import { createCoordinatorPrivacy } from './privacy/coordinator-privacy';
+import { runPrivacyMaintenance, sealLegacySubjectIds } from './privacy/privacy-maintenance';
 import { scheduleDueSweeps } from './maintenance/sweep-scheduler';
 import { createCoordinatorMetrics } from './metrics';
 import type { CheckpointOutcome } from './ledger/checkpoint-publisher';
@@ -199,10 +201,22 @@ export async function startCoordinator(
     const lag = registerConsumerLagGauge(registry, kafka, [{ groupId: `${config.RETENTION_TOPIC_PREFIX}retention.coordinator.acks`, topic: topics.acks }]);
     stops.push(() => lag.close());
 
+    // Subject ids sealed at rest and in every message, command keys rotated and destroyed, reasons by HMAC.
+    const privacy = createCoordinatorPrivacy({
+      topics,
+      kek: parseKek(config.RETENTION_COMMAND_KEK),
+      hmacKey: config.RETENTION_SUBJECT_HMAC_KEY,
+      rotationMs: config.RETENTION_COMMAND_KEY_ROTATION_SECONDS * 1000,
+      lifetimeMs: config.RETENTION_COMMAND_KEY_LIFETIME_SECONDS * 1000,
+      subjectMaxAgeMs: config.RETENTION_SUBJECT_ID_MAX_AGE_SECONDS * 1000,
+    });
+    const legacySealed = await sealLegacySubjectIds(dataSource, privacy);
+    if (legacySealed > 0) logger.info({ sealed: legacySealed }, 'subject ids stored in clear by an earlier version sealed');
     const requestDeps = {
       dataSource,
       topics,
       hmacKey: config.RETENTION_SUBJECT_HMAC_KEY,
+      privacy,
       deadlineDays: config.ERASURE_DEADLINE_DAYS,
       retryBaseSeconds: config.RETRY_BASE_SECONDS,
       onQueued: () => relay.wake(),
@@ -210,11 +224,12 @@ export async function startCoordinator(
     };
     const createErasureRequest = createErasureRequestUseCase(requestDeps);
     const sweeps = requestSweepUseCase({ ...requestDeps, sweepDeadlineHours: config.SWEEP_DEADLINE_HOURS });
-    const resumeOptions = { retryBaseSeconds: config.RETRY_BASE_SECONDS };
+    const resumeOptions = { retryBaseSeconds: config.RETRY_BASE_SECONDS, privacy };
     const holds = createLegalHoldsService({
       dataSource,
       topics,
       hmacKey: config.RETENTION_SUBJECT_HMAC_KEY,
+      privacy,
       onQueued: () => relay.wake(),
       // A release resumes, in its own transaction, the held erasures it was the last hold of.
       onReleased: (manager, at) => resumeHeldTargets(manager, topics, at, resumeOptions),
@@ -247,11 +262,13 @@ export async function startCoordinator(
         const redelivered = await redeliverDue(
           dataSource,
           topics,
-          { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS, maxAttempts: config.RETRY_MAX_ATTEMPTS },
+          { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS, maxAttempts: config.RETRY_MAX_ATTEMPTS, privacy },
           at,
           behind,
         );
         const overdue = await flagOverdue(dataSource, at);
+        const forgot = await runPrivacyMaintenance(dataSource, privacy, at);
+        if (forgot.keysDestroyed || forgot.holdsExpired || forgot.subjectsForgotten) logger.info(forgot, 'privacy maintenance');
         // Holds that expired (a release resumes its erasures itself; this also catches any it missed).
         const resumed = await resumeHeld(dataSource, topics, at, resumeOptions);
         const scheduled = await scheduleDueSweeps(
@@ -261,7 +278,7 @@ export async function startCoordinator(
         );
         if (redelivered) metrics.redeliveries.inc(redelivered);
         if (scheduled) metrics.sweepsScheduled.inc(scheduled);
-        if (redelivered || overdue || scheduled || resumed) {
+        if (redelivered || overdue || scheduled || resumed || forgot.keysDestroyed || forgot.keysRepublished || forgot.holdsResealed || forgot.holdsExpired) {
           relay.wake();
           logger.info({ redelivered, overdue, scheduled, resumed }, 'maintenance');
         }

@@ -72,6 +72,18 @@ export const CoordinatorEnv = requireSigningKey(
     RETENTION_API_TOKENS: apiTokens,
     /** Key of the HMAC that stands for a subject in the ledger. Changing it unlinks past entries. */
     RETENTION_SUBJECT_HMAC_KEY: z.string().min(16, 'must be at least 16 characters'),
+    /** Key-encryption key of the command keys (base64url of 32 bytes; every service has it too). */
+    RETENTION_COMMAND_KEK: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be base64url of 32 bytes'),
+    /** A new command key (subject ids in commands and holds are sealed with it) is drawn when the newest is this old. */
+    RETENTION_COMMAND_KEY_ROTATION_SECONDS: z.coerce.number().int().min(1).max(2_592_000).default(86_400),
+    /**
+     * A command key is destroyed this long after it was drawn: at least the rotation plus the command
+     * topic's retention (7 days) plus its segment (1 day), so no retained message outlives its key's use.
+     * Default 9 days.
+     */
+    RETENTION_COMMAND_KEY_LIFETIME_SECONDS: z.coerce.number().int().min(2).max(31_536_000).default(777_600),
+    /** A request still not done (pending or failed, not held) this long after it was made forgets its subject id and fails. */
+    RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(7_776_000),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port.default(8080),
     /** A request whose headers and body have not all arrived within this is answered 408 (slow or stalled clients). */

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { type CommandHold, encodeEvent, EventTypes, NotFoundError, type Subject, type TopicNames, ValidationError } from '@retention/contracts';
+import { type CommandHold, NotFoundError, type Subject, type TopicNames, ValidationError } from '@retention/contracts';
 import { enqueueOutbox } from '@retention/outbox';
 import type { DataSource, EntityManager } from 'typeorm';
 import { appendLedger } from '../ledger/ledger.repository';
+import type { CoordinatorPrivacy } from '../privacy/coordinator-privacy';
+import { holdMessage } from '../privacy/hold-message';
 import { listServices } from '../registry/registry.repository';
 import { subjectRef } from '../subject-ref';
 import { unregisteredHoldNames } from './hold-names';
@@ -29,7 +31,8 @@ export interface HoldView {
   policy: string | null;
   table: string | null;
   recordKey: string | null;
-  reason: string;
+  /** The reason text while the hold is in force; erased (null) once it ended. */
+  reason: string | null;
   placedBy: string;
   placedAt: string;
   expiresAt: string | null;
@@ -47,7 +50,7 @@ interface HoldRow {
   policy: string | null;
   table_name: string | null;
   record_key: string | null;
-  reason: string;
+  reason: string | null;
   placed_by: string;
   placed_at: Date;
   expires_at: Date | null;
@@ -88,6 +91,8 @@ export function createLegalHoldsService(deps: {
   dataSource: DataSource;
   topics: TopicNames;
   hmacKey: string;
+  /** Seals the hold's subject id (at rest and on the holds topic) and names its reason by HMAC. */
+  privacy: CoordinatorPrivacy;
   onQueued: () => void;
   /** Runs in the release's transaction (resumes the held erasures whose holds have all ended). */
   onReleased?: (manager: EntityManager, at: Date) => Promise<unknown>;
@@ -104,33 +109,37 @@ export function createLegalHoldsService(deps: {
     if (unregistered.length > 0) throw new ValidationError('invalid legal hold', unregistered);
     const id = randomUUID();
     const ref = input.subject ? subjectRef(deps.hmacKey, input.subject) : null;
-    const { value } = encodeEvent(
-      EventTypes.holdPlaced,
-      {
-        holdId: id,
-        scope: input.scope,
-        subject: input.subject,
-        service: input.service,
-        policy: input.policy,
-        table: input.table,
-        recordKey: input.recordKey,
-        reason: input.reason,
-        placedBy: input.placedBy,
-        placedAt: placedAt.toISOString(),
-        expiresAt: input.expiresAt,
-      },
-      { source: '/retention/coordinator', time: placedAt },
-    );
+    const reasonRef = deps.privacy.reasonRef(input.reason);
     await deps.dataSource.transaction(async (manager) => {
+      // The topic carries the subject id sealed under the current command key and the reason's HMAC only.
+      const key = await deps.privacy.commandKeys.current(manager, placedAt);
+      const message = holdMessage(
+        deps.topics,
+        {
+          id,
+          scope: input.scope,
+          subjectType: input.subject?.type ?? null,
+          subjectId: input.subject?.id ?? null,
+          service: input.service ?? null,
+          policy: input.policy ?? null,
+          table: input.table ?? null,
+          recordKey: input.recordKey ?? null,
+          reasonRef,
+          placedBy: input.placedBy,
+          placedAt,
+          expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
+        },
+        key,
+      );
       await manager.query(
-        `INSERT INTO legal_holds (id, scope, subject_type, subject_ref, subject_id, service, policy, table_name, record_key, reason, placed_by, placed_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        `INSERT INTO legal_holds (id, scope, subject_type, subject_ref, subject_id, service, policy, table_name, record_key, reason, placed_by, placed_at, expires_at, published_key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
         [
           id,
           input.scope,
           input.subject?.type ?? null,
           ref,
-          input.subject?.id ?? null,
+          input.subject ? deps.privacy.vault.seal('hold', id, input.subject.id) : null,
           input.service ?? null,
           input.policy ?? null,
           input.table ?? null,
@@ -139,9 +148,10 @@ export function createLegalHoldsService(deps: {
           input.placedBy,
           placedAt,
           input.expiresAt ?? null,
+          input.scope === 'subject' ? key.keyId : null,
         ],
       );
-      await enqueueOutbox(manager, [{ topic: deps.topics.holds, key: id, value }]);
+      await enqueueOutbox(manager, [message]);
       await appendLedger(
         manager,
         [
@@ -157,7 +167,7 @@ export function createLegalHoldsService(deps: {
               policy: input.policy ?? null,
               table: input.table ?? null,
               recordKey: input.recordKey ?? null,
-              reason: input.reason,
+              reasonRef,
               placedBy: input.placedBy,
               expiresAt: input.expiresAt ?? null,
             },
@@ -174,7 +184,7 @@ export function createLegalHoldsService(deps: {
     const at = now();
     const released = await deps.dataSource.transaction(async (manager) => {
       const rows = (await manager.query(
-        `UPDATE legal_holds SET released_at = $2, released_by = $3, subject_id = NULL WHERE id = $1 AND released_at IS NULL RETURNING id`,
+        `UPDATE legal_holds SET released_at = $2, released_by = $3, subject_id = NULL, reason = NULL WHERE id = $1 AND released_at IS NULL RETURNING id`,
         [id, at, releasedBy],
       )) as [unknown[], number];
       if (rows[1] === 0) {

@@ -2,12 +2,15 @@ import type { TopicNames } from '@retention/contracts';
 import { enqueueOutbox } from '@retention/outbox';
 import type { DataSource } from 'typeorm';
 import { appendLedger } from '../ledger/ledger.repository';
+import type { CoordinatorPrivacy } from '../privacy/coordinator-privacy';
 import { buildCommand, STORED_REQUEST_COLUMNS, toStoredRequest } from '../requests/commands';
 
 export interface RedeliveryOptions {
   baseSeconds: number;
   maxSeconds: number;
   maxAttempts: number;
+  /** Opens the stored subject ids and seals them again under the current command key. */
+  privacy: CoordinatorPrivacy;
 }
 
 /** Delay before the next delivery after `attempts` deliveries: base × 2^(attempts-1), capped. */
@@ -46,8 +49,11 @@ export async function redeliverDue(
         typeof toStoredRequest
       >[0][],
     ];
+    const commandKey = await options.privacy.commandKeys.current(manager, now);
     for (const row of rows) {
-      const request = toStoredRequest(row);
+      const request = toStoredRequest(row, options.privacy.vault);
+      // Its subject id forgotten (age limit) in between: nothing to deliver; the purge failed it.
+      if (request.kind === 'erasure' && !request.subjectId) continue;
       const targets = byRequest.get(request.id)!;
       const attempt = Math.max(...targets.map((t) => t.attempts)) + 1;
       const { commandId, message } = buildCommand(
@@ -56,6 +62,7 @@ export async function redeliverDue(
         attempt,
         topics,
         now,
+        commandKey,
       );
       await enqueueOutbox(manager, [message]);
       for (const t of targets) {

@@ -2,6 +2,7 @@ import { CoordinatorInitial1763800001000 } from './1763800001000-coordinator-ini
 import { HoldsAndSweeps1763800001100 } from './1763800001100-holds-and-sweeps';
 import { ServiceLifecycle1764600000300 } from './1764600000300-service-lifecycle';
 import { IdempotencyKeyPerCaller1764600000700 } from './1764600000700-idempotency-key-per-caller';
+import { Privacy1765300000700 } from './1765300000700-privacy';
 import { LedgerProof1765000000400 } from './1765000000400-ledger-proof';
 import { PolicyEnablement1765100000500 } from './1765100000500-policy-enablement';
 import { HeldRequests1765200000600 } from './1765200000600-held-requests';
@@ -14,4 +15,5 @@ export const coordinatorMigrations = [
   LedgerProof1765000000400,
   PolicyEnablement1765100000500,
   HeldRequests1765200000600,
+  Privacy1765300000700,
 ];

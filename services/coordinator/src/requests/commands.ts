@@ -1,7 +1,12 @@
-import { type CommandHold, encodeEvent, EventTypes, type TopicNames } from '@retention/contracts';
+import { type CommandHold, commandSubjectAad, encodeEvent, EventTypes, sealWith, type TopicNames } from '@retention/contracts';
 import type { OutgoingMessage } from '@retention/kafka';
+import type { CommandKeyHandle } from '../privacy/command-keys';
+import type { SubjectVault } from '../privacy/subject-vault';
 
-/** What the coordinator stores of a request that it needs to (re)issue its command. */
+/**
+ * What the coordinator stores of a request that it needs to (re)issue its command. `subjectId` is
+ * the raw id, opened from its sealed form by {@link toStoredRequest}; it exists only in memory.
+ */
 export interface StoredRequest {
   id: string;
   kind: 'erasure' | 'sweep';
@@ -18,22 +23,28 @@ export interface StoredRequest {
   traceHeaders: Record<string, string>;
 }
 
-/** The command for `targets`, as an outbox message, and its CloudEvent id. */
+/**
+ * The command for `targets`, as an outbox message, and its CloudEvent id. An erasure's subject id is
+ * sealed with `commandKey` (the current command key: `privacy.commandKeys.current`), bound to the
+ * request: erasure.requested 2.0.
+ */
 export function buildCommand(
   request: StoredRequest,
   targets: string[],
   attempt: number,
   topics: TopicNames,
   now: Date,
+  commandKey?: CommandKeyHandle,
 ): { commandId: string; message: OutgoingMessage } {
   const source = { source: '/retention/coordinator', time: now };
   if (request.kind === 'erasure') {
     if (!request.subjectType || !request.subjectId || !request.subjectRef) throw new TypeError(`erasure request ${request.id} has no subject to deliver`);
+    if (!commandKey) throw new TypeError(`erasure request ${request.id}: no command key to seal its subject with`);
     const { envelope, value } = encodeEvent(
       EventTypes.erasureRequested,
       {
         requestId: request.id,
-        subject: { type: request.subjectType, id: request.subjectId },
+        subject: { type: request.subjectType, sealedId: sealWith(commandKey, request.subjectId, commandSubjectAad(request.id, request.subjectType)) },
         dryRun: request.dryRun,
         requestedAt: request.createdAt.toISOString(),
         dueAt: request.dueAt.toISOString(),
@@ -87,13 +98,14 @@ interface RequestRow {
 export const STORED_REQUEST_COLUMNS =
   'id, kind, dry_run, subject_type, subject_id, subject_ref, service_filter, policy_filter, as_of, created_at, due_at, hold_snapshot, trace_headers';
 
-export function toStoredRequest(r: RequestRow): StoredRequest {
+/** A stored request with its subject id opened (it is sealed at rest: `vault.seal('request', id, subjectId)`). */
+export function toStoredRequest(r: RequestRow, vault: SubjectVault): StoredRequest {
   return {
     id: r.id,
     kind: r.kind,
     dryRun: r.dry_run,
     subjectType: r.subject_type,
-    subjectId: r.subject_id,
+    subjectId: vault.open('request', r.id, r.subject_id),
     subjectRef: r.subject_ref,
     serviceFilter: r.service_filter,
     policyFilter: r.policy_filter,

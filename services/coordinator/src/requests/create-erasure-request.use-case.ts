@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, type Subject, type TopicNames, ValidationError } from '@retention/contracts';
 import type { DataSource } from 'typeorm';
 import { activeSubjectHolds } from '../holds/legal-holds.service';
+import type { CoordinatorPrivacy } from '../privacy/coordinator-privacy';
 import { servicesStoring } from '../registry/registry.repository';
 import { subjectRef } from '../subject-ref';
 import { issueRequest } from './issue-request';
@@ -20,6 +21,8 @@ export interface RequestDeps {
   dataSource: DataSource;
   topics: TopicNames;
   hmacKey: string;
+  /** Seals subject ids (at rest and in commands) and names reasons by their HMAC. */
+  privacy: CoordinatorPrivacy;
   deadlineDays: number;
   /** Delay before the first redelivery to a target that has not acked. */
   retryBaseSeconds: number;
@@ -89,6 +92,7 @@ export function createErasureRequestUseCase(deps: RequestDeps) {
           firstRetryAt: new Date(createdAt.getTime() + deps.retryBaseSeconds * 1000),
         },
         deps.topics,
+        deps.privacy,
       );
       return { created: true, id };
     });

@@ -3,6 +3,7 @@ import { currentTraceHeaders } from '@retention/observability';
 import { enqueueOutbox } from '@retention/outbox';
 import type { EntityManager } from 'typeorm';
 import { appendLedger } from '../ledger/ledger.repository';
+import type { CoordinatorPrivacy } from '../privacy/coordinator-privacy';
 import { buildCommand, type StoredRequest } from './commands';
 
 export interface IssueRequest extends Omit<StoredRequest, 'traceHeaders'> {
@@ -16,10 +17,13 @@ export interface IssueRequest extends Omit<StoredRequest, 'traceHeaders'> {
 
 /**
  * Records a request with its targets, its command in the outbox and its ledger entries, in the
- * caller's transaction: either all of it exists, or none.
+ * caller's transaction: either all of it exists, or none. The subject id is stored sealed, the
+ * command carries it sealed with the current command key, and the ledger names the reason by its
+ * HMAC only (the text stays in the row, which is erased).
  */
-export async function issueRequest(manager: EntityManager, r: IssueRequest, topics: TopicNames): Promise<void> {
+export async function issueRequest(manager: EntityManager, r: IssueRequest, topics: TopicNames, privacy: CoordinatorPrivacy): Promise<void> {
   const traceHeaders = currentTraceHeaders();
+  const commandKey = r.kind === 'erasure' ? await privacy.commandKeys.current(manager, r.createdAt) : undefined;
   await manager.query(
     `INSERT INTO retention_requests (id, kind, status, dry_run, subject_type, subject_ref, subject_id, service_filter, policy_filter, as_of, reason,
        requested_by, idempotency_key, trace_headers, created_at, due_at, hold_snapshot)
@@ -30,7 +34,7 @@ export async function issueRequest(manager: EntityManager, r: IssueRequest, topi
       r.dryRun,
       r.subjectType,
       r.subjectRef,
-      r.subjectId,
+      r.subjectId === null ? null : privacy.vault.seal('request', r.id, r.subjectId),
       r.serviceFilter,
       r.policyFilter,
       r.asOf,
@@ -47,7 +51,7 @@ export async function issueRequest(manager: EntityManager, r: IssueRequest, topi
     `INSERT INTO request_targets (request_id, service, status, last_sent_at, next_attempt_at) SELECT $1, unnest($2::text[]), 'pending', $3, $4`,
     [r.id, r.targets, r.createdAt, r.firstRetryAt],
   );
-  const { commandId, message } = buildCommand({ ...r, traceHeaders }, r.targets, 1, topics, r.createdAt);
+  const { commandId, message } = buildCommand({ ...r, traceHeaders }, r.targets, 1, topics, r.createdAt, commandKey);
   await enqueueOutbox(manager, [message]);
   await appendLedger(
     manager,
@@ -66,7 +70,7 @@ export async function issueRequest(manager: EntityManager, r: IssueRequest, topi
           targets: r.targets,
           dueAt: r.dueAt.toISOString(),
           requestedBy: r.requestedBy,
-          reason: r.reason,
+          reasonRef: r.reason === null ? null : privacy.reasonRef(r.reason),
           holds: r.holds.map((h) => h.holdId),
         },
       },

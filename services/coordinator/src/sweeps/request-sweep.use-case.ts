@@ -93,6 +93,7 @@ export function requestSweepUseCase(deps: RequestDeps & { sweepDeadlineHours: nu
         firstRetryAt: new Date(createdAt.getTime() + deps.retryBaseSeconds * 1000),
       },
       deps.topics,
+      deps.privacy,
     );
     return id;
   }
