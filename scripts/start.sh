@@ -99,8 +99,14 @@ done
 port=$FIRST_SERVICE_PORT
 for s in "${SERVICES[@]}"; do wait_ready "$s" "$port"; port=$((port + 1)); done
 
+# The coordinator's migrations run as the stack's owner role, the coordinator as a role that may
+# only append to and read the ledger (made by up.sh; an external DATABASE_URL: one role, and a warning).
+coordinator_db=(DATABASE_URL="$(db_url coordinator)")
+if [ -n "${DATABASE_COORDINATOR_URL:-}" ]; then
+  coordinator_db=(DATABASE_MIGRATIONS_URL="$(db_url coordinator)" DATABASE_URL="$(base_url=$DATABASE_COORDINATOR_URL db_url coordinator)")
+fi
 start coordinator "$API_PORT" services/coordinator/src/main.ts \
-  DATABASE_URL="$(db_url coordinator)" DATABASE_AUTO_CREATE=true \
+  "${coordinator_db[@]}" DATABASE_AUTO_CREATE=true \
   RETENTION_API_TOKENS="admin:$ADMIN_TOKEN,requester:$REQUESTER_TOKEN,auditor:$AUDITOR_TOKEN" \
   RETENTION_SUBJECT_HMAC_KEY="local-demo-hmac-key-change-me" \
   RETENTION_SIGNING_KEY_FILE="$KEYS_DIR/coordinator.key" RETENTION_SIGNING_KEY_ID=coordinator-local-1 \

@@ -521,6 +521,9 @@ ensure_pg_role() {
 SELECT 'CREATE ROLE retention' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'retention') \gexec
 ALTER ROLE retention WITH LOGIN CREATEDB PASSWORD 'retention';
 SELECT 'CREATE DATABASE retention OWNER retention' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'retention') \gexec
+-- The coordinator's runtime role: may log in, nothing more; the owner grants it INSERT and SELECT on the ledger.
+SELECT 'CREATE ROLE retention_coordinator' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'retention_coordinator') \gexec
+ALTER ROLE retention_coordinator WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'retention_coordinator';
 SQL
   # The path the services take: TCP on 127.0.0.1 with the password.
   PGPASSWORD=retention PGCONNECT_TIMEOUT=10 "$PG_BIN/psql" -X -q -w -h 127.0.0.1 -p "$RETENTION_PG_PORT" \
@@ -568,6 +571,8 @@ database_url="${DATABASE_URL:-postgres://retention:retention@127.0.0.1:$RETENTIO
 {
   printf 'KAFKA_BROKERS=%s\n' "$(quote_env_value "$brokers")"
   [ -n "$no_pg" ] || printf 'DATABASE_URL=%s\n' "$(quote_env_value "$database_url")"
+  # The coordinator runs as this role (its migrations as DATABASE_URL's): it can only append to the ledger.
+  [ -n "$use_pg" ] && printf 'DATABASE_COORDINATOR_URL=%s\n' "postgres://retention_coordinator:retention_coordinator@127.0.0.1:$RETENTION_PG_PORT/retention"
   # What a client of the secured broker needs besides its own name: the mechanism, and where the
   # password of each principal is (<dir>/<principal>.password); see README.md.
   if [ -n "$use_kafka" ] && [ "$RETENTION_KAFKA_SECURITY" = sasl ]; then

@@ -3,6 +3,7 @@ import { type RunningCoordinator, startCoordinator, CoordinatorEnv } from '@rete
 import { loadConfig } from '@retention/config';
 import { createTestLogger, testStack, waitFor } from '@retention/testing';
 import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishRegistration } from './registry-helpers';
 import { type Platform, startPlatform, TOKENS } from './support';
@@ -306,12 +307,25 @@ describe('coordinator and completion ledger', () => {
     expect(ok.body).toMatchObject({ ok: true });
     expect(ok.body.entries).toBeGreaterThan(10);
     const db = platform.coordinator.dataSource;
-    await expect(db.query(`UPDATE ledger_entries SET body = '{}' WHERE seq = 5`)).rejects.toThrow(/append-only/);
-    await db.transaction(async (m) => {
-      await m.query(`SET LOCAL retention.ledger_maintenance = 'on'`);
-      await m.query(`UPDATE ledger_entries SET body = jsonb_set(body, '{targets}', '[]') WHERE seq = 5`);
+    // The coordinator's own role cannot (test/e2e/ledger-proof.e2e.ts tries every way); a superuser can.
+    await expect(db.query(`UPDATE ledger_entries SET body = '{}' WHERE seq = 5`)).rejects.toThrow(/permission denied/);
+    const url = new URL(testStack().superuserUrl);
+    url.pathname = new URL((db.options as { url: string }).url).pathname;
+    const superuser = new pg.Client({ connectionString: url.toString() });
+    await superuser.connect();
+    try {
+      await superuser.query('BEGIN');
+      await superuser.query('SET LOCAL session_replication_role = replica');
+      await superuser.query(`UPDATE ledger_entries SET body = jsonb_set(body, '{targets}', '[]') WHERE seq = 5`);
+      await superuser.query('COMMIT');
+    } finally {
+      await superuser.end();
+    }
+    const broken = await platform.api('GET', '/v1/ledger/verify?full=true', { token: TOKENS.auditor });
+    expect(broken.body).toMatchObject({
+      ok: false,
+      problems: [{ kind: 'changed', seq: 5, message: "entry 5's content does not match its hash" }],
+      firstBrokenEntry: { seq: 5, reason: "entry 5's content does not match its hash" },
     });
-    const broken = await platform.api('GET', '/v1/ledger/verify', { token: TOKENS.auditor });
-    expect(broken.body).toEqual({ ok: false, entries: 4, firstBrokenEntry: { seq: 5, reason: 'content does not match its hash' } });
   });
 });
