@@ -34,6 +34,7 @@ export interface TopicSpec {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
 
 /**
  * How each topic is created. Command topics carry subject identifiers, so they keep a short
@@ -62,8 +63,19 @@ export const TopicSpecs: Readonly<Record<TopicKey, TopicSpec>> = {
   // Keyed by UTC day: compaction keeps each day's last checkpoint for ever (a day's segment rolls, so
   // compaction runs), and every checkpoint of the current day.
   checkpoints: { partitions: 1, config: { 'cleanup.policy': 'compact', 'segment.ms': String(DAY_MS), 'min.compaction.lag.ms': String(DAY_MS) } },
-  // Command keys (wrapped), re-published by the coordinator every rotation while they live: a
-  // starting service finds every live key in the last two days, and a wrapped key is gone from the
-  // topic at most 2 days + 1 hour after it was last published, i.e. after the key's destruction.
-  keys: { partitions: 1, config: { 'cleanup.policy': 'delete', 'retention.ms': String(2 * DAY_MS), 'segment.ms': String(60 * 60 * 1000) } },
+  // Command keys (wrapped), re-published by the coordinator every rotation while they live, so a
+  // starting service finds every live key within the retention. A destroyed key's tombstone has
+  // compaction remove its wrapped copies within about two hours (hourly segments, compaction lag at
+  // most an hour); the tombstone itself goes an hour later.
+  keys: {
+    partitions: 1,
+    config: {
+      'cleanup.policy': 'compact,delete',
+      'retention.ms': String(2 * DAY_MS),
+      'segment.ms': String(HOUR_MS),
+      'min.compaction.lag.ms': '0',
+      'max.compaction.lag.ms': String(HOUR_MS),
+      'delete.retention.ms': String(HOUR_MS),
+    },
+  },
 };
