@@ -13,7 +13,8 @@ import { type Platform, startPlatform, TOKENS } from './support';
 describe('safe onboarding of policies', () => {
   let platform: Platform;
   // Registered at 03:30 UTC: the 03:00 slot lies within the misfire grace but before the policy existed.
-  let clock = new Date('2026-12-02T03:30:00.000Z');
+  // In the past: services refuse a sweep whose asOf lies ahead of their own clock.
+  let clock = new Date('2026-11-01T03:30:00.000Z');
   const now = () => new Date(clock);
 
   beforeAll(async () => {
@@ -44,7 +45,7 @@ describe('safe onboarding of policies', () => {
       .policies.find((p: { name: string }) => p.name === 'session_logs');
 
   it('a new policy is not enabled, and the scheduler does not reach back before it was registered', async () => {
-    expect(await policy()).toMatchObject({ enabled: false, enabledBy: null, firstSeenAt: '2026-12-02T03:30:00.000Z' });
+    expect(await policy()).toMatchObject({ enabled: false, enabledBy: null, firstSeenAt: '2026-11-01T03:30:00.000Z' });
     expect(await platform.coordinator.maintain()).toBe(true);
     expect(await sweeps()).toEqual([]);
   });
@@ -59,9 +60,12 @@ describe('safe onboarding of policies', () => {
       const { body } = await platform.api('GET', `/v1/sweeps/${dry.body.id}`);
       return body.status === 'completed' ? body : undefined;
     });
-    expect(counted.targets[0].tables[0]).toMatchObject({ policy: 'session_logs', matched: 1, deleted: 0 });
+    // A dry run counts what a real run would delete, and deletes nothing.
+    expect(counted).toMatchObject({ dryRun: true });
+    expect(counted.targets[0].tables[0]).toMatchObject({ policy: 'session_logs', matched: 1, deleted: 1 });
+    expect(await sessionRows()).toBe(2);
 
-    clock = new Date('2026-12-03T03:00:30.000Z');
+    clock = new Date('2026-11-02T03:00:30.000Z');
     await platform.coordinator.maintain();
     const scheduled = (await sweeps()).filter((s) => s.id !== dry.body.id);
     expect(scheduled).toHaveLength(1);
