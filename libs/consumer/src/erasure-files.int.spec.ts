@@ -94,7 +94,7 @@ describe('erasure files before the ack', () => {
       deleteRequestFiles: deleteFiles,
       retry: { attempts: 3, maxMs: 60_000, backoffMs: 10 },
     });
-  const erasure = (user: string, requestId = randomUUID()): Command => ({
+  const erasure = (user: string, requestId: string = randomUUID()): Extract<Command, { kind: 'erasure' }> => ({
     kind: 'erasure',
     commandId: randomUUID(),
     data: {
