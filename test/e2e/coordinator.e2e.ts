@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { sessionsService } from '@retention/service-sessions';
 import { type RunningCoordinator, startCoordinator, CoordinatorEnv } from '@retention/service-coordinator';
 import { loadConfig } from '@retention/config';
@@ -215,8 +216,20 @@ describe('coordinator and completion ledger', () => {
     const page2 = (await platform.api('GET', `/v1/erasure-requests?from=2026-08-01T00:00:00Z&limit=2&cursor=${page1.nextCursor}`, { token: TOKENS.auditor }))
       .body;
     expect(page2).toEqual({ items: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
-    const wes = (await platform.api('GET', '/v1/erasure-requests?subjectType=user&subjectId=wes&from=2026-08-01T00:00:00Z', { token: TOKENS.auditor })).body;
+    // A subject by the id in a POST body, or by its keyed hash in the URL; never by its id in a URL.
+    const wes = (
+      await platform.api('POST', '/v1/erasure-requests/search', {
+        token: TOKENS.auditor,
+        body: { subject: { type: 'user', id: 'wes' }, from: '2026-08-01T00:00:00Z' },
+      })
+    ).body;
     expect(wes.items.map((r: any) => r.id).sort()).toEqual([ids[0], ids[2]].sort());
+    // The coordinator's RETENTION_SUBJECT_HMAC_KEY in support.ts (receipts and reports show this value).
+    const wesRef = createHmac('sha256', 'test-hmac-key-0123456789').update('user\u0000wes').digest('hex');
+    const byRef = (await platform.api('GET', `/v1/erasure-requests?subjectRef=${wesRef}&from=2026-08-01T00:00:00Z`, { token: TOKENS.auditor })).body;
+    expect(byRef.items.map((r: any) => r.id).sort()).toEqual([ids[0], ids[2]].sort());
+    const inUrl = await platform.api('GET', '/v1/erasure-requests?subjectType=user&subjectId=wes', { token: TOKENS.auditor });
+    expect(inUrl.status).toBe(400);
     const bad = await platform.api('GET', '/v1/erasure-requests?limit=0&status=done', { token: TOKENS.auditor });
     expect(bad.status).toBe(400);
     expect(bad.body.error.issues.map((i: any) => i.path).sort()).toEqual(['limit', 'status']);

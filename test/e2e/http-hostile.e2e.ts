@@ -87,10 +87,10 @@ describe('hostile HTTP input', () => {
       expectError(response, 400, 'validation_failed');
       expect(response.body.error.issues).toEqual([{ path: field, message: expect.stringContaining('U+0000') }]);
     }
-    const query = await platform.api('GET', '/v1/erasure-requests?subjectType=user&subjectId=a%00b', { token: TOKENS.auditor });
+    const query = await platform.api('POST', '/v1/erasure-requests/search', { token: TOKENS.auditor, body: { subject: { type: 'user', id: 'a\u0000b' } } });
     expectError(query, 400, 'validation_failed');
-    expect(query.body.error.issues).toEqual([{ path: 'subjectId', message: expect.stringContaining('U+0000') }]);
-    const holds = await platform.api('GET', '/v1/legal-holds?subjectType=user&subjectId=%00', { token: TOKENS.auditor });
+    expect(query.body.error.issues).toEqual([{ path: 'subject.id', message: expect.stringContaining('U+0000') }]);
+    const holds = await platform.api('POST', '/v1/legal-holds/search', { token: TOKENS.auditor, body: { subject: { type: 'user', id: '\u0000' } } });
     expectError(holds, 400, 'validation_failed');
   });
 

@@ -43,6 +43,14 @@ describe('retention CLI', () => {
     });
   });
 
+  it("looks a subject's requests up with the id in a POST body, never in the URL", async () => {
+    const client = fakeClient([{ method: 'POST', path: '/v1/erasure-requests/search', reply: { items: [], nextCursor: null } }]);
+    const result = await run(['list', '--subject', 'user:jane@example.com', '--status', 'failed'], client);
+    expect(result.code).toBe(0);
+    expect(client.calls[0]!.path).not.toContain('jane');
+    expect(client.calls[0]).toMatchObject({ body: { subject: { type: 'user', id: 'jane@example.com' }, status: 'failed', limit: 50 } });
+  });
+
   it('approves and retires services', async () => {
     const client = fakeClient([
       { method: 'POST', path: '/v1/services/legacy-crm/approve', reply: { service: 'legacy-crm', status: 'active' } },

@@ -207,13 +207,13 @@ export function createLegalHoldsService(deps: {
     return toView(row, now());
   }
 
-  async function list(filter: { active?: boolean; subject?: Subject }): Promise<HoldView[]> {
+  async function list(filter: { active?: boolean; subjectRef?: string }): Promise<HoldView[]> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.active === true) where.push(ACTIVE);
     if (filter.active === false) where.push(`NOT (${ACTIVE})`);
-    if (filter.subject) {
-      params.push(subjectRef(deps.hmacKey, filter.subject));
+    if (filter.subjectRef) {
+      params.push(filter.subjectRef);
       where.push(`subject_ref = $${params.length}`);
     }
     const rows = (await deps.dataSource.query(

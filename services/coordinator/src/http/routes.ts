@@ -1,4 +1,4 @@
-import { Identifier, PolicyName, ServiceName, Subject, SubjectType, ValidationError } from '@retention/contracts';
+import { Identifier, PolicyName, ServiceName, Subject, ValidationError } from '@retention/contracts';
 import { z } from 'zod';
 import type { createLegalHoldsService } from '../holds/legal-holds.service';
 import { appendLedger } from '../ledger/ledger.repository';
@@ -47,18 +47,19 @@ const Cursor = z.string().transform((s, ctx) => {
 const Limit = z.coerce.number().int().min(1).max(500).default(50);
 const Status = z.enum(['pending', 'completed', 'failed', 'held', 'overdue']);
 
-const ListQuery = z
-  .object({
-    status: Status.optional(),
-    from: Instant.optional(),
-    to: Instant.optional(),
-    subjectType: SubjectType.optional(),
-    subjectId: z.string().min(1).max(256).optional(),
-    limit: Limit,
-    cursor: Cursor.optional(),
-  })
-  .strict()
-  .refine((q) => !q.subjectId === !q.subjectType, { message: 'subjectType and subjectId go together', path: ['subjectId'] });
+/** A subject's keyed hash, as requests, holds and receipts show it: a URL may carry this, never the id. */
+const SubjectRefParam = z.string().regex(/^[0-9a-f]{64}$/, "must be the subject's keyed hash (subjectRef: 64 hex digits)");
+const listFilters = {
+  status: Status.optional(),
+  from: Instant.optional(),
+  to: Instant.optional(),
+  limit: Limit,
+  cursor: Cursor.optional(),
+};
+// A subject id never travels in a URL (proxies and access logs keep URLs): GET lists take its
+// keyed hash, and POST .../search takes the subject in the body.
+const ListQuery = z.object({ ...listFilters, subjectRef: SubjectRefParam.optional() }).strict();
+const SearchBody = z.object({ ...listFilters, subject: HttpSubject }).strict();
 
 const HoldBody = z
   .object({
@@ -87,19 +88,11 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
   const list =
     (kind: 'erasure' | 'sweep') =>
     async ({ query }: { query: z.output<typeof ListQuery> }) =>
-      listRequests(
-        deps.dataSource,
-        {
-          kind,
-          status: query.status,
-          from: query.from,
-          to: query.to,
-          limit: query.limit,
-          cursor: query.cursor,
-          subjectRef: query.subjectType && query.subjectId ? subjectRef(deps.hmacKey, { type: query.subjectType, id: query.subjectId }) : undefined,
-        },
-        now(),
-      );
+      listRequests(deps.dataSource, { kind, ...query }, now());
+  const search = async ({ body }: { body: z.output<typeof SearchBody> }) => {
+    const { subject, ...filters } = body;
+    return listRequests(deps.dataSource, { kind: 'erasure', ...filters, subjectRef: subjectRef(deps.hmacKey, subject) }, now());
+  };
 
   return [
     defineRoute({
@@ -153,11 +146,20 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
     defineRoute({
       method: 'GET',
       url: '/v1/erasure-requests',
-      summary: 'Erasure requests, newest first, paged (cursor), filtered by status, creation window and subject (matched by its keyed hash).',
+      summary: "Erasure requests, newest first, paged (cursor), filtered by status, creation window and a subject's keyed hash (subjectRef).",
       roles: ['auditor', 'admin'],
       query: ListQuery,
       responses: { 200: '{items, nextCursor}', 400: 'Invalid query' },
       handler: list('erasure'),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/erasure-requests/search',
+      summary: "One subject's erasure requests: the subject in the body (never in a URL), with the list's filters; matched by its keyed hash.",
+      roles: ['auditor', 'admin'],
+      body: SearchBody,
+      responses: { 200: '{items, nextCursor}', 400: 'Invalid search' },
+      handler: search,
     }),
     defineRoute({
       method: 'POST',
@@ -225,7 +227,7 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
     defineRoute({
       method: 'GET',
       url: '/v1/legal-holds',
-      summary: "Legal holds (subjects shown as their keyed hash), optionally only active or released ones, or one subject's.",
+      summary: "Legal holds (subjects shown as their keyed hash), optionally only active or released ones, or one subject's by its keyed hash (subjectRef).",
       roles: ['auditor', 'admin'],
       query: z
         .object({
@@ -233,18 +235,20 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
             .enum(['true', 'false'])
             .transform((v) => v === 'true')
             .optional(),
-          subjectType: SubjectType.optional(),
-          subjectId: z.string().min(1).max(256).optional(),
+          subjectRef: SubjectRefParam.optional(),
         })
-        .strict()
-        .refine((q) => !q.subjectId === !q.subjectType, { message: 'subjectType and subjectId go together', path: ['subjectId'] }),
+        .strict(),
       responses: { 200: '{items}' },
-      handler: async ({ query }) => ({
-        items: await deps.holds.list({
-          active: query.active,
-          subject: query.subjectType && query.subjectId ? { type: query.subjectType, id: query.subjectId } : undefined,
-        }),
-      }),
+      handler: async ({ query }) => ({ items: await deps.holds.list({ active: query.active, subjectRef: query.subjectRef }) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/legal-holds/search',
+      summary: "One subject's legal holds: the subject in the body (never in a URL), optionally only active or released ones.",
+      roles: ['auditor', 'admin'],
+      body: z.object({ subject: HttpSubject, active: z.boolean().optional() }).strict(),
+      responses: { 200: '{items}', 400: 'Invalid search' },
+      handler: async ({ body }) => ({ items: await deps.holds.list({ active: body.active, subjectRef: subjectRef(deps.hmacKey, body.subject) }) }),
     }),
     defineRoute({
       method: 'DELETE',

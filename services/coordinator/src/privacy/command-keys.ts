@@ -15,6 +15,11 @@ export interface CommandKeyOptions {
   rotationMs: number;
   /** A key is destroyed this long after it was drawn (rotation + command topic retention + margin). */
   lifetimeMs: number;
+  /**
+   * The wall clock. Keys live by the time Kafka's retention runs on and services check `destroyAt`
+   * against, never by a caller's business clock (the coordinator's injected `now`).
+   */
+  clock?: () => Date;
 }
 
 interface KeyRow {
@@ -41,7 +46,11 @@ export function createCommandKeys(options: CommandKeyOptions) {
     return { topic: options.topics.keys, key: row.key_id, value };
   }
 
-  async function current(manager: EntityManager, now: Date): Promise<CommandKeyHandle> {
+  const clock = options.clock ?? (() => new Date());
+
+  /** The key to seal with now (`_at`, the caller's business time, is not used: see `clock`). */
+  async function current(manager: EntityManager, _at?: Date): Promise<CommandKeyHandle> {
+    const now = clock();
     const fresh = `SELECT key_id, wrapped, created_at, destroy_at FROM command_keys WHERE created_at > $1 AND destroy_at > $2 ORDER BY created_at DESC LIMIT 1`;
     const since = new Date(now.getTime() - options.rotationMs);
     let [row] = (await manager.query(fresh, [since, now])) as KeyRow[];
@@ -76,7 +85,8 @@ export function createCommandKeys(options: CommandKeyOptions) {
    * live ones not published for a rotation period, so the keys topic's short retention always holds
    * every live key. Returns what it did.
    */
-  async function maintain(dataSource: DataSource, now: Date): Promise<{ destroyed: string[]; republished: number }> {
+  async function maintain(dataSource: DataSource): Promise<{ destroyed: string[]; republished: number }> {
+    const now = clock();
     return dataSource.transaction(async (manager) => {
       const [gone] = (await manager.query(`DELETE FROM command_keys WHERE destroy_at <= $1 RETURNING key_id`, [now])) as [Array<{ key_id: string }>, number];
       const destroyed = (gone ?? []).map((r) => r.key_id);

@@ -26,10 +26,10 @@ export interface PrivacyTick {
  *   too, and a new request is needed to erase that subject.
  */
 export async function runPrivacyMaintenance(dataSource: DataSource, privacy: CoordinatorPrivacy, now: Date): Promise<PrivacyTick> {
-  const keys = await privacy.commandKeys.maintain(dataSource, now);
+  const keys = await privacy.commandKeys.maintain(dataSource);
   return dataSource.transaction(async (manager) => {
     const entries: LedgerEntryInput[] = [];
-    const key = await privacy.commandKeys.current(manager, now);
+    const key = await privacy.commandKeys.current(manager);
 
     const stale = (await manager.query(
       `SELECT id, scope, subject_type, subject_id, service, policy, table_name, record_key, reason, placed_by, placed_at, expires_at FROM legal_holds
