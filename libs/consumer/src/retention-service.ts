@@ -5,6 +5,7 @@ import {
   keyLookup,
   publicKeyOf,
   serviceCommandGroup,
+  ServiceTopicKeys,
   topicNames,
   verifyMessage,
   errorSummary,
@@ -138,7 +139,8 @@ export async function startRetentionService(
       logger,
       security: kafkaSecurityFromConfig(config),
     });
-    await ensureTopics(kafka, topics);
+    // Not the ledger's checkpoint topic: a service may not even describe it on a secured cluster.
+    await ensureTopics(kafka, topics, ServiceTopicKeys);
     // Everything this service publishes (acks, its registration, dead letters) carries its signature;
     // commands and holds are applied only when the coordinator's key signed them.
     const signer = signingKeyOf(config);
