@@ -1,9 +1,12 @@
 import { context, propagation, type Context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
 export interface TelemetryOptions {
   service: string;
@@ -18,24 +21,50 @@ export interface Telemetry {
   shutdown(): Promise<void>;
 }
 
+let instrumented = false;
+
 /**
- * Starts the OpenTelemetry SDK. W3C trace context is always propagated through Kafka headers by
- * libs/kafka, even when no exporter is configured, so traces stay joined across services.
+ * pg and kafkajs spans. Idempotent (several processes share one Node process in tests).
+ * pg: TypeORM loads `pg` with require() when it first connects, which require-in-the-middle sees, so
+ * this works when called before the first connection. kafkajs is imported as ESM, which only an
+ * import hook sees: its spans appear when the process was started with
+ * `--import @retention/observability/instrument` (see the README), and are absent otherwise.
+ */
+export function registerTracingInstrumentations(): void {
+  if (instrumented) return;
+  instrumented = true;
+  registerInstrumentations({
+    instrumentations: [
+      // No statement text in spans: parameters are never recorded, but a literal in SQL could be personal data.
+      new PgInstrumentation({ enhancedDatabaseReporting: false, requireParentSpan: true }),
+      new KafkaJsInstrumentation(),
+    ],
+  });
+}
+
+/**
+ * Starts tracing. A tracer provider is always registered, with or without an exporter, so that spans
+ * have real trace ids and W3C trace context (`traceparent`) reaches Kafka headers and continues a
+ * caller's trace; without an exporter the spans simply go nowhere. A provider registered before
+ * (tests register one with an in-memory exporter) is kept.
  */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  registerTracingInstrumentations();
   const exporter =
     options.exporter ?? (options.otlpEndpoint ? new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }) : undefined);
-  if (!exporter) return { shutdown: async () => {} };
-  const sdk = new NodeSDK({
+  const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.service, 'service.version': options.version ?? '0.0.0' }),
-    spanProcessors: [new BatchSpanProcessor(exporter)],
-    instrumentations: [],
+    spanProcessors: exporter ? [new BatchSpanProcessor(exporter)] : [],
   });
-  sdk.start();
-  return { shutdown: () => sdk.shutdown() };
+  // The API refuses a second global provider (and says so only to a diag logger): the first one
+  // registered in the process wins. If ours would be the first, register it with its context manager.
+  if (trace.setGlobalTracerProvider(provider)) {
+    trace.disable();
+    provider.register();
+  }
+  return { shutdown: () => provider.shutdown() };
 }
-
 export const tracer = (): ReturnType<typeof trace.getTracer> => trace.getTracer('retention-platform');
 
 /** Runs `work` in a span; records an exception and error status when it throws. */

@@ -1,5 +1,5 @@
 import { toIssues, ValidationError } from '@retention/contracts';
-import { inSpan, SpanKind } from '@retention/observability';
+import { contextFromHeaders, inSpan, SpanKind } from '@retention/observability';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Role } from '../config';
@@ -68,7 +68,12 @@ export function registerRoutes(
       handler: (request, reply) =>
         inSpan(
           `${route.method} ${route.url}`,
-          { kind: SpanKind.SERVER, attributes: { 'http.request.method': route.method, 'http.route': route.url } },
+          {
+            kind: SpanKind.SERVER,
+            attributes: { 'http.request.method': route.method, 'http.route': route.url },
+            // A caller's W3C trace context (traceparent) is continued: its trace id reaches the commands.
+            parent: contextFromHeaders({ traceparent: headerValue(request.headers.traceparent), tracestate: headerValue(request.headers.tracestate) }),
+          },
           async () => {
             const principal = principals.get(request);
             if (!principal) throw new TypeError(`no principal for ${route.method} ${route.url}: onRequest did not run`);
@@ -198,4 +203,9 @@ export function collectRoutes(app: FastifyInstance): readonly ServedRoute[] {
     for (const method of [options.method].flat()) served.push({ method, url: options.url.replace(/:(\w+)/g, '{$1}') });
   });
   return served;
+}
+
+/** One header value (a repeated header is not a valid trace context: its first value is used). */
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
