@@ -43,8 +43,10 @@ export function createRetentionMetrics(registry: Registry): RetentionMetrics {
   });
   return {
     recordBatch(policy, action, affected, heldCount) {
-      if (affected > 0) processed.inc({ policy, action }, affected);
-      if (heldCount > 0) held.inc({ policy }, heldCount);
+      // Incremented by 0 as well: a labelled counter is exported only once it has a series, and
+      // a policy that never met a hold would otherwise have no held series (an empty panel).
+      processed.inc({ policy, action }, affected);
+      held.inc({ policy }, heldCount);
     },
     observeRun(policy, seconds) {
       duration.observe({ policy }, seconds);

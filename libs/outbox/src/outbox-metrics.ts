@@ -9,26 +9,58 @@ export interface OutboxRelayMetrics {
 
 /**
  * The relay's metrics, registered by every process that runs one (the coordinator and each SDK
- * service): `retention_outbox_parked` (computed at scrape time from the partial index on parked
- * rows) and `retention_outbox_publish_failures_total{code}`. Codes are Kafka protocol error types,
+ * service): `retention_outbox_parked`, `retention_outbox_pending` and `retention_outbox_oldest_seconds`
+ * (one query at scrape time) and `retention_outbox_publish_failures_total{code}`. Codes are Kafka protocol error types,
  * kafkajs error classes or errno codes: a bounded set, never message text.
  */
 export function registerOutboxRelayMetrics(registry: Registry, deps: { dataSource: DataSource; logger: Logger }): OutboxRelayMetrics {
   // Registered once per registry (a process may build its relay again, e.g. in tests).
   const existing = registry.getSingleMetric('retention_outbox_publish_failures_total') as Counter<'code'> | undefined;
   if (existing) return { publishFailed: (code) => existing.inc({ code }) };
-  const onError = (error: unknown): void => deps.logger.warn({ err: errorSummary(error) }, 'retention_outbox_parked not collected');
+  const onError = (error: unknown): void => deps.logger.warn({ err: errorSummary(error) }, 'retention_outbox gauges not collected');
+  // One query per scrape for the three gauges (each gauge's collect() awaits the same promise).
+  let pending: Promise<{ parked: number; unpublished: number; oldest: number } | undefined> | undefined;
+  const outbox = (): Promise<{ parked: number; unpublished: number; oldest: number } | undefined> => {
+    pending ??= boundedCollect(
+      () =>
+        deps.dataSource.query(
+          `SELECT (count(*) FILTER (WHERE parked_at IS NOT NULL))::int AS parked, (count(*) FILTER (WHERE parked_at IS NULL))::int AS unpublished,
+                  COALESCE(EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE parked_at IS NULL)), 0)::float AS oldest
+           FROM retention_outbox`,
+        ) as Promise<Array<{ parked: number; unpublished: number; oldest: number }>>,
+      2000,
+      onError,
+    )
+      .then((rows) => rows?.[0])
+      .finally(() => setImmediate(() => (pending = undefined)));
+    return pending;
+  };
   new Gauge({
     name: 'retention_outbox_parked',
     help: 'Outbox messages the relay gave up on after repeated publish failures (later messages with the same topic and key wait behind them)',
     registers: [registry],
     async collect() {
-      const rows = await boundedCollect(
-        () => deps.dataSource.query(`SELECT count(*)::int AS n FROM retention_outbox WHERE parked_at IS NOT NULL`) as Promise<Array<{ n: number }>>,
-        2000,
-        onError,
-      );
-      if (rows?.[0]) this.set(rows[0].n);
+      const row = await outbox();
+      if (row) this.set(row.parked);
+    },
+  });
+  // In every process (the coordinator's commands and holds, each service's acks): RetentionOutboxStuck.
+  new Gauge({
+    name: 'retention_outbox_pending',
+    help: 'Messages written to the outbox but not yet published to Kafka (parked messages excluded)',
+    registers: [registry],
+    async collect() {
+      const row = await outbox();
+      if (row) this.set(row.unpublished);
+    },
+  });
+  new Gauge({
+    name: 'retention_outbox_oldest_seconds',
+    help: 'Age of the oldest unpublished outbox message that is not parked (0 when none)',
+    registers: [registry],
+    async collect() {
+      const row = await outbox();
+      if (row) this.set(row.oldest);
     },
   });
   const failures = new Counter({

@@ -130,9 +130,15 @@ describe('outbox relay on PostgreSQL and Kafka', () => {
     expect(await queued()).toBe(3);
     expect(await ds.query('SELECT attempts, parked_at FROM retention_outbox ORDER BY id')).toEqual(Array(3).fill({ attempts: 0, parked_at: null }));
     expect(await metric('retention_outbox_publish_failures_total', { code: 'ECONNREFUSED' })).toBe(6);
+    // The stuck-outbox gauges (RetentionOutboxStuck), in every process that runs a relay.
+    await ds.query(`UPDATE retention_outbox SET created_at = now() - interval '10 minutes'`);
+    expect(await metric('retention_outbox_pending')).toBe(3);
+    expect(await metric('retention_outbox_oldest_seconds')).toBeGreaterThanOrEqual(600);
     failing = false;
     expect(await relay(2).relayOnce()).toBe(2);
     expect(await relay(2).relayOnce()).toBe(1);
+    expect(await metric('retention_outbox_pending')).toBe(0);
+    expect(await metric('retention_outbox_oldest_seconds')).toBe(0);
     expect(sent.map((m) => m.key)).toEqual(['k0', 'k1', 'k2']);
     expect(await queued()).toBe(0);
   });

@@ -75,28 +75,7 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
     },
   });
 
-  // Parked messages are counted by retention_outbox_parked (and alerted on by RetentionOutboxParked).
-  const outbox = (): Promise<Array<{ n: number; oldest: number }> | undefined> =>
-    query(`SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float AS oldest FROM retention_outbox WHERE parked_at IS NULL`);
-  new Gauge({
-    name: 'retention_outbox_pending',
-    help: 'Commands and holds written but not yet published to Kafka (parked messages excluded)',
-    registers: [registry],
-    async collect() {
-      const [row] = (await outbox()) ?? [];
-      if (row) this.set(row.n);
-    },
-  });
-  new Gauge({
-    name: 'retention_outbox_oldest_seconds',
-    help: 'Age of the oldest unpublished outbox message that is not parked (0 when none)',
-    registers: [registry],
-    async collect() {
-      const [row] = (await outbox()) ?? [];
-      if (row) this.set(row.oldest);
-    },
-  });
-
+  // retention_outbox_pending / _oldest_seconds / _parked: libs/outbox registers them in every process with a relay.
   return {
     acksTotal: new Counter({
       name: 'retention_acks_total',
