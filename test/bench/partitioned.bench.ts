@@ -243,6 +243,9 @@ export async function runPartitionedBenchmark(stack: Stack, dbs: BenchDatabases)
       seconds: platS,
       partitionDropMs: dropMs,
       batchesAfterDrops: plats[0] ? plats[0].batchMs.length - plats[0].dropped : 0,
+      dropsTotalSeconds: spread(plats.map((r) => r.batchMs.slice(0, r.dropped).reduce((a, b) => a + b, 0) / 1000)),
+      afterDropsSeconds: spread(plats.map((r) => r.batchMs.slice(r.dropped).reduce((a, b) => a + b, 0) / 1000)),
+      afterDropsBatchMs: plats[0] ? plats[0].batchMs.slice(plats[0].dropped).map((ms) => round(ms, 1)) : [],
     };
     result.baseline = {
       path: `client loop of autocommit WITH batch AS (SELECT id … WHERE created_at < $1 LIMIT ${sizes.batch}) DELETE … USING batch on an unpartitioned copy (same rows, same indexes)`,
