@@ -6,11 +6,13 @@ import {
   type Checkpoint,
   checkpointSignatureFailure,
   decodeEvent,
+  encodeEvent,
   EventTypes,
   keyLookup,
   ledgerLeafHash,
   MerkleTree,
   parsePublicKey,
+  signCheckpoint,
   verifyMessage,
   verifyReceipt,
 } from '@retention/contracts';
@@ -19,7 +21,7 @@ import { sessionsService } from '@retention/service-sessions';
 import { createTestLogger, testStack } from '@retention/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForMessage } from './kafka-helpers';
+import { produceSigned, waitForMessage } from './kafka-helpers';
 import { type Platform, startPlatform, TOKENS } from './support';
 
 /**
@@ -325,6 +327,26 @@ describe('a ledger its writer cannot rewrite, with signed checkpoints and receip
     expect((await platform.api('GET', `/v1/erasure-requests/${requests[0]}/receipt`, auditor)).status).toBe(409);
     await restore(real);
     expect(await verify(true)).toMatchObject({ ok: true });
+  });
+
+  it('trusts only checkpoints the coordinator signed: forged ones on the topic are dead-lettered and change nothing', async () => {
+    const topic = `${platform.prefix}data.retention.ledger.checkpoints`;
+    const claim = { treeSize: 1_000_000, rootHash: '11'.repeat(32), lastEntryHash: '22'.repeat(32), timestamp: new Date().toISOString() };
+    const value = (c: Checkpoint) => encodeEvent(EventTypes.ledgerCheckpoint, c, { source: '/retention/coordinator' }).value;
+    const sessionsKey = platform.keys.service('sessions');
+    // Signed by another key than the coordinator's (in the headers and in the checkpoint).
+    const foreign = value(signCheckpoint(sessionsKey, claim));
+    // Sent as the coordinator (headers signed with its key), but the checkpoint's own signature is not its.
+    const relabelled = value({ ...signCheckpoint(sessionsKey, claim), keyId: platform.keys.coordinator.keyId });
+    await produceSigned(sessionsKey, topic, [{ key: 'forged', value: foreign }]);
+    await produceSigned(platform.keys.coordinator, topic, [{ key: 'forged', value: relabelled }]);
+    // Had either been believed, the ledger would be 'truncated' (a checkpoint of a million entries).
+    const result = await verify();
+    expect(result).toMatchObject({ ok: true, problems: [] });
+    expect(result.checkpoint.treeSize).toBeLessThan(1_000_000);
+    const text = await (await fetch(`${platform.coordinator.url}/metrics`)).text();
+    expect(text).toMatch(/retention_dead_letters_total\{consumer="coordinator.checkpoints",reason="unknown_signing_key"[^}]*\} 1/);
+    expect(text).toMatch(/retention_dead_letters_total\{consumer="coordinator.checkpoints",reason="signature_invalid"[^}]*\} 1/);
   });
 
   it('exposes the ledger proof metrics', async () => {

@@ -184,6 +184,13 @@ describe('the secured broker (SASL/SCRAM + ACLs)', () => {
     expect(await highWatermark(topics().holds)).toBe(before);
   });
 
+  it('refuses a ledger checkpoint produced by a service principal: only the coordinator writes them', async () => {
+    const before = await highWatermark(topics().checkpoints);
+    const error = await failureOf(produceRaw(topics().checkpoints, [{ key: '2026-01-01', value: '{}' }], secured.client('orders')));
+    expect(kafkaErrorType(error)).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await highWatermark(topics().checkpoints)).toBe(before);
+  });
+
   it('does not let a service principal read the acks topic, nor use another service’s consumer group', async () => {
     // A group the principal may use (its holds prefix), so that only the topic is refused.
     const acks = await consumeFailure(secured.client('orders'), topics().acks, `${secured.prefix}retention.orders.holds.e2e-probe`);
