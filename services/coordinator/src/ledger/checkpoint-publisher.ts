@@ -79,7 +79,7 @@ export function createCheckpointPublisher(deps: CheckpointPublisherDeps): { publ
     }
 
     let prev = base?.lastEntryHash ?? LEDGER_GENESIS_HASH;
-    for (let next = frontier.size + 1; next <= extent.maxSeq; ) {
+    for (let next = frontier.size + 1; next <= extent.maxSeq;) {
       const page = await readEntries(m, next, extent.maxSeq, pageSize);
       if (page.length === 0) throw new Refused('deleted', `entry ${next} is missing`, next);
       for (const e of page) {

@@ -58,7 +58,9 @@ export async function buildErasureReceipt(deps: ReceiptDeps, requestId: string):
     throw new ConflictError(`the erasure is ${request.status}, not completed: a receipt is issued once every target has finished`);
   }
 
-  const targetRows = (await db.query(`SELECT service, status, acked_at, ack FROM request_targets WHERE request_id = $1 ORDER BY service`, [requestId])) as Array<{
+  const targetRows = (await db.query(`SELECT service, status, acked_at, ack FROM request_targets WHERE request_id = $1 ORDER BY service`, [
+    requestId,
+  ])) as Array<{
     service: string;
     status: string;
     acked_at: Date | null;

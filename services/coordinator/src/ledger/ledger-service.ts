@@ -79,7 +79,10 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
       logger.error({ reason: outcome.reason, seq: outcome.seq, detail: outcome.message }, 'ledger checkpoint refused: the ledger does not check out');
     } else if (outcome.outcome === 'published') {
       const { treeSize, rootHash } = outcome.checkpoint;
-      logger.info({ treeSize, rootHash, added: outcome.entriesAdded, frontierRebuilt: outcome.frontierRebuilt, ms: Date.now() - started }, 'ledger checkpoint published');
+      logger.info(
+        { treeSize, rootHash, added: outcome.entriesAdded, frontierRebuilt: outcome.frontierRebuilt, ms: Date.now() - started },
+        'ledger checkpoint published',
+      );
     }
     return outcome;
   };

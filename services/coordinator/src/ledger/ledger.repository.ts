@@ -124,7 +124,16 @@ export async function readEntries(db: DataSource | EntityManager, from: number, 
   const rows = (await db.query(
     `SELECT seq, request_id, entry_type, service, body, created_at, prev_hash, hash FROM ledger_entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
     [from, to, limit],
-  )) as Array<{ seq: string; request_id: string | null; entry_type: string; service: string | null; body: unknown; created_at: Date; prev_hash: string; hash: string }>;
+  )) as Array<{
+    seq: string;
+    request_id: string | null;
+    entry_type: string;
+    service: string | null;
+    body: unknown;
+    created_at: Date;
+    prev_hash: string;
+    hash: string;
+  }>;
   return rows.map((r) => ({
     seq: Number(r.seq),
     requestId: r.request_id,

@@ -71,7 +71,9 @@ export async function verifyLedger(db: DataSource, anchors: readonly Checkpoint[
     }
   }
 
-  const result = options.full ? await fullPass(db, anchors, extent.maxSeq, pageSize, problems) : await incrementalPass(db, anchors, extent.maxSeq, pageSize, problems);
+  const result = options.full
+    ? await fullPass(db, anchors, extent.maxSeq, pageSize, problems)
+    : await incrementalPass(db, anchors, extent.maxSeq, pageSize, problems);
   const list = problems.list();
   const entryProblems = list.filter((p) => p.seq !== undefined && p.kind !== 'truncated' && p.kind !== 'rewritten');
   const first = entryProblems.sort((a, b) => a.seq! - b.seq!)[0];
