@@ -28,15 +28,21 @@ for key in $FILE_BACKED_KEYS; do
   unset "${key}_FILE"
 done
 
+# pg and kafkajs spans: the instrumentations' ESM loader hook must be registered before the
+# application's imports (libs/observability, "instrument").
+APP=${RETENTION_APP_DIR:-/app}
+preload=""
+[ -f "$APP/libs/observability/dist/instrument.js" ] && preload="--import=@retention/observability/instrument"
+
 process=${1:-coordinator}
 [ $# -gt 0 ] && shift
 case "$process" in
   coordinator | orders | sessions | analytics | support | ml-data)
-    exec node "/app/services/$process/dist/main.js" "$@" ;;
+    cd "$APP" && exec node $preload "$APP/services/$process/dist/main.js" "$@" ;;
   migrate)
-    exec node /app/deploy/docker/migrate.mjs "$@" ;;
+    cd "$APP" && exec node "$APP/deploy/docker/migrate.mjs" "$@" ;;
   topics)
-    exec node /app/deploy/docker/topics.mjs "$@" ;;
+    cd "$APP" && exec node "$APP/deploy/docker/topics.mjs" "$@" ;;
   *)
     echo "entrypoint: unknown process '$process' (coordinator, orders, sessions, analytics, support, ml-data, migrate, topics)" >&2
     exit 64 ;;

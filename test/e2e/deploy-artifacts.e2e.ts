@@ -5,7 +5,10 @@
  * disruption budgets) and each process's environment in them loaded through its own config schema;
  * the compose file parsed and every process's environment loaded the same way with the secrets
  * make-secrets.sh really makes; the Dockerfile's stages, user and healthcheck; the entrypoint's
- * secret-file handling and the healthcheck script run for real.
+ * secret-file handling and the healthcheck script run for real; and the image's start path run
+ * here on the compiled dist/ (what the image holds): the entrypoint's migrate and topics jobs and a
+ * service started with every secret from a file, against the real broker and database, its
+ * healthcheck passing and SIGTERM stopping it within the chart's grace period.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,8 +17,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaClientEnv, loadConfig } from '@retention/config';
+import { createTestDatabase, testStack, uniqueTopicPrefix, waitFor } from '@retention/testing';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { ServiceEnv } from '@retention/consumer';
-import { generateSigningKeyPair } from '@retention/contracts';
+import { generateSigningKeyPair, topicNames } from '@retention/contracts';
 import { CoordinatorEnv } from '@retention/service-coordinator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -484,4 +490,122 @@ describe('image deploy/docker', () => {
     }
     expect(await check()).toBe(1); // nothing listening
   });
+});
+
+describe("the image's start path, run here on the compiled dist/ (no container engine)", () => {
+  const stack = testStack();
+  const prefix = uniqueTopicPrefix();
+  const dir = join(work, 'run');
+  let database: { url: string; drop(): Promise<void> };
+  const admin = new Kafka({ brokers: stack.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+
+  beforeAll(async () => {
+    for (const p of ['orders', 'observability']) {
+      const main = join(ROOT, p === 'orders' ? 'services/orders/dist/main.js' : 'libs/observability/dist/instrument.js');
+      expect(existsSync(main), `${main} is missing: run npm run build (npm test does)`).toBe(true);
+    }
+    mkdirSync(dir);
+    database = await createTestDatabase(stack.databaseUrl, 'deploy_artifacts');
+    const coordinator = generateSigningKeyPair();
+    const files: Record<string, string> = {
+      'database-url': `${database.url}\n`,
+      'signing.key': `${pair.privateKey}\n`,
+      'coordinator-public-keys': `coordinator-1=${coordinator.publicKey}\n`,
+      'command-kek': `${'B'.repeat(43)}\n`,
+      'hash-key': 'hash-key-0123456789abcdef\n',
+    };
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+    await admin.connect();
+  }, 60_000);
+
+  afterAll(async () => {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+    await admin.disconnect();
+    await database?.drop();
+  });
+
+  const baseEnv = (): Record<string, string> => ({
+    PATH: process.env.PATH!,
+    RETENTION_APP_DIR: ROOT,
+    KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+    RETENTION_TOPIC_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+  });
+  const entrypoint = (args: string[], env: Record<string, string>) =>
+    spawnSync('sh', [join(DOCKER, 'entrypoint.sh'), ...args], { encoding: 'utf8', env: { ...baseEnv(), ...env }, timeout: 120_000 });
+
+  it('the topics job creates every topic, and the migrate job migrates the database from DATABASE_URL_FILE', async () => {
+    const topics = entrypoint(['topics'], { SETUP_SERVICES: 'orders' });
+    expect(topics.status, topics.stderr).toBe(0);
+    const created = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    expect(created.sort()).toEqual(Object.values(topicNames(prefix)).sort());
+
+    const migrate = entrypoint(['migrate', 'orders'], { DATABASE_URL_FILE: join(dir, 'database-url') });
+    expect(migrate.status, migrate.stderr).toBe(0);
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM typeorm_migrations');
+      expect(Number(rows[0]!.n)).toBeGreaterThan(3);
+    } finally {
+      await client.end();
+    }
+  }, 180_000);
+
+  it('a service starts with every secret from a file, passes the healthcheck, holds no *_FILE it was given in its environment, and stops on SIGTERM within the grace period', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const { spawn } = await import('node:child_process');
+    const child = spawn('sh', [join(DOCKER, 'entrypoint.sh'), 'orders'], {
+      env: {
+        ...baseEnv(),
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: String(port),
+        INSTANCE_ID: 'deploy-artifacts-1',
+        DATABASE_URL_FILE: join(dir, 'database-url'),
+        RETENTION_SIGNING_KEY_FILE: join(dir, 'signing.key'),
+        RETENTION_SIGNING_KEY_ID: 'orders-1',
+        RETENTION_COORDINATOR_PUBLIC_KEYS_FILE: join(dir, 'coordinator-public-keys'),
+        RETENTION_COMMAND_KEK_FILE: join(dir, 'command-kek'),
+        RETENTION_HASH_KEY_FILE: join(dir, 'hash-key'),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))));
+    try {
+      await waitFor(
+        'orders started through the entrypoint answers /readyz 200',
+        async () => {
+          if (child.exitCode !== null) throw new Error(`orders exited (${child.exitCode}): ${stderr.slice(-2000)}`);
+          const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+          return response?.status === 200 ? true : undefined;
+        },
+        { timeoutMs: 90_000 },
+      );
+      const health = spawnSync(process.execPath, [join(DOCKER, 'healthcheck.mjs')], { env: { HTTP_PORT: String(port) } });
+      expect(health.status).toBe(0);
+      // sh exec'd node: the child's pid is the service's. The entrypoint's keys came from their files.
+      const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+      const names = environ.map((e) => e.slice(0, e.indexOf('=')));
+      expect(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8')).toContain('services/orders/dist/main.js');
+      for (const key of ['DATABASE_URL', 'RETENTION_COMMAND_KEK', 'RETENTION_HASH_KEY', 'RETENTION_COORDINATOR_PUBLIC_KEYS']) {
+        expect(names).toContain(key);
+        expect(names).not.toContain(`${key}_FILE`);
+      }
+      expect(names).toContain('RETENTION_SIGNING_KEY_FILE'); // read by the process itself
+      const stopping = Date.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - stopping).toBeLessThan(40_000); // terminationGracePeriodSeconds of the chart
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 180_000);
 });
