@@ -21,8 +21,15 @@ const defined = new Set(
   ),
 );
 
+/** Tables the migrations create (`CREATE TABLE retention_...`): the runbooks name them too. */
+const tables = new Set(
+  [...sources(join(root, 'libs')), ...sources(join(root, 'services'))].flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(retention_[a-z_]+)/g)].map((m) => m[1]!),
+  ),
+);
+
 function referenced(text: string): string[] {
-  return [...new Set([...text.matchAll(/\b(retention_[a-z_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')))];
+  return [...new Set([...text.matchAll(/\b(retention_[a-z_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')))].filter((n) => !tables.has(n));
 }
 
 /** The alert rules and the dashboard only use metrics the code really exports. */
