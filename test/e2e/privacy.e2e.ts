@@ -19,7 +19,8 @@ const PG_DUMP = '/usr/lib/postgresql/15/bin/pg_dump';
 /**
  * No personal data left behind, with a stated bound. Three erasures run for real (one completes,
  * one fails on a database error that quotes the id and is retried, one is held by a legal hold
- * and resumes when it is released), with the raw id typed into the reasons too. Once the bound
+ * and resumes when it is released, one whose target never acks and whose id the coordinator forgets
+ * at the age limit), with the raw id typed into the reasons too. Once the bound
  * has passed (shortened here: command keys live 6 s), the raw id and its unkeyed SHA-256 are
  * searched in the raw bytes (keys, values, headers) of every Kafka topic of the test's prefix,
  * dead letters included, a pg_dump of every database, every log line, every metric of every
@@ -34,7 +35,8 @@ describe('privacy: no personal data left behind', () => {
   const completes = `privacy-a-${tag}@example.com`;
   const failsThenRetried = `privacy-b-${tag}@example.com`;
   const heldThenReleased = `privacy-c-${tag}@example.com`;
-  const subjects = [completes, failsThenRetried, heldThenReleased];
+  const neverAcked = `privacy-d-${tag}@example.com`;
+  const subjects = [completes, failsThenRetried, heldThenReleased, neverAcked];
   const needles = subjects.flatMap((id) => [id, createHash('sha256').update(id).digest('hex')]);
 
   beforeAll(async () => {
@@ -47,6 +49,8 @@ describe('privacy: no personal data left behind', () => {
         // The bound, shortened: a key per 2 s, destroyed 6 s after it was drawn.
         RETENTION_COMMAND_KEY_ROTATION_SECONDS: '2',
         RETENTION_COMMAND_KEY_LIFETIME_SECONDS: '6',
+        // An open request forgets its subject after 25 s (the others complete well before).
+        RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: '25',
       },
     });
   });
@@ -78,8 +82,10 @@ describe('privacy: no personal data left behind', () => {
     return created.body.id as string;
   }
 
-  it('erases three subjects (completed, failed then retried, held then released) and leaves no trace of them once the bound has passed', async () => {
-    for (const id of subjects) await seed(id);
+  it('erases subjects (completed, failed then retried, held then released, never acked and forgotten at the age limit) and leaves no trace of them once the bound has passed', async () => {
+    // The fourth subject has no rows: its erasure is meant to fail, and rows it left would be the
+    // service's own data, not a platform copy.
+    for (const id of [completes, failsThenRetried, heldThenReleased]) await seed(id);
 
     // 1. An erasure that completes.
     const a = await erase(completes);
@@ -112,20 +118,35 @@ describe('privacy: no personal data left behind', () => {
     expect((await platform.api('DELETE', `/v1/legal-holds/${hold.body.id}`, { token: TOKENS.admin })).status).toBe(200);
     expect((await platform.waitForRequest(c, ['completed'])).status).toBe('completed');
 
-    for (const id of subjects) {
+    // 4. One whose target never acks (orders is down): after the age limit the coordinator forgets
+    // the id and fails the request; a retry is refused (nothing left to send).
+    await platform.stopService('orders');
+    const d = await erase(neverAcked);
+    const forgotten = await platform.waitForRequest(d, ['failed']);
+    expect(forgotten.targets.find((t: any) => t.service === 'orders')).toMatchObject({ status: 'failed' });
+    const entries = (await coordinatorDb().query(`SELECT entry_type, body FROM ledger_entries WHERE request_id = $1 ORDER BY seq`, [d])) as Array<{
+      entry_type: string;
+      body: any;
+    }>;
+    expect(entries.at(-1)).toMatchObject({ entry_type: 'request.failed', body: { reason: 'subject_forgotten' } });
+    expect((await platform.api('POST', `/v1/erasure-requests/${d}/retry`, { token: TOKENS.admin })).status).toBe(409);
+    await platform.startService('orders');
+
+    for (const id of [completes, failsThenRetried, heldThenReleased]) {
       expect(await sessions().query(`SELECT count(*)::int AS n FROM sessions WHERE user_id = $1`, [id])).toEqual([{ n: 0 }]);
       expect(await orders().query(`SELECT count(*)::int AS n FROM orders WHERE customer_id = $1 OR email = $1`, [id])).toEqual([{ n: 0 }]);
     }
 
     // The keys that sealed these commands: after the bound every one is destroyed.
     const commandTopic = await readAll(`${platform.prefix}data.retention`);
+    const ours = [a, b, c, d];
     const sealedIds = commandTopic.flatMap((m) => {
       const decoded = m.value ? decodeEvent(m.value, [EventTypes.erasureRequested]) : undefined;
       return decoded?.ok && decoded.event.type === EventTypes.erasureRequested && 'sealedId' in decoded.event.data.subject
         ? [{ requestId: decoded.event.data.requestId, type: decoded.event.data.subject.type, sealed: decoded.event.data.subject.sealedId }]
         : [];
     });
-    expect(sealedIds.filter((s) => [a, b, c].includes(s.requestId)).length).toBeGreaterThanOrEqual(4);
+    expect(sealedIds.filter((s) => ours.includes(s.requestId)).length).toBeGreaterThanOrEqual(4);
     const usedKeys = [...new Set(sealedIds.map((s) => s.sealed.keyId))];
     await waitFor(
       'the bound: every key that sealed these commands destroyed, every reason and subject id erased',
@@ -146,7 +167,7 @@ describe('privacy: no personal data left behind', () => {
     const kek = parseKek(platform.keys.commandKek);
     const remaining = (await coordinatorDb().query(`SELECT key_id, wrapped FROM command_keys`)) as Array<{ key_id: string; wrapped: never }>;
     const keys = new Map(remaining.map((r) => [r.key_id, unwrapCommandKey(kek, r.key_id, r.wrapped)]));
-    for (const s of sealedIds.filter((x) => [a, b, c].includes(x.requestId))) {
+    for (const s of sealedIds.filter((x) => ours.includes(x.requestId))) {
       expect(() => openWith((id) => keys.get(id), s.sealed, commandSubjectAad(s.requestId, s.type))).toThrow(/unknown or destroyed/);
     }
     // And the keys topic carries a tombstone for each destroyed key (compaction drops its wrapped copies).
@@ -193,7 +214,7 @@ describe('privacy: no personal data left behind', () => {
       url.pathname = `/${name}`;
       const { stdout } = await run(PG_DUMP, ['--no-owner', '--data-only', url.toString()], { maxBuffer: 256 * 1024 * 1024 });
       expect(stdout).toMatch(/COPY public\.(retention_inbox|ledger_entries)/);
-      for (const needle of needles) if (stdout.includes(needle)) found.push(`pg_dump ${name}: ${needle}`);
+      for (const needle of needles) if (stdout.includes(needle)) found.push(`pg_dump ${name} ${copyBlockOf(stdout, needle)}: ${needle}`);
       if (stdout.includes(canary)) canaries.push('pg_dump');
     }
 
@@ -221,6 +242,12 @@ describe('privacy: no personal data left behind', () => {
     expect(found).toEqual([]);
     expect(canaries.sort()).toEqual(['kafka', 'logs', 'pg_dump', 'spans']);
   });
+
+  /** The table (COPY block) of a dump where `needle` occurs, to say where a leak is. */
+  const copyBlockOf = (dump: string, needle: string): string => {
+    const before = dump.slice(0, dump.indexOf(needle));
+    return /COPY (\S+)/.exec(before.slice(before.lastIndexOf('\nCOPY ')))?.[1] ?? '(schema)';
+  };
 
   const kafka = (): Kafka => new Kafka({ clientId: `e2e-privacy-${uniqueSuffix()}`, brokers: testStack().kafkaBrokers, logLevel: logLevel.NOTHING });
 

@@ -83,6 +83,10 @@ export async function retryFailedTargets(
       kind: string;
     }>;
     if (!request) throw new NotFoundError(`request ${id} does not exist`);
+    // Its subject id was forgotten (RETENTION_SUBJECT_ID_MAX_AGE_SECONDS): there is nothing to send.
+    if (request.kind === 'erasure' && request.subject_id === null) {
+      throw new ConflictError(`request ${id} no longer has its subject id (kept at most RETENTION_SUBJECT_ID_MAX_AGE_SECONDS); request the erasure again`);
+    }
     const [rows] = (await manager.query(
       `UPDATE request_targets SET status = 'pending', next_attempt_at = $2, ack = NULL, acked_at = NULL WHERE request_id = $1 AND status = 'failed' RETURNING service`,
       [id, now],
