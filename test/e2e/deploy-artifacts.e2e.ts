@@ -379,6 +379,11 @@ describe('compose file deploy/compose/compose.yaml', () => {
       });
     }
     expect(new Set(brokers.map(([, b]) => b.environment!.KAFKA_NODE_ID)).size).toBe(3);
+    // One cluster id, a UUID as kafka-storage makes it: base64url of 16 bytes (22 characters).
+    const ids = new Set(brokers.map(([, b]) => b.environment!.CLUSTER_ID));
+    expect(ids.size).toBe(1);
+    expect(Buffer.from([...ids][0]!, 'base64url')).toHaveLength(16);
+    expect([...ids][0]).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });
 
   it("loads every process's environment through its config schema, with the secrets make-secrets.sh makes", () => {

@@ -91,6 +91,10 @@ the password and client certificate from the process's Secret (mounted at /run/s
   secret:
     secretName: {{ .secretName }}
     defaultMode: 0440
+    {{- if .optional }}
+    # Only needed with SASL or client certificates.
+    optional: true
+    {{- end }}
 - name: tmp
   emptyDir: { medium: Memory, sizeLimit: 64Mi }
 {{- if and .root.Values.kafka.ssl.enabled .root.Values.kafka.ssl.caSecretName }}
