@@ -4,12 +4,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Workspace packages resolve to their TypeScript sources (export condition "@retention/source"),
 # never to a dist/ build that may be stale; compiled processes run without it (`npm start -w <service>`).
 export NODE_OPTIONS="--conditions=@retention/source${NODE_OPTIONS:+ $NODE_OPTIONS}"
-# The secured stack (RETENTION_KAFKA_SECURITY=sasl) has a state dir of its own, as in deploy/local.
+# The state dir of the local stack, as deploy/local resolves it: <repo>/.local, or
+# /var/tmp/retention-<hash of the repo path> where PostgreSQL's user cannot reach the clone (root
+# in a 0700 home); the secured stack (RETENTION_KAFKA_SECURITY=sasl) in <that>/secure.
+# shellcheck source=../deploy/local/state-dir.sh
+source "$ROOT/deploy/local/state-dir.sh"
+DEFAULT_LOCAL_DIR="$(retention_default_root "$(cd "$ROOT" && pwd -P)")"
 if [ "${RETENTION_KAFKA_SECURITY:-none}" = sasl ]; then
-  LOCAL_DIR="${RETENTION_LOCAL_DIR:-$ROOT/.local/secure}"
+  LOCAL_DIR="${RETENTION_LOCAL_DIR:-$DEFAULT_LOCAL_DIR/secure}"
 else
-  LOCAL_DIR="${RETENTION_LOCAL_DIR:-$ROOT/.local}"
+  LOCAL_DIR="${RETENTION_LOCAL_DIR:-$DEFAULT_LOCAL_DIR}"
 fi
+LOCAL_DIR="$(realpath -m -- "$LOCAL_DIR")"
 RUN_DIR="$LOCAL_DIR/run"
 
 say() { printf '\033[1m[retention]\033[0m %s\n' "$*"; }

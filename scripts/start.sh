@@ -18,6 +18,22 @@ REQUESTER_TOKEN="${RETENTION_DEMO_REQUESTER_TOKEN:-requester-demo-token-change-m
 ADMIN_TOKEN="${RETENTION_DEMO_ADMIN_TOKEN:-admin-demo-token-change-me}"
 AUDITOR_TOKEN="${RETENTION_DEMO_AUDITOR_TOKEN:-auditor-demo-token-change-me}"
 
+# Preconditions before anything starts: the HTTP ports of the processes are free (a process of
+# this stack that already runs keeps its own).
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+running_here() { [ -f "$RUN_DIR/$1.pid" ] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; }
+taken=()
+port=$FIRST_SERVICE_PORT
+for s in "${SERVICES[@]}"; do
+  if ! running_here "$s" && port_taken "$port"; then taken+=("127.0.0.1:$port ($s)"); fi
+  port=$((port + 1))
+done
+if ! running_here coordinator && port_taken "$API_PORT"; then taken+=("127.0.0.1:$API_PORT (coordinator)"); fi
+if [ ${#taken[@]} -gt 0 ]; then
+  echo "cannot start, ports already taken by other processes: ${taken[*]}; set RETENTION_API_PORT / RETENTION_SERVICE_PORT_BASE (nothing was started)" >&2
+  exit 1
+fi
+
 bash deploy/local/up.sh
 # shellcheck disable=SC1091
 set -a; source "$LOCAL_DIR/stack.env"; set +a
@@ -69,10 +85,34 @@ start() {
   if [ "$SECURITY" = sasl ]; then
     login=(KAFKA_SASL_USERNAME="$name" KAFKA_SASL_PASSWORD_FILE="$RETENTION_KAFKA_CREDENTIALS_DIR/$name.password")
   fi
-  env "$@" "${login[@]}" HTTP_PORT="$port" TSX_TSCONFIG_PATH="$ROOT/tsconfig.runtime.json" node --import tsx "$entry" >>"$log" 2>&1 &
+  # Absolute entry path: `npm run stack:status` shows which clone a process runs from.
+  # RETENTION_STACK_DIR: stop/status find the process by it even without its PID file.
+  # The instrument preload gives kafkajs spans (an ES module import needs a loader hook).
+  env "$@" "${login[@]}" HTTP_PORT="$port" TSX_TSCONFIG_PATH="$ROOT/tsconfig.runtime.json" RETENTION_STACK_DIR="$LOCAL_DIR" \
+    node --import tsx --import @retention/observability/instrument "$ROOT/$entry" >>"$log" 2>&1 &
   echo $! >"$pidfile"
+  started_now+=("$!")
   say "$name starting (pid $!, log $log)"
 }
+
+# A start that fails stops the processes this run started (the stack stays up for the next try;
+# `npm run stop` stops it too).
+started_now=()
+stop_started_now() {
+  local status=$? pid alive _
+  [ "$status" -ne 0 ] && [ ${#started_now[@]} -gt 0 ] || return "$status"
+  say "start failed: stopping the processes this run started (${started_now[*]})"
+  kill -TERM "${started_now[@]}" 2>/dev/null || true
+  for _ in $(seq 1 60); do
+    alive=""
+    for pid in "${started_now[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ -n "$alive" ] || break
+    sleep 0.5
+  done
+  kill -KILL "${started_now[@]}" 2>/dev/null || true
+  return "$status"
+}
+trap stop_started_now EXIT
 
 wait_ready() {
   local name=$1 port=$2

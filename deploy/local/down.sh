@@ -16,11 +16,27 @@ case "${1:-}" in
     ;;
 esac
 
+# Without RETENTION_LOCAL_DIR / RETENTION_KAFKA_SECURITY: every stack of this clone, this one
+# first (the secured one, and any RETENTION_LOCAL_DIR up.sh was run with), each with the settings of
+# its own stack.conf.
+down_others() {
+  local dir
+  [ -z "${RETENTION_LOCAL_DIR:-}" ] && [ -z "${RETENTION_KAFKA_SECURITY_GIVEN:-}" ] || return 0
+  for dir in $(other_stacks); do
+    log "the stack in $dir"
+    env -u RETENTION_KAFKA_SECURITY -u RETENTION_KAFKA_ONLY -u RETENTION_KAFKA_PORT -u RETENTION_KAFKA_CONTROLLER_PORT \
+      -u RETENTION_KAFKA_BROKER_PORT -u RETENTION_PG_PORT RETENTION_LOCAL_DIR="$dir" bash "$STACK_DIR/down.sh" "$@"
+  done
+}
+
 if [ ! -d "$STATE_DIR" ]; then
   log "nothing to stop: $STATE_DIR does not exist"
+  down_others "$@"
   exit 0
 fi
 take_lock
+log "stopping the stack in $STATE_DIR"
+stop_node_processes
 
 # wait_gone PID SECONDS: true once the process has exited. An exited process may stay a zombie
 # for a moment until its parent (init, for our daemons) reaps it; give that up to 2 s so that it
@@ -130,3 +146,7 @@ if [ -n "$purge" ]; then
   log "purging $KAFKA_DIR, $PG_DIR and $STACK_ENV (keeping the jar cache in $KAFKA_CACHE_ROOT)"
   rm -rf "$KAFKA_DIR" "$PG_DIR" "$STACK_ENV"
 fi
+
+# Released before the other stacks (their own locks).
+exec 9>&-
+down_others "$@"

@@ -8,29 +8,72 @@ set -euo pipefail
 # project's Node client, kafkajs 2.2.4 (admin, idempotent producer, consumer groups, offsets).
 # See README.md next to this file before changing it.
 RETENTION_KAFKA_VERSION="${RETENTION_KAFKA_VERSION:-4.4.0}"
+STACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+REPO_ROOT="$(cd "$STACK_DIR/../.." && pwd -P)"
+# shellcheck source-path=SCRIPTDIR source=state-dir.sh
+source "$STACK_DIR/state-dir.sh"
+# The default state root of this clone: <repo>/.local, or /var/tmp/retention-<hash> where the
+# PostgreSQL server's user could not reach the clone (see state-dir.sh).
+DEFAULT_ROOT="$(retention_default_root "$REPO_ROOT")"
+# Every state dir up.sh was run with for this clone (RETENTION_LOCAL_DIR included), one a line:
+# stop.sh and status.sh find every stack through it, whatever variables they are called with.
+STACKS_LIST="$DEFAULT_ROOT/stacks.list"
+
+# <state dir>/stack.conf (written by up.sh) remembers the settings a stack was started with, so
+# that down.sh/status.sh need no repeated variables; a variable set in the environment wins.
+load_stack_conf() {
+  local file=$1/stack.conf key value formatted=""
+  # Stacks started before stack.conf existed: the broker's storage records its security mode.
+  if [ -z "${RETENTION_KAFKA_SECURITY:-}" ] && [ ! -f "$file" ] && [ -f "$1/kafka/security" ]; then
+    read -r formatted <"$1/kafka/security" || true
+    case "$formatted" in none | sasl) RETENTION_KAFKA_SECURITY=$formatted ;; esac
+  fi
+  [ -f "$file" ] || return 0
+  while IFS='=' read -r key value; do
+    case "$key" in
+      RETENTION_KAFKA_SECURITY | RETENTION_KAFKA_PORT | RETENTION_KAFKA_CONTROLLER_PORT | RETENTION_KAFKA_BROKER_PORT | RETENTION_PG_PORT | RETENTION_KAFKA_ONLY)
+        case "$value" in *[!A-Za-z0-9]*) continue ;; esac
+        [ -n "${!key:-}" ] || printf -v "$key" '%s' "$value"
+        ;;
+    esac
+  done <"$file"
+}
+# Whether the caller chose the stack (down.sh/status.sh then handle that one only).
+RETENTION_KAFKA_SECURITY_GIVEN=${RETENTION_KAFKA_SECURITY:+1}
+if [ -n "${RETENTION_LOCAL_DIR:-}" ]; then load_stack_conf "$RETENTION_LOCAL_DIR"; fi
+
 # none: one PLAINTEXT listener, no authentication. sasl: SASL/SCRAM on the client listener, the
 # StandardAuthorizer with ACLs, one principal per process (see README.md, "The secured stack").
 # The secured stack is a stack of its own: other state dir, other ports, so both can run at once.
 RETENTION_KAFKA_SECURITY="${RETENTION_KAFKA_SECURITY:-none}"
 case "$RETENTION_KAFKA_SECURITY" in
+  none) default_state_dir="$DEFAULT_ROOT" ;;
+  sasl) default_state_dir="$DEFAULT_ROOT/secure" ;;
+  *)
+    printf '[stack] error: RETENTION_KAFKA_SECURITY must be none or sasl (got "%s")\n' "$RETENTION_KAFKA_SECURITY" >&2
+    exit 2
+    ;;
+esac
+STATE_DIR="${RETENTION_LOCAL_DIR:-$default_state_dir}"
+# Absolute, because the paths end up in process command lines (our ownership check) and in
+# files read by processes whose working directory is not ours.
+# realpath -m: also canonical (no "//", "..", symlinks), as PostgreSQL records its -D path, and
+# without requiring the directory to exist yet.
+STATE_DIR="$(realpath -m -- "$STATE_DIR")"
+if [ -z "${RETENTION_LOCAL_DIR:-}" ]; then load_stack_conf "$STATE_DIR"; fi
+case "$RETENTION_KAFKA_SECURITY" in
   none)
-    default_state_dir=".local"
     RETENTION_KAFKA_PORT="${RETENTION_KAFKA_PORT:-19092}"
     RETENTION_KAFKA_CONTROLLER_PORT="${RETENTION_KAFKA_CONTROLLER_PORT:-19093}"
     RETENTION_KAFKA_BROKER_PORT="${RETENTION_KAFKA_BROKER_PORT:-}"
     RETENTION_PG_PORT="${RETENTION_PG_PORT:-15432}"
     ;;
   sasl)
-    default_state_dir=".local/secure"
     RETENTION_KAFKA_PORT="${RETENTION_KAFKA_PORT:-19192}"
     RETENTION_KAFKA_CONTROLLER_PORT="${RETENTION_KAFKA_CONTROLLER_PORT:-19193}"
     # The inter-broker listener (PLAINTEXT, loopback), kept off the client port.
     RETENTION_KAFKA_BROKER_PORT="${RETENTION_KAFKA_BROKER_PORT:-19194}"
     RETENTION_PG_PORT="${RETENTION_PG_PORT:-15532}"
-    ;;
-  *)
-    printf '[stack] error: RETENTION_KAFKA_SECURITY must be none or sasl (got "%s")\n' "$RETENTION_KAFKA_SECURITY" >&2
-    exit 2
     ;;
 esac
 # One SCRAM principal per process of `npm start`, plus `admin` (a super user: topics and ACLs).
@@ -41,22 +84,13 @@ RETENTION_KAFKA_HEAP_OPTS="${RETENTION_KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
 # Seconds up.sh waits for the broker (a cold JVM on 2 busy cores can take 20 s or more).
 RETENTION_KAFKA_START_TIMEOUT="${RETENTION_KAFKA_START_TIMEOUT:-90}"
 
-STACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-REPO_ROOT="$(cd "$STACK_DIR/../.." && pwd -P)"
-STATE_DIR="${RETENTION_LOCAL_DIR:-$REPO_ROOT/$default_state_dir}"
-# Absolute, because the paths end up in process command lines (our ownership check) and in
-# files read by processes whose working directory is not ours.
-# realpath -m: also canonical (no "//", "..", symlinks), as PostgreSQL records its -D path, and
-# without requiring the directory to exist yet.
-STATE_DIR="$(realpath -m -- "$STATE_DIR")"
-
-# The jars are the same for every stack: the default state dirs share <repo>/.local/cache.
+# The jars are the same for every stack: the default state dirs share <default root>/cache.
 if [ -n "${RETENTION_KAFKA_CACHE_DIR:-}" ]; then
   KAFKA_CACHE_ROOT="$(realpath -m -- "$RETENTION_KAFKA_CACHE_DIR")"
 elif [ -n "${RETENTION_LOCAL_DIR:-}" ]; then
   KAFKA_CACHE_ROOT="$STATE_DIR/cache"
 else
-  KAFKA_CACHE_ROOT="$REPO_ROOT/.local/cache"
+  KAFKA_CACHE_ROOT="$DEFAULT_ROOT/cache"
 fi
 KAFKA_CACHE_DIR="$KAFKA_CACHE_ROOT/kafka-$RETENTION_KAFKA_VERSION"
 KAFKA_LIBS="$KAFKA_CACHE_DIR/libs"
@@ -141,6 +175,77 @@ child_pids() {
       echo "${stat_file%/stat}"
     fi
   done
+}
+
+# The node processes `npm start` runs for this state dir: scripts/start.sh gives each one
+# RETENTION_STACK_DIR=<state dir> in its environment, so they are found with or without their PID
+# files (an orphan of a failed start too), and never a node process of another stack or clone.
+stack_node_pids() {
+  local environ pid exe
+  for environ in /proc/[0-9]*/environ; do
+    pid=${environ#/proc/}
+    pid=${pid%/environ}
+    [ "$pid" != "$$" ] || continue
+    exe=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | head -n 1) || continue
+    case "${exe##*/}" in node | node[0-9]*) ;; *) continue ;; esac
+    tr '\0' '\n' 2>/dev/null <"$environ" | grep -qxF -- "RETENTION_STACK_DIR=$STATE_DIR" && echo "$pid"
+  done
+  return 0
+}
+
+# The command line of a PID, arguments separated by spaces.
+pid_cmdline() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | sed 's/ $//'; }
+
+# Other stacks of this clone that up.sh recorded (state dirs that still exist), one a line.
+other_stacks() {
+  local dir
+  {
+    # The two default stacks, recorded or not (state dirs made before the list existed).
+    echo "$DEFAULT_ROOT"
+    echo "$DEFAULT_ROOT/secure"
+    [ -f "$STACKS_LIST" ] && cat "$STACKS_LIST"
+  } | while IFS= read -r dir; do
+    if [ -z "$dir" ] || [ "$dir" = "$STATE_DIR" ]; then continue; fi
+    [ -e "$dir/stack.env" ] || [ -d "$dir/kafka" ] || [ -d "$dir/postgres" ] || [ -d "$dir/run" ] || continue
+    echo "$dir"
+  done | awk '!seen[$0]++'
+}
+
+# Stops every node process of this stack at once (SIGTERM to all, then wait; SIGKILL to those
+# still there after 30 s): a service takes several seconds to leave its consumer group, and one
+# at a time that added up to a minute. Also takes the PIDs of <state dir>/run/*.pid that are still
+# node processes (started before RETENTION_STACK_DIR was set), and removes those files.
+stop_node_processes() {
+  local pids=() pid file alive _
+  mapfile -t pids < <(stack_node_pids)
+  for file in "$STATE_DIR"/run/*.pid; do
+    [ -e "$file" ] || continue
+    pid=$(read_pid_file "$file")
+    if [ -n "$pid" ] && pid_alive "$pid"; then
+      case "$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | head -n 1)" in
+        node | */node) [[ " ${pids[*]} " == *" $pid "* ]] || pids+=("$pid") ;;
+      esac
+    fi
+  done
+  if [ ${#pids[@]} -gt 0 ]; then
+    local started
+    started=$(now_ms)
+    log "node: stopping ${#pids[@]} process(es) in parallel (SIGTERM): ${pids[*]}"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in $(seq 1 150); do
+      alive=()
+      for pid in "${pids[@]}"; do pid_alive "$pid" && alive+=("$pid"); done
+      [ ${#alive[@]} -eq 0 ] && break
+      sleep 0.2
+    done
+    if [ ${#alive[@]} -gt 0 ]; then
+      log "node: still running after 30 s, SIGKILL: ${alive[*]}"
+      kill -KILL "${alive[@]}" 2>/dev/null || true
+    fi
+    started=$(($(now_ms) - started))
+    log "node: stopped in $((started / 1000)).$(((started % 1000) / 100)) s"
+  fi
+  rm -f "$STATE_DIR"/run/*.pid
 }
 
 read_pid_file() {

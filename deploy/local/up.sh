@@ -48,18 +48,25 @@ done
 
 # A listen port inside the kernel's ephemeral range can be taken at any moment as the local end
 # of an outgoing connection (the broker's own connection to its controller port, say), and then
-# the server fails to bind it. Seen with 39092/39093; the defaults lie below the range.
-if read -r eph_low eph_high 2>/dev/null </proc/sys/net/ipv4/ip_local_port_range; then
+# the server fails to bind it (seen with 39092/39093). The defaults lie below the usual range, and
+# a taken port is checked before anything starts; this hint is printed only when a bind failed.
+ephemeral_port_hint() {
+  local port eph_low eph_high
+  read -r eph_low eph_high 2>/dev/null </proc/sys/net/ipv4/ip_local_port_range || return 0
   for port in "${kafka_ports[@]}" "$RETENTION_PG_PORT"; do
     if [ "$port" -ge "$eph_low" ] && [ "$port" -le "$eph_high" ]; then
-      log "warning: port $port is in the ephemeral port range $eph_low-$eph_high; a start may fail with 'Address already in use' (prefer ports below $eph_low)"
+      log "hint: port $port is in the ephemeral port range $eph_low-$eph_high, where outgoing connections take ports at random; prefer ports below $eph_low"
     fi
   done
-fi
+}
 
 # Directories we create must be enterable by the postgres OS user, whatever the caller's umask.
 umask 022
 mkdir -p "$STATE_DIR"
+# A state dir someone else made (in /var/tmp, say) could hand our servers files of theirs.
+if [ "$(stat -c %u "$STATE_DIR")" != "$(id -u)" ]; then
+  die "$STATE_DIR belongs to $(stat -c %U "$STATE_DIR"), not to $(id -un); remove it or set RETENTION_LOCAL_DIR to a directory of yours"
+fi
 take_lock
 
 # ---------------------------------------------------------------------------------------------
@@ -162,8 +169,8 @@ fetch_kafka_jars() {
   rm -rf "$KAFKA_CACHE_DIR"/libs.tmp.* "$KAFKA_LIBS"
   local tmp="$KAFKA_CACHE_DIR/libs.tmp.$$" fetch_log="$KAFKA_CACHE_DIR/fetch.log"
   log "fetching Apache Kafka $RETENTION_KAFKA_VERSION and its runtime dependencies with Maven (first use only; Maven caches in ~/.m2)"
-  # shellcheck disable=SC2064 # expand now: the path is fixed
-  trap "rm -rf '$tmp'" EXIT
+  # Removed by on_exit if the fetch is interrupted.
+  FETCH_TMP=$tmp
   if ! mvn -B -q -Dstyle.color=never -f "$STACK_DIR/kafka/pom.xml" \
     dependency:copy-dependencies -Dkafka.version="$RETENTION_KAFKA_VERSION" \
     -DincludeScope=runtime -DoutputDirectory="$tmp" >"$fetch_log" 2>&1 </dev/null; then
@@ -173,7 +180,7 @@ fetch_kafka_jars() {
   [ -f "$tmp/kafka_2.13-$RETENTION_KAFKA_VERSION.jar" ] \
     || die "Maven finished but $tmp has no kafka_2.13-$RETENTION_KAFKA_VERSION.jar (see $fetch_log)"
   mv "$tmp" "$KAFKA_LIBS"
-  trap - EXIT
+  FETCH_TMP=""
   exec 8>&-
   log "cached $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars in $KAFKA_LIBS"
 }
@@ -343,6 +350,7 @@ wait_kafka() {
       log "last 40 lines of $KAFKA_LOG:"
       tail -n 40 "$KAFKA_LOG" >&2
       rm -f "$KAFKA_PID_FILE"
+      grep -q 'Address already in use' "$KAFKA_LOG" && ephemeral_port_hint
       die "Kafka exited while starting (log: $KAFKA_LOG)"
     fi
     if port_open "$RETENTION_KAFKA_PORT" && grep -q "Kafka Server started" "$KAFKA_LOG"; then
@@ -351,7 +359,7 @@ wait_kafka() {
     if [ "$(date +%s)" -ge "$deadline" ]; then
       log "last 40 lines of $KAFKA_LOG:"
       tail -n 40 "$KAFKA_LOG" >&2
-      die "Kafka did not become ready within ${RETENTION_KAFKA_START_TIMEOUT}s (pid $pid still running; stop it with down.sh)"
+      die "Kafka did not become ready within ${RETENTION_KAFKA_START_TIMEOUT}s (log: $KAFKA_LOG)"
     fi
     sleep 0.5
   done
@@ -387,7 +395,7 @@ check_pg_path_access() {
   # shellcheck disable=SC2016 # expanded by the inner sh
   blocked=$(as_pg sh -c 'for d in "$@"; do [ -x "$d" ] || { echo "$d"; exit 0; }; done' sh "${dirs[@]}")
   if [ -n "$blocked" ]; then
-    die "the PostgreSQL server runs as OS user '$user', which cannot enter $blocked (mode $(stat -c %A "$blocked"), owner $(stat -c %U "$blocked")). Put the state dir somewhere it can reach, e.g. RETENTION_LOCAL_DIR=/var/tmp/retention-local, or allow traversal with: chmod o+x $blocked"
+    die "the PostgreSQL server runs as OS user '$user', which cannot enter $blocked (mode $(stat -c %A "$blocked"), owner $(stat -c %U "$blocked")). Leave RETENTION_LOCAL_DIR unset (the default state dir is then one it can reach, see deploy/local/README.md), put it somewhere it can reach, e.g. RETENTION_LOCAL_DIR=/var/tmp/retention-local, or allow traversal with: chmod o+x $blocked"
   fi
 }
 
@@ -498,6 +506,7 @@ start_postgres() {
     cat "$PG_DIR/pg_ctl.err" >&2
     log "last 40 lines of $PG_LOG:"
     tail -n 40 "$PG_LOG" >&2
+    grep -q 'Address already in use' "$PG_LOG" && ephemeral_port_hint
     die "PostgreSQL did not start (log: $PG_LOG)"
   fi
   pg_state="started"
@@ -542,9 +551,64 @@ quote_env_value() {
   esac
 }
 
+# Everything that can be checked before a server starts is checked here, so that a failure
+# leaves nothing behind (before: Kafka started, then PostgreSQL failed on the state dir's access,
+# and the orphaned broker made the next attempt fail on its port).
+check_preconditions() {
+  local port problems=()
+  if [ -n "$use_kafka" ] && ! kafka_running; then
+    check_kafka_security_mode
+    for port in "${kafka_ports[@]}"; do
+      port_open "$port" && problems+=("127.0.0.1:$port (Kafka) is already taken by another process; choose other ports (RETENTION_KAFKA_PORT / RETENTION_KAFKA_CONTROLLER_PORT / RETENTION_KAFKA_BROKER_PORT) or use that broker with KAFKA_BROKERS")
+    done
+    if [ "$RETENTION_KAFKA_SECURITY" = sasl ]; then
+      command -v node >/dev/null 2>&1 || problems+=("the secured broker's ACLs are created with Node.js, which is not on PATH")
+      [ -d "$REPO_ROOT/node_modules/kafkajs" ] || problems+=("the secured broker's ACLs are created with the project's kafkajs: run npm ci first")
+    fi
+  fi
+  if [ -n "$use_pg" ] && ! pg_running; then
+    if is_root && ! id postgres >/dev/null 2>&1; then
+      problems+=("running as root, but there is no 'postgres' OS user to run the PostgreSQL server as (PostgreSQL refuses to run as root). Create one (useradd --system --home-dir /var/lib/postgresql postgres) or run up.sh as a normal user")
+    else
+      # Dies with the directory it cannot enter and what to do.
+      check_pg_path_access "$(pg_os_user)"
+    fi
+    local socket="$PG_RUN/.s.PGSQL.$RETENTION_PG_PORT"
+    [ ${#socket} -le 107 ] || problems+=("the socket path $socket is longer than the 107 bytes Unix sockets allow; set RETENTION_LOCAL_DIR to a shorter path")
+    port_open "$RETENTION_PG_PORT" && problems+=("127.0.0.1:$RETENTION_PG_PORT (PostgreSQL) is already taken by another process; choose another port (RETENTION_PG_PORT) or use that server with DATABASE_URL")
+  fi
+  [ ${#problems[@]} -eq 0 ] && return 0
+  for port in "${problems[@]}"; do log "cannot start: $port"; done
+  die "nothing was started"
+}
+
+# On a failure after a server was started by this run, stop it again: a half-started stack would
+# hold its ports and make the next attempt fail. Servers that were already running are left alone.
+on_exit() {
+  local status=$?
+  [ -n "${FETCH_TMP:-}" ] && rm -rf "$FETCH_TMP"
+  [ "$status" -eq 0 ] && return 0
+  if [ "${kafka_state:-}" = started ] && kafka_running; then
+    log "stopping the broker this run started (pid $(kafka_pid))"
+    kill -TERM "$(kafka_pid)" 2>/dev/null || true
+    local _
+    for _ in $(seq 1 150); do kafka_running || break; sleep 0.2; done
+    kafka_running && kill -KILL "$(kafka_pid)" 2>/dev/null
+    rm -f "$KAFKA_PID_FILE"
+  fi
+  if [ "${pg_state:-}" = started ] && pg_running; then
+    log "stopping the PostgreSQL server this run started (pid $(pg_pid))"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 </dev/null 9>&- || kill -TERM "$(pg_pid)" 2>/dev/null || true
+  fi
+  return "$status"
+}
+FETCH_TMP=""
+trap on_exit EXIT
+
 kafka_state="external"
 pg_state="external"
 ensure_prerequisites
+check_preconditions
 
 if [ -n "$use_kafka" ]; then
   start_kafka
@@ -582,6 +646,20 @@ database_url="${DATABASE_URL:-postgres://retention:retention@127.0.0.1:$RETENTIO
   fi
 } >"$STACK_ENV.tmp"
 mv "$STACK_ENV.tmp" "$STACK_ENV"
+# What down.sh/status.sh/stop need to find this stack again without repeated variables.
+{
+  printf 'RETENTION_KAFKA_SECURITY=%s\n' "$RETENTION_KAFKA_SECURITY"
+  printf 'RETENTION_KAFKA_PORT=%s\n' "$RETENTION_KAFKA_PORT"
+  printf 'RETENTION_KAFKA_CONTROLLER_PORT=%s\n' "$RETENTION_KAFKA_CONTROLLER_PORT"
+  if [ -n "$RETENTION_KAFKA_BROKER_PORT" ]; then printf 'RETENTION_KAFKA_BROKER_PORT=%s\n' "$RETENTION_KAFKA_BROKER_PORT"; fi
+  printf 'RETENTION_PG_PORT=%s\n' "$RETENTION_PG_PORT"
+  if [ -n "$no_pg" ]; then printf 'RETENTION_KAFKA_ONLY=true\n'; fi
+} >"$STATE_DIR/stack.conf.tmp"
+mv "$STATE_DIR/stack.conf.tmp" "$STATE_DIR/stack.conf"
+if [ "$STATE_DIR" != "$DEFAULT_ROOT" ] && [ "$STATE_DIR" != "$DEFAULT_ROOT/secure" ]; then
+  mkdir -p "$DEFAULT_ROOT"
+  grep -qxF -- "$STATE_DIR" "$STACKS_LIST" 2>/dev/null || echo "$STATE_DIR" >>"$STACKS_LIST"
+fi
 
 elapsed_ms=$(($(now_ms) - started_ms))
 if [ -n "$use_kafka" ]; then

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import type { TestStack } from '@retention/testing';
 import { startSecuredBroker } from './secured-broker-setup';
+import { localStateDir } from './local-state-dir';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const script = (name: string): string => resolve(root, 'deploy/local', name);
@@ -16,7 +17,7 @@ function dockerAvailable(): boolean {
 }
 
 function readStackEnv(): Record<string, string> {
-  const file = resolve(process.env.RETENTION_LOCAL_DIR ?? resolve(root, '.local'), 'stack.env');
+  const file = resolve(localStateDir(root), 'stack.env');
   if (!existsSync(file)) throw new Error(`deploy/local/up.sh did not write ${file}`);
   return Object.fromEntries(
     readFileSync(file, 'utf8')
@@ -112,6 +113,6 @@ function localSuperuserUrl(databaseUrl: string): string {
   url.username = 'postgres';
   url.password = '';
   url.pathname = '/postgres';
-  url.search = `?host=${encodeURIComponent(resolve(process.env.RETENTION_LOCAL_DIR ?? resolve(root, '.local'), 'postgres/run'))}`;
+  url.search = `?host=${encodeURIComponent(resolve(localStateDir(root), 'postgres/run'))}`;
   return url.toString();
 }

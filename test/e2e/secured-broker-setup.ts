@@ -4,6 +4,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SecuredStackStatus } from '@retention/testing';
+import { localStateDir } from './local-state-dir';
 
 export interface SecuredBrokerStart {
   /** Where the outcome is written (see `securedTestStack()` in @retention/testing). */
@@ -18,7 +19,7 @@ export interface SecuredBrokerStart {
  * cache shared. Tests wait for it through the status file, so the JVM boots while other tests run.
  */
 export function startSecuredBroker(root: string): SecuredBrokerStart {
-  const base = resolve(process.env.RETENTION_LOCAL_DIR ?? resolve(root, '.local'));
+  const base = localStateDir(root);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     RETENTION_KAFKA_SECURITY: 'sasl',

@@ -26,11 +26,18 @@ export function createKafka(options: KafkaClientOptions): Kafka {
   });
 }
 
+const IDEMPOTENT_RETRIES_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
 function kafkaLogCreator(logger: Logger): logCreator {
   const child = logger.child({ component: 'kafkajs' });
   return () =>
     ({ level, log }) => {
       const { message, ...extra } = log;
+      // Our producers are idempotent with a bounded retry count on purpose: a send that keeps
+      // failing must come back to the outbox relay (backoff, failure metric, parking), and a
+      // renewed producer starts new sequence numbers; consumers apply a command once whatever
+      // arrives twice. kafkajs warns about this on every producer; it is a decision, not a fault.
+      if (message === IDEMPOTENT_RETRIES_WARNING) return;
       // kafkajs includes broker addresses, topics and error text here; never message payloads.
       const fields = { namespace: extra.namespace, error: extra.error, groupId: extra.groupId, topic: extra.topic, broker: extra.broker };
       switch (level) {

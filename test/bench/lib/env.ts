@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -13,13 +14,15 @@ export interface Stack {
   source: 'env' | 'stack.env';
 }
 
-/** KAFKA_BROKERS / DATABASE_URL from the environment, else from .local/stack.env (run.sh calls up.sh). */
+/** KAFKA_BROKERS / DATABASE_URL from the environment, else from the local stack's stack.env (run.sh calls up.sh). */
 export function benchStack(): Stack {
   let kafka = process.env.KAFKA_BROKERS;
   let db = process.env.DATABASE_URL;
   let source: Stack['source'] = 'env';
   if (!kafka || !db) {
-    const file = resolve(process.env.RETENTION_LOCAL_DIR ?? resolve(ROOT, '.local'), 'stack.env');
+    // The state dir as deploy/local resolves it (<repo>/.local, or /var/tmp/retention-<hash>).
+    const stateDir = process.env.RETENTION_LOCAL_DIR ?? execFileSync('bash', [resolve(ROOT, 'deploy/local/state-dir.sh')], { encoding: 'utf8' }).trim();
+    const file = resolve(stateDir, 'stack.env');
     if (!existsSync(file))
       throw new Error(`KAFKA_BROKERS / DATABASE_URL are not set and ${file} does not exist: run "bash deploy/local/up.sh" or "npm run bench"`);
     const vars = Object.fromEntries(
