@@ -53,6 +53,23 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(block).toContain('runbook: docs/operations.md#retentiondeadletters');
   });
 
+  it('has promtool unit tests (alerts.test.yml) that expect every alert to fire, and not to fire', () => {
+    const tests = readFileSync(join(root, 'deploy/prometheus/alerts.test.yml'), 'utf8');
+    for (const name of alertBlocks().keys()) {
+      const cases = [...tests.matchAll(new RegExp(`alertname: ${name}\\n\\s+exp_alerts:(.*)`, 'g'))].map((m) => m[1]!.trim());
+      expect(cases, `${name}: a case where it stays silent`).toContain('[]');
+      expect(cases, `${name}: a case where it fires`).toContain('');
+    }
+  });
+
+  it('absence is judged per service: expected services come from the coordinator, not one absent() over all', () => {
+    const blocks = alertBlocks();
+    expect(blocks.get('RetentionServiceMissing')).toContain('max by (target) (retention_pending_acks)');
+    expect(blocks.get('RetentionGaugeMissing')).toContain('max by (target) (retention_pending_acks)');
+    expect(blocks.get('RetentionGaugeMissing')).not.toContain('absent(retention_oldest_unprocessed_days)');
+    expect(blocks.get('RetentionOutboxStuck')).toContain('max by (service) (retention_outbox_oldest_seconds)');
+  });
+
   // promtool parses the file and its PromQL, and runs the alert unit tests in alerts.test.yml
   // (Debian package `prometheus`, which scripts/test.sh installs when missing). Without it this test
   // fails: a check that cannot run is not a check that passed.
