@@ -193,7 +193,10 @@ describe('a ledger its writer cannot rewrite, with signed checkpoints and receip
 
     const incremental = await verify();
     expect(incremental).toMatchObject({ ok: true, mode: 'incremental', entries: n, problems: [], verifiedFrom: n + 1, checkpoint });
-    expect(await verify(true)).toMatchObject({ ok: true, mode: 'full', entries: n, problems: [], verifiedFrom: 1, checkpointsChecked: 1 });
+    // The leader may have signed one of its own before this one (at start, under load): at least this one is checked.
+    const full = await verify(true);
+    expect(full).toMatchObject({ ok: true, mode: 'full', entries: n, problems: [], verifiedFrom: 1 });
+    expect(full.checkpointsChecked).toBeGreaterThanOrEqual(1);
   });
 
   it('gives a completed erasure a signed receipt that the CLI checks offline; refuses the others', async () => {
