@@ -272,11 +272,19 @@ describe('a client with broker access cannot forge control messages', () => {
     const before = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'crm-user' } } });
     expect(before.body.targets).not.toContain('legacy-crm');
     expect((await platform.api('GET', '/v1/policies')).body.services.map((s: { service: string }) => s.service)).not.toContain('legacy-crm');
-    // Its acks are not trusted before approval either.
-    expect((await platform.api('POST', '/v1/services/legacy-crm/approve', { token: TOKENS.auditor })).status).toBe(403);
+    expect((await platform.api('POST', '/v1/services/legacy-crm/approve', { token: TOKENS.auditor, body: { publicKey: rogue.publicKey } })).status).toBe(403);
+
+    // A second sender cannot swap its own key in while the first waits: dead-lettered, the pending key unchanged.
+    const swapper = generateSigningKeyPair();
+    await registerAs('legacy-crm', { keyId: 'legacy-crm-1', privateKey: parsePrivateKey(swapper.privateKey, 'swapper') });
+    await expectDeadLetter('coordinator.registry', 'legacy-crm', 'pending_conflict');
+    expect((await platform.api('GET', '/v1/services/legacy-crm')).body.pending.publicKey).toBe(rogue.publicKey);
+    // An approval names the key the admin checked; another key is refused.
+    const wrongKey = await platform.api('POST', '/v1/services/legacy-crm/approve', { body: { publicKey: swapper.publicKey } });
+    expect(wrongKey.status).toBe(409);
 
     // Approved by an admin: a target from now on, its key pinned.
-    const approved = await platform.api('POST', '/v1/services/legacy-crm/approve');
+    const approved = await platform.api('POST', '/v1/services/legacy-crm/approve', { body: { publicKey: rogue.publicKey } });
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ status: 'active', signingKeyId: 'legacy-crm-1', pending: null });
     const after = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'crm-user-2' } } });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventTypes, type HoldPlaced, type SealedHoldPlaced, type TopicNames, errorSummary } from '@retention/contracts';
 import { type ConsumerOptions, createCatchUpTracker, type DeadLetterCounter, type Publisher, runConsumer } from '@retention/kafka';
 import type { Logger } from '@retention/observability';
-import { releaseHold, upsertHold } from '@retention/policy';
+import { dropHold, releaseHold, upsertHold } from '@retention/policy';
 import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 
@@ -66,14 +66,16 @@ export async function startHoldsReplica(options: {
     verify: options.verify,
     handle: (event) =>
       serial(async () => {
-        const hold = await options.openHold(event.data);
-        if (hold.service && hold.service !== service) {
-          inTopic.delete(hold.holdId);
-          await releaseHold(dataSource.manager, hold.holdId);
-        } else {
-          inTopic.add(hold.holdId);
-          await upsertHold(dataSource.manager, hold);
+        if (event.data.service && event.data.service !== service) {
+          inTopic.delete(event.data.holdId);
+          await dropHold(dataSource.manager, event.data.holdId);
+          return;
         }
+        // Fail closed: the topic holds this hold even if it cannot be opened here (its command key is
+        // unknown or gone). Opening fails the message (dead-lettered and counted, so the alert fires)
+        // but the local copy, if any, stays in force and the reconciliation keeps it.
+        inTopic.add(event.data.holdId);
+        await upsertHold(dataSource.manager, await options.openHold(event.data));
       }),
     onTombstone: (ctx) =>
       serial(async () => {
@@ -92,7 +94,8 @@ export async function startHoldsReplica(options: {
           const rows = (await dataSource.query(`SELECT hold_id FROM retention_holds WHERE NOT (hold_id = ANY($1::text[]))`, [[...inTopic]])) as Array<{
             hold_id: string;
           }>;
-          for (const { hold_id } of rows) await releaseHold(dataSource.manager, hold_id);
+          // Dropped, not remembered as released: the topic no longer has them, it never said they were released.
+          for (const { hold_id } of rows) await dropHold(dataSource.manager, hold_id);
           if (rows.length > 0) options.logger.info({ released: rows.length }, 'holds no longer on the holds topic released (their release was compacted away)');
         }),
       )

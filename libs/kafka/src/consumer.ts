@@ -195,8 +195,10 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
         try {
           ctx.signer = await verify({ topic: ctx.topic, key: ctx.key, value: message.value }, ctx.headers);
         } catch (error) {
-          if (error instanceof RetentionError && !error.retriable) refused = { code: error.code, message: error.message };
-          else throw error;
+          // Retriable (a key lookup whose database is down): retried in place. Anything else refuses the
+          // message, so an error no retry can fix never stalls the partition.
+          if (isRetriable(error)) throw error;
+          refused = error instanceof RetentionError ? { code: error.code, message: error.message } : { code: 'verify_failed', message: errorSummary(error) };
         }
       },
       ctx,
@@ -217,7 +219,16 @@ export async function runConsumer<T extends EventType>(options: ConsumerOptions<
     if (message.value === null) {
       if (options.onTombstone) {
         const onTombstone = options.onTombstone;
-        await retrying(() => onTombstone(ctx), ctx, ctx.heartbeat);
+        try {
+          await retrying(() => onTombstone(ctx), ctx, ctx.heartbeat);
+        } catch (error) {
+          // As for a message a handler cannot apply: dead-lettered with the reason, the partition moves on.
+          if (error instanceof ConsumerStoppingError) throw error;
+          const reason =
+            error instanceof RetentionError ? { code: error.code, message: error.message } : { code: 'handler_failed', message: errorSummary(error) };
+          await retrying(() => deadLetter(message, ctx, reason), ctx, ctx.heartbeat);
+          outcome = 'dead_lettered';
+        }
       } else {
         await retrying(() => deadLetter(message, ctx, { code: 'validation_failed', message: 'message has no value' }), ctx, ctx.heartbeat);
         outcome = 'dead_lettered';

@@ -41,6 +41,11 @@ export async function upsertHold(manager: EntityManager, hold: HoldPlaced): Prom
   return result.length > 0;
 }
 
+/** Removes a local copy without remembering the id (a hold for another service, or one the topic no longer has). */
+export async function dropHold(manager: EntityManager, holdId: string): Promise<void> {
+  await manager.query('DELETE FROM retention_holds WHERE hold_id = $1', [holdId]);
+}
+
 /** Releases a hold for good: its id is remembered so that it is never placed again. */
 export async function releaseHold(manager: EntityManager, holdId: string): Promise<void> {
   await manager.query(

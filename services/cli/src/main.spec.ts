@@ -56,7 +56,8 @@ describe('retention CLI', () => {
       { method: 'POST', path: '/v1/services/legacy-crm/approve', reply: { service: 'legacy-crm', status: 'active' } },
       { method: 'DELETE', path: '/v1/services/legacy-crm', reply: { service: 'legacy-crm', status: 'retired', closedTargets: 2 } },
     ]);
-    expect((await run(['services', 'approve', 'legacy-crm'], client)).code).toBe(0);
+    expect((await run(['services', 'approve', 'legacy-crm', '--public-key', 'k'.repeat(43)], client)).code).toBe(0);
+    expect(client.calls[0]).toMatchObject({ body: { publicKey: 'k'.repeat(43) } });
     const retired = await run(['services', 'retire', 'legacy-crm', '--reason', 'decommissioned'], client);
     expect(JSON.parse(retired.out)).toMatchObject({ status: 'retired', closedTargets: 2 });
     expect(client.calls[1]).toMatchObject({ body: { reason: 'decommissioned' } });

@@ -198,7 +198,10 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .command('approve')
     .description("approve a service's waiting registration: it becomes a target and its signing key is pinned")
     .argument('<name>')
-    .action(async (name: string) => print(io, await client().call('POST', `/v1/services/${encodeURIComponent(name)}/approve`)));
+    .requiredOption('--public-key <key>', 'the public key you checked (shown as pending.publicKey by `services list`)')
+    .action(async (name: string, o: { publicKey: string }) =>
+      print(io, await client().call('POST', `/v1/services/${encodeURIComponent(name)}/approve`, { body: { publicKey: o.publicKey } })),
+    );
   services
     .command('retire')
     .description('retire a service: no longer a target; its open targets are closed as retired')

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Ack, EventTypes, parseKek, serviceCommandGroup, SignatureError, topicNames, errorSummary } from '@retention/contracts';
+import { type Ack, errorSummary, EventTypes, parseKek, serviceCommandGroup, SignatureError, topicNames, TransientError } from '@retention/contracts';
 import { signingKeyOf } from '@retention/config';
 import { databaseReadiness } from '@retention/database';
 import {
@@ -127,7 +127,8 @@ export async function startCoordinator(
       },
       // A registration tombstone retires the service; only a key trusted for it can sign one.
       onTombstone: async (ctx) => {
-        if (!ctx.key || ctx.signer?.owner !== ctx.key) return;
+        if (!ctx.key || ctx.signer?.owner !== ctx.key)
+          throw new SignatureError('signer_mismatch', 'a registration tombstone must be signed by the service it retires');
         await retireService(dataSource, ctx.key, { by: `service:${ctx.key}`, reason: 'registration tombstone' }, now()).catch((error: unknown) => {
           // Already retired, or never registered here: nothing to close.
           if (!(error instanceof Error && ['not_found', 'conflict'].includes((error as { code?: string }).code ?? ''))) throw error;
@@ -258,23 +259,51 @@ export async function startCoordinator(
       leader,
       async () => {
         const at = now();
-        const behind = await servicesBehind();
-        const redelivered = await redeliverDue(
-          dataSource,
-          topics,
-          { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS, maxAttempts: config.RETRY_MAX_ATTEMPTS, privacy },
-          at,
-          behind,
+        // Each step on its own: one that fails (a row it cannot read, say) is logged and counted by
+        // step, and the others still run; the loop logs the tick as failed once all have run.
+        const failures: string[] = [];
+        const step = async <T>(name: string, work: () => Promise<T>, fallback: T): Promise<T> => {
+          try {
+            return await work();
+          } catch (error) {
+            failures.push(name);
+            logger.error({ step: name, err: errorSummary(error) }, 'maintenance step failed');
+            return fallback;
+          }
+        };
+        const behind = await step('lag', servicesBehind, [] as string[]);
+        const redelivered = await step(
+          'redelivery',
+          () =>
+            redeliverDue(
+              dataSource,
+              topics,
+              { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS, maxAttempts: config.RETRY_MAX_ATTEMPTS, privacy },
+              at,
+              behind,
+            ),
+          0,
         );
-        const overdue = await flagOverdue(dataSource, at);
-        const forgot = await runPrivacyMaintenance(dataSource, privacy, at);
+        const overdue = await step('overdue', () => flagOverdue(dataSource, at), 0);
+        const forgot = await step('privacy', () => runPrivacyMaintenance(dataSource, privacy, at), {
+          keysDestroyed: 0,
+          keysRepublished: 0,
+          holdsResealed: 0,
+          holdsExpired: 0,
+          subjectsForgotten: 0,
+        } as Awaited<ReturnType<typeof runPrivacyMaintenance>>);
         if (forgot.keysDestroyed || forgot.holdsExpired || forgot.subjectsForgotten) logger.info(forgot, 'privacy maintenance');
         // Holds that expired (a release resumes its erasures itself; this also catches any it missed).
-        const resumed = await resumeHeld(dataSource, topics, at, resumeOptions);
-        const scheduled = await scheduleDueSweeps(
-          { dataSource, issueSweep: sweeps.issueSweep, logger },
-          { defaultSchedule: config.SWEEP_DEFAULT_SCHEDULE, misfireGraceSeconds: config.SWEEP_MISFIRE_GRACE_SECONDS },
-          at,
+        const resumed = await step('resume', () => resumeHeld(dataSource, topics, at, resumeOptions), 0);
+        const scheduled = await step(
+          'schedule',
+          () =>
+            scheduleDueSweeps(
+              { dataSource, issueSweep: sweeps.issueSweep, logger },
+              { defaultSchedule: config.SWEEP_DEFAULT_SCHEDULE, misfireGraceSeconds: config.SWEEP_MISFIRE_GRACE_SECONDS },
+              at,
+            ),
+          0,
         );
         if (redelivered) metrics.redeliveries.inc(redelivered);
         if (scheduled) metrics.sweepsScheduled.inc(scheduled);
@@ -282,6 +311,7 @@ export async function startCoordinator(
           relay.wake();
           logger.info({ redelivered, overdue, scheduled, resumed }, 'maintenance');
         }
+        if (failures.length > 0) throw new TransientError(`maintenance steps failed: ${failures.join(', ')}`);
       },
       config.MAINTENANCE_INTERVAL_MS,
       logger,

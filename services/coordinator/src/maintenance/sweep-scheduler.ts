@@ -3,7 +3,7 @@ import { Cron } from 'croner';
 import type { DataSource } from 'typeorm';
 import { policyStates } from '../registry/policy-enablement';
 import { activeManifests } from '../registry/registry.repository';
-import type { requestSweepUseCase } from '../sweeps/request-sweep.use-case';
+import { PolicyNotEnabledError, type requestSweepUseCase } from '../sweeps/request-sweep.use-case';
 
 export interface SchedulerOptions {
   /** Cron expression (UTC) for policies that do not name their own. */
@@ -54,35 +54,46 @@ export async function scheduleDueSweeps(
       if (!slot || !state || slot < state.firstSeenAt) continue;
       const at = slot;
       const dryRun = !state.enabled;
-      const didIssue = await deps.dataSource.transaction(async (manager) => {
-        const [claimed] = (await manager.query(
-          `INSERT INTO sweep_schedule_runs (service, policy, scheduled_for) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING service`,
-          [m.service, p.name, at],
-        )) as unknown[];
-        if (!claimed) return false;
-        const [running] = (await manager.query(
-          `SELECT id FROM retention_requests WHERE kind = 'sweep' AND status = 'pending' AND service_filter = $1 AND policy_filter = $2 AND NOT dry_run LIMIT 1`,
-          [m.service, p.name],
-        )) as Array<{ id: string }>;
-        if (running) {
-          deps.logger.warn({ registered: m.service, policy: p.name, pendingRequestId: running.id }, 'scheduled sweep skipped: previous run still pending');
-          return false;
-        }
-        const id = await deps.issueSweep(manager, {
-          service: m.service,
-          policy: p.name,
-          dryRun,
-          requestedBy: 'scheduler',
-          reason: dryRun ? `scheduled for ${at.toISOString()}; dry run: the policy is not enabled yet` : `scheduled for ${at.toISOString()}`,
+      const claimAndIssue = () =>
+        deps.dataSource.transaction(async (manager) => {
+          const [claimed] = (await manager.query(
+            `INSERT INTO sweep_schedule_runs (service, policy, scheduled_for) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING service`,
+            [m.service, p.name, at],
+          )) as unknown[];
+          if (!claimed) return false;
+          const [running] = (await manager.query(
+            `SELECT id FROM retention_requests WHERE kind = 'sweep' AND status = 'pending' AND service_filter = $1 AND policy_filter = $2 AND NOT dry_run LIMIT 1`,
+            [m.service, p.name],
+          )) as Array<{ id: string }>;
+          if (running) {
+            deps.logger.warn({ registered: m.service, policy: p.name, pendingRequestId: running.id }, 'scheduled sweep skipped: previous run still pending');
+            return false;
+          }
+          const id = await deps.issueSweep(manager, {
+            service: m.service,
+            policy: p.name,
+            dryRun,
+            requestedBy: 'scheduler',
+            reason: dryRun ? `scheduled for ${at.toISOString()}; dry run: the policy is not enabled yet` : `scheduled for ${at.toISOString()}`,
+          });
+          await manager.query(`UPDATE sweep_schedule_runs SET request_id = $4 WHERE service = $1 AND policy = $2 AND scheduled_for = $3`, [
+            m.service,
+            p.name,
+            at,
+            id,
+          ]);
+          return true;
         });
-        await manager.query(`UPDATE sweep_schedule_runs SET request_id = $4 WHERE service = $1 AND policy = $2 AND scheduled_for = $3`, [
-          m.service,
-          p.name,
-          at,
-          id,
-        ]);
-        return true;
-      });
+      let didIssue: boolean;
+      try {
+        didIssue = await claimAndIssue();
+      } catch (error) {
+        // The definition changed between reading its state and issuing (a registration committed in
+        // between): nothing was claimed; the next tick reads the new state and runs it dry.
+        if (!(error instanceof PolicyNotEnabledError)) throw error;
+        deps.logger.warn({ registered: m.service, policy: p.name }, 'scheduled sweep postponed: the policy changed and is not enabled');
+        continue;
+      }
       if (didIssue) issued++;
     }
   }

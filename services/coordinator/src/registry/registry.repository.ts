@@ -20,12 +20,20 @@ export class TooManyPendingRegistrationsError extends RetentionError {
   readonly retriable = false;
 }
 
-export type RegistrationOutcome = 'registered' | 'updated' | 'pending_approval' | 'pending_key_change';
+/** A second registration, with another key, for a service whose registration waits for approval. */
+export class PendingConflictError extends RetentionError {
+  readonly code = 'pending_conflict';
+  readonly retriable = false;
+}
+
+export type RegistrationOutcome = 'registered' | 'updated' | 'pending_approval' | 'pending_key_change' | 'retired';
 
 interface ServiceRow {
   service: string;
   status: ServiceStatus;
   pending: boolean;
+  pending_key: string | null;
+  retired_at: Date | null;
 }
 
 /**
@@ -40,10 +48,14 @@ export async function recordRegistration(
   at: Date,
   options: { autoEnablePolicies?: boolean } = {},
 ): Promise<RegistrationOutcome> {
-  const [row] = (await manager.query(`SELECT service, status, pending_manifest IS NOT NULL AS pending FROM registered_services WHERE service = $1 FOR UPDATE`, [
-    manifest.service,
-  ])) as ServiceRow[];
+  const [row] = (await manager.query(
+    `SELECT service, status, pending_manifest IS NOT NULL AS pending, pending_manifest->'signingKey'->>'publicKey' AS pending_key, retired_at FROM registered_services WHERE service = $1 FOR UPDATE`,
+    [manifest.service],
+  )) as ServiceRow[];
   const key = manifest.signingKey ?? null;
+  // The registry is replayed from its start by every coordinator: a registration published before
+  // the service was retired stays retired; only a later one asks for approval again.
+  if (row?.status === 'retired' && row.retired_at && new Date(manifest.publishedAt) <= new Date(row.retired_at)) return 'retired';
   if (!row && trust !== 'trusted') {
     // Each unknown name that registers adds a row: a client with write access to the registry
     // topic must not be able to grow this table (or the metrics' label sets) without bound.
@@ -85,6 +97,11 @@ export async function recordRegistration(
     }
     return 'updated';
   }
+  // A registration already waits with another key: the first one stays (an admin approves a key
+  // they checked, and a second sender cannot swap its own in while they look).
+  if (row?.pending && row.pending_key !== (key?.publicKey ?? null)) {
+    throw new PendingConflictError(`a registration of "${manifest.service}" with another key already waits for approval`);
+  }
   // Self-asserted, or a retired service coming back: kept aside until an admin approves it.
   await manager.query(
     `INSERT INTO registered_services (service, version, policy_hash, subject_types, manifest, status, pending_manifest, pending_since)
@@ -111,7 +128,7 @@ export async function approveService(
   service: string,
   by: string,
   at: Date,
-  options: { autoEnablePolicies?: boolean } = {},
+  options: { autoEnablePolicies?: boolean; expectedPublicKey: string },
 ): Promise<ServiceView> {
   await dataSource.transaction(async (manager) => {
     const [row] = (await manager.query(`SELECT pending_manifest FROM registered_services WHERE service = $1 FOR UPDATE`, [service])) as Array<{
@@ -121,6 +138,11 @@ export async function approveService(
     const manifest = row.pending_manifest;
     if (!manifest) throw new ConflictError(`service "${service}" has no registration waiting for approval`);
     if (!manifest.signingKey) throw new ConflictError(`the registration of "${service}" names no signing key; its acks could not be authenticated`);
+    if (manifest.signingKey.publicKey !== options.expectedPublicKey) {
+      throw new ConflictError(
+        `the registration waiting for "${service}" presents another key (key id ${manifest.signingKey.keyId}); check it and approve that key`,
+      );
+    }
     await manager.query(
       `UPDATE registered_services SET version = $2, policy_hash = $3, subject_types = $4, manifest = $5, status = 'active',
          signing_key_id = $6, signing_public_key = $7, consumer_group = $8, approved_by = $9, approved_at = $10,

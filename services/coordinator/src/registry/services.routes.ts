@@ -44,9 +44,11 @@ export function serviceRoutes(deps: ServiceRouteDeps): AnyRoute[] {
         'Approve the registration waiting for this service: its policies apply, it becomes a target of new requests, and its signing key is pinned (its acks are checked with it).',
       roles: ['admin'],
       params: NameParams,
-      responses: { 200: 'The service, active', 404: 'No such service', 409: 'No registration waits for approval' },
-      handler: async ({ params, principal }) => {
-        const view = await approveService(deps.dataSource, params.name, principal.name, now());
+      // The key the admin checked: approval pins exactly it, never whatever happens to be pending.
+      body: z.object({ publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be the base64url public key shown as pending.publicKey') }).strict(),
+      responses: { 200: 'The service, active', 404: 'No such service', 409: 'No registration waits for approval, or it presents another key' },
+      handler: async ({ params, body, principal }) => {
+        const view = await approveService(deps.dataSource, params.name, principal.name, now(), { expectedPublicKey: body.publicKey });
         await deps.onServicesChanged?.();
         return view;
       },
