@@ -213,6 +213,15 @@ export const ManifestPolicy = z.object({
   schedule: z.string().max(100).optional(),
   /** Set for a directory policy: files (by modification time) instead of table rows. */
   directory: z.object({ path: z.string().max(500), suffixes: z.array(z.string().max(21)) }).optional(),
+  /**
+   * SHA-256 of the whole rule as the service applies it (per-record columns, anonymization,
+   * markers, files, archive table… not only the fields above): a change to any of them is a new
+   * definition, which runs dry until an admin enables it.
+   */
+  definitionHash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 export type ManifestPolicy = z.infer<typeof ManifestPolicy>;
 

@@ -13,6 +13,7 @@ export function buildManifest(policies: Policies, version: string, now: Date = n
     tables: tables.map((t) => ({ table: t.table, column: t.column, action: t.action })),
   }));
   const rules = policies.rules.map((r) => ({
+    definitionHash: definitionHash(r),
     name: r.name,
     table: r.table,
     timestampColumn: r.timestampColumn,
@@ -23,6 +24,7 @@ export function buildManifest(policies: Policies, version: string, now: Date = n
     ...(r.schedule ? { schedule: r.schedule } : {}),
   }));
   const directories = policies.directories.map((d) => ({
+    definitionHash: definitionHash(d),
     name: d.name,
     table: d.name,
     timestampColumn: 'mtime',
@@ -38,4 +40,22 @@ export function buildManifest(policies: Policies, version: string, now: Date = n
     .digest('hex')
     .slice(0, 32);
   return { service: policies.service, version, subjects, policies: [...rules, ...directories], policyHash, publishedAt: now.toISOString() };
+}
+
+/** The hash of everything a rule says, in a stable key order (JSON of plain data). */
+function definitionHash(rule: object): string {
+  const stable = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(stable)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.entries(v)
+              .filter(([, x]) => x !== undefined)
+              .sort(([a], [b]) => (a < b ? -1 : 1))
+              .map(([k, x]) => [k, stable(x)]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(stable(rule)))
+    .digest('hex');
 }
