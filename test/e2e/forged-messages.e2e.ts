@@ -13,7 +13,7 @@ import {
 import { sessionsService } from '@retention/service-sessions';
 import { waitFor } from '@retention/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { produceRaw, waitForMessage } from './kafka-helpers';
+import { produceRaw, waitForMessage, completedAck, waitForDeadLetters } from './kafka-helpers';
 import { publishRegistration } from './registry-helpers';
 import { type Platform, startPlatform, TOKENS } from './support';
 
@@ -72,35 +72,12 @@ describe('a client with broker access cannot forge control messages', () => {
   }
 
   /** The same for several dead letters, read in one pass over the topic. */
-  async function expectDeadLetters(expected: ReadonlyArray<{ consumer: string; marker: string; reason: string }>): Promise<void> {
-    const missing = new Set(expected);
-    await waitForMessage(topics.dlq, (m) => {
-      const data = m.value ? (JSON.parse(m.value) as { data: { consumer: string; refs?: Record<string, string>; reason: { code: string } } }).data : undefined;
-      for (const e of missing) {
-        if (data?.consumer === e.consumer && data.reason.code === e.reason && (JSON.stringify(data.refs ?? {}) + (m.key ?? '')).includes(e.marker))
-          missing.delete(e);
-      }
-      return missing.size === 0;
-    });
-  }
+  const expectDeadLetters = (expected: ReadonlyArray<{ consumer: string; marker: string; reason: string }>): Promise<void> =>
+    waitForDeadLetters(topics.dlq, expected);
 
   /** An ack for `requestId` from `service`, signed with `key` (or unsigned); returns its command id. */
   async function sendAck(requestId: string, service: string, key: SigningKey | null): Promise<string> {
-    const commandId = randomUUID();
-    const { value } = encodeEvent(
-      EventTypes.ack,
-      {
-        requestId,
-        commandId,
-        kind: 'erasure',
-        service,
-        status: 'completed',
-        dryRun: false,
-        startedAt: new Date().toISOString(),
-        finishedAt: new Date().toISOString(),
-      },
-      { source: `/retention/services/${service}` },
-    );
+    const { commandId, value } = completedAck(requestId, service);
     await produceRaw(topics.acks, [{ key: requestId, value, headers: key ? signMessage(key, { topic: topics.acks, key: requestId, value }) : {} }]);
     return commandId;
   }

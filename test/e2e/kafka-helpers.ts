@@ -1,4 +1,5 @@
-import { type SigningKey, signMessage } from '@retention/contracts';
+import { randomUUID } from 'node:crypto';
+import { encodeEvent, EventTypes, type SigningKey, signMessage } from '@retention/contracts';
 import { testStack, uniqueSuffix, waitFor } from '@retention/testing';
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -90,4 +91,41 @@ export async function waitForMessage(
   } finally {
     await consumer.disconnect();
   }
+}
+
+/** One dead letter a test expects: which consumer refused it, why, and a marker of the message (a ref or its key). */
+export interface ExpectedDeadLetter {
+  consumer?: string;
+  marker: string;
+  reason: string;
+}
+
+/** Reads the dead-letter topic until every expected dead letter is there (one pass; times out and fails otherwise). */
+export async function waitForDeadLetters(dlqTopic: string, expected: readonly ExpectedDeadLetter[], via?: Kafka): Promise<void> {
+  const missing = new Set(expected);
+  await waitForMessage(
+    dlqTopic,
+    (m) => {
+      const data = m.value ? (JSON.parse(m.value) as { data: { consumer: string; refs?: Record<string, string>; reason: { code: string } } }).data : undefined;
+      for (const e of missing) {
+        const matches = (!e.consumer || data?.consumer === e.consumer) && data?.reason.code === e.reason;
+        if (matches && (JSON.stringify(data.refs ?? {}) + (m.key ?? '')).includes(e.marker)) missing.delete(e);
+      }
+      return missing.size === 0;
+    },
+    30_000,
+    via,
+  );
+}
+
+/** A `completed` ack for `requestId` as `service` would send it (unsigned: the caller signs or not). */
+export function completedAck(requestId: string, service: string): { commandId: string; value: string } {
+  const commandId = randomUUID();
+  const now = new Date().toISOString();
+  const { value } = encodeEvent(
+    EventTypes.ack,
+    { requestId, commandId, kind: 'erasure', service, status: 'completed', dryRun: false, startedAt: now, finishedAt: now },
+    { source: `/retention/services/${service}` },
+  );
+  return { commandId, value };
 }

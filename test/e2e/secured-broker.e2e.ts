@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { encodeEvent, encodeEventVersion, EventTypes, signMessage, topicNames } from '@retention/contracts';
+import { encodeEventVersion, EventTypes, signMessage, topicNames } from '@retention/contracts';
 import { startRetentionService } from '@retention/consumer';
 import { ordersService } from '@retention/service-orders';
 import { sessionsService } from '@retention/service-sessions';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTestLogger, uniqueTopicPrefix, waitFor } from '@retention/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { produceRaw, waitForMessage } from './kafka-helpers';
+import { completedAck, produceRaw, waitForDeadLetters } from './kafka-helpers';
 import { publishRegistration } from './registry-helpers';
 import { prepareSecuredPlatform, type SecuredPlatform } from './secured';
 import { type Platform, startPlatform, TOKENS } from './support';
@@ -216,38 +216,12 @@ describe('the secured broker (SASL/SCRAM + ACLs)', () => {
   });
 
   it('what the ACLs let a service write (acks, registrations) still counts only when signed with the right key', async () => {
-    const dlq = (marker: string, reason: string) =>
-      waitForMessage(
-        topics().dlq,
-        (m) => {
-          const data = m.value ? (JSON.parse(m.value) as { data: { reason: { code: string }; refs?: Record<string, string> } }).data : undefined;
-          return data?.reason.code === reason && JSON.stringify(data.refs ?? {}).includes(marker);
-        },
-        30_000,
-        secured.client('admin'),
-      );
+    const dlq = (marker: string, reason: string) => waitForDeadLetters(topics().dlq, [{ marker, reason }], secured.client('admin'));
     // A request whose sessions target is pending: the sessions service is stopped for a moment.
     await platform.stopService('sessions');
     const created = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'bob' } } });
     const requestId = created.body.id as string;
-    const ack = (service: string): { commandId: string; value: string } => {
-      const commandId = randomUUID();
-      const { value } = encodeEvent(
-        EventTypes.ack,
-        {
-          requestId,
-          commandId,
-          kind: 'erasure',
-          service,
-          status: 'completed',
-          dryRun: false,
-          startedAt: new Date().toISOString(),
-          finishedAt: new Date().toISOString(),
-        },
-        { source: `/retention/services/${service}` },
-      );
-      return { commandId, value };
-    };
+    const ack = (service: string): { commandId: string; value: string } => completedAck(requestId, service);
     // The orders principal may write acks: unsigned, and signed with orders' own key, both speaking for sessions.
     const unsigned = ack('sessions');
     const crossSigned = ack('sessions');

@@ -1,5 +1,6 @@
 import type { Ack } from '@retention/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
+import { settleRequest } from '../requests/settle-request';
 import { appendLedger, type LedgerEntryInput } from '../ledger/ledger.repository';
 
 export type AckOutcome = 'applied' | 'duplicate' | AckRejection;
@@ -92,34 +93,7 @@ export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: (
       },
     });
 
-    const [counts] = (await manager.query(
-      `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*) FILTER (WHERE status = 'failed')::int AS failed,
-         count(*) FILTER (WHERE status = 'held')::int AS held, count(*)::int AS total
-       FROM request_targets WHERE request_id = $1`,
-      [ack.requestId],
-    )) as Array<{ pending: number; failed: number; held: number; total: number }>;
-    // A real erasure with targets that kept data under a hold waits, keeping what it needs to resume
-    // (resume-held.ts re-issues it when the holds end). A dry run reports the hold and completes.
-    if (counts && counts.pending === 0 && counts.failed === 0 && counts.held > 0 && !request.dry_run && request.kind === 'erasure') {
-      if (request.status !== 'held') {
-        await manager.query(`UPDATE retention_requests SET status = 'held' WHERE id = $1`, [ack.requestId]);
-        const held = (await manager.query(
-          `SELECT service, ack->'holdIds' AS hold_ids FROM request_targets WHERE request_id = $1 AND status = 'held' ORDER BY service`,
-          [ack.requestId],
-        )) as Array<{ service: string; hold_ids: string[] | null }>;
-        entries.push({
-          requestId: ack.requestId,
-          type: 'request.held',
-          body: { heldTargets: held.map((h) => ({ service: h.service, holdIds: h.hold_ids ?? [] })), targets: counts.total },
-        });
-      }
-    } else if (counts && counts.pending === 0 && counts.failed === 0 && request.status !== 'completed') {
-      await manager.query(`UPDATE retention_requests SET status = 'completed', completed_at = $2, subject_id = NULL WHERE id = $1`, [ack.requestId, at]);
-      entries.push({ requestId: ack.requestId, type: 'request.completed', body: { targets: counts.total } });
-    } else if (counts && counts.pending === 0 && counts.failed > 0 && request.status === 'pending') {
-      await manager.query(`UPDATE retention_requests SET status = 'failed' WHERE id = $1`, [ack.requestId]);
-      entries.push({ requestId: ack.requestId, type: 'request.failed', body: { failedTargets: counts.failed, targets: counts.total } });
-    }
+    entries.push(...(await settleRequest(manager, { id: ack.requestId, status: request.status, dryRun: request.dry_run, kind: request.kind }, at)));
     return { outcome: 'applied', kind: request.kind, latencySeconds: (at.getTime() - new Date(request.created_at).getTime()) / 1000 };
   }
 

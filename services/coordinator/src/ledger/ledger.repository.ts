@@ -82,29 +82,9 @@ export async function appendLedger(manager: EntityManager, entries: readonly Led
 }
 
 export async function ledgerForRequest(dataSource: DataSource, requestId: string): Promise<LedgerEntry[]> {
-  const rows = (await dataSource.query(
-    `SELECT seq, request_id, entry_type, service, body, created_at, prev_hash, hash FROM ledger_entries WHERE request_id = $1 ORDER BY seq`,
-    [requestId],
-  )) as Array<{
-    seq: string;
-    request_id: string | null;
-    entry_type: LedgerEntryType;
-    service: string | null;
-    body: Record<string, unknown>;
-    created_at: Date;
-    prev_hash: string;
-    hash: string;
-  }>;
-  return rows.map((r) => ({
-    seq: Number(r.seq),
-    requestId: r.request_id,
-    type: r.entry_type,
-    service: r.service,
-    body: r.body,
-    createdAt: new Date(r.created_at).toISOString(),
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  }));
+  const rows = (await dataSource.query(`SELECT ${ENTRY_COLUMNS} FROM ledger_entries WHERE request_id = $1 ORDER BY seq`, [requestId])) as EntryRow[];
+  // Written by appendLedger, so the type is one of ours and the body an object.
+  return rows.map((r) => fromRow(r) as LedgerEntry);
 }
 
 /** A stored entry as read back, for verification (content, stored links and hash). */
@@ -119,22 +99,21 @@ export interface StoredEntry {
   hash: string;
 }
 
-/** Entries with `from <= seq <= to`, in order, at most `limit`. */
-export async function readEntries(db: DataSource | EntityManager, from: number, to: number, limit: number): Promise<StoredEntry[]> {
-  const rows = (await db.query(
-    `SELECT seq, request_id, entry_type, service, body, created_at, prev_hash, hash FROM ledger_entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
-    [from, to, limit],
-  )) as Array<{
-    seq: string;
-    request_id: string | null;
-    entry_type: string;
-    service: string | null;
-    body: unknown;
-    created_at: Date;
-    prev_hash: string;
-    hash: string;
-  }>;
-  return rows.map((r) => ({
+const ENTRY_COLUMNS = 'seq, request_id, entry_type, service, body, created_at, prev_hash, hash';
+
+interface EntryRow {
+  seq: string;
+  request_id: string | null;
+  entry_type: string;
+  service: string | null;
+  body: unknown;
+  created_at: Date;
+  prev_hash: string;
+  hash: string;
+}
+
+function fromRow(r: EntryRow): StoredEntry {
+  return {
     seq: Number(r.seq),
     requestId: r.request_id,
     type: r.entry_type,
@@ -143,7 +122,17 @@ export async function readEntries(db: DataSource | EntityManager, from: number, 
     body: r.body,
     prevHash: r.prev_hash,
     hash: r.hash,
-  }));
+  };
+}
+
+/** Entries with `from <= seq <= to`, in order, at most `limit`. */
+export async function readEntries(db: DataSource | EntityManager, from: number, to: number, limit: number): Promise<StoredEntry[]> {
+  const rows = (await db.query(`SELECT ${ENTRY_COLUMNS} FROM ledger_entries WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`, [
+    from,
+    to,
+    limit,
+  ])) as EntryRow[];
+  return rows.map(fromRow);
 }
 
 /** The stored hashes of entries `from <= seq <= to`, in order, as `[seq, hash]` (no bodies: cheap to read in bulk). */

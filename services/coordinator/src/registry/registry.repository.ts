@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, RetentionError, type ServiceRegistered } from '@retention/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
 import { appendLedger } from '../ledger/ledger.repository';
+import { settleRequest } from '../requests/settle-request';
 import { syncPolicies } from './policy-enablement';
 
 export type ServiceStatus = 'pending_approval' | 'active' | 'retired';
@@ -201,32 +202,11 @@ export async function retireService(
       { requestId: null, type: 'service.retired', service, body: { by: input.by, reason: input.reason, closedTargets: requestIds.length } },
       ...requestIds.map((id) => ({ requestId: id, type: 'target.retired' as const, service, body: { by: input.by } })),
     ];
-    // Requests left with nothing open complete (or fail, if a target failed), as an ack would make them.
-    for (const id of requestIds) {
-      const [counts] = (await manager.query(
-        `SELECT count(*) FILTER (WHERE t.status = 'pending')::int AS pending, count(*) FILTER (WHERE t.status = 'failed')::int AS failed,
-           count(*) FILTER (WHERE t.status = 'held')::int AS held, count(*)::int AS total, bool_and(r.kind = 'erasure' AND NOT r.dry_run) AS resumable
-         FROM request_targets t JOIN retention_requests r ON r.id = t.request_id WHERE t.request_id = $1`,
-        [id],
-      )) as Array<{ pending: number; failed: number; held: number; total: number; resumable: boolean }>;
-      if (!counts || counts.pending > 0 || counts.failed > 0) continue;
-      if (counts.held > 0 && counts.resumable) {
-        // The others wait under a hold: held, as an ack would leave it (resume-held.ts resumes it).
-        const changed = (await manager.query(`UPDATE retention_requests SET status = 'held' WHERE id = $1 AND status <> 'held' RETURNING id`, [id])) as [
-          unknown[],
-          number,
-        ];
-        if (changed[1] > 0) entries.push({ requestId: id, type: 'request.held', body: { heldTargets: counts.held, targets: counts.total } });
-        continue;
-      }
-      {
-        await manager.query(
-          `UPDATE retention_requests SET status = 'completed', completed_at = $2, subject_id = NULL WHERE id = $1 AND status <> 'completed'`,
-          [id, at],
-        );
-        entries.push({ requestId: id, type: 'request.completed', body: { targets: counts.total } });
-      }
-    }
+    // Requests left with nothing open settle as an ack would leave them (completed, held or failed).
+    const requests = (await manager.query(`SELECT id, status, dry_run, kind FROM retention_requests WHERE id = ANY($1::uuid[]) ORDER BY id`, [
+      requestIds,
+    ])) as Array<{ id: string; status: string; dry_run: boolean; kind: 'erasure' | 'sweep' }>;
+    for (const r of requests) entries.push(...(await settleRequest(manager, { id: r.id, status: r.status, dryRun: r.dry_run, kind: r.kind }, at)));
     await appendLedger(manager, entries, at);
     return { closedTargets: requestIds.length };
   });
