@@ -36,6 +36,34 @@ describe('crash recovery and scale-out', () => {
     await db?.drop().catch(() => undefined);
   });
 
+  /** Waits until the sessions group is stable with `members` members that all hold partitions. */
+  async function waitForSessionsGroup(members: number): Promise<void> {
+    const admin = new Kafka({ clientId: 'e2e-admin', brokers: testStack().kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      await waitFor(
+        `${members} stable member(s) in the sessions group`,
+        async () => {
+          const { groups } = await admin.describeGroups([`${platform.prefix}retention.sessions`]);
+          const group = groups[0];
+          return group?.state === 'Stable' && group.members.length === members && group.members.every((m) => m.memberAssignment.length > 0) ? true : undefined;
+        },
+        { timeoutMs: 90_000 },
+      );
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** What a failed wait in these tests needs to be understood from a CI log alone. */
+  async function explain(client: pg.Client, requestId: string, error: unknown): Promise<never> {
+    const { body } = await platform.api('GET', `/v1/sweeps/${requestId}`).catch(() => ({ body: undefined }));
+    const { rows } = await client
+      .query(`SELECT status, started_at, deliveries FROM retention_inbox WHERE request_id = $1`, [requestId])
+      .catch(() => ({ rows: [] }));
+    throw new Error(`${String(error)}; sweep: ${JSON.stringify(body)}; inbox: ${JSON.stringify(rows)}; child exit code: ${child?.exitCode ?? 'running'}`);
+  }
+
   function spawnSessions(): ChildProcess {
     const proc = spawn(process.execPath, ['--import', 'tsx', resolve(root, 'services/sessions/src/main.ts')], {
       cwd: root,
@@ -123,20 +151,23 @@ describe('crash recovery and scale-out', () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
-      await waitFor('sessions to be up', async () => ((await client.query(`SELECT to_regclass('sessions') AS t`)).rows[0].t ? true : undefined));
+      // The table is there from the first test: wait for this process to hold the partitions, so
+      // that the sweep below is its work and not a leftover member's.
+      await waitForSessionsGroup(1);
       const expired = 200_000;
       await client.query(`INSERT INTO sessions (user_id, started_at) SELECT 'v' || (g % 500), now() - interval '95 days' FROM generate_series(1, $1) g`, [
         expired,
       ]);
       const sweep = await platform.api('POST', '/v1/sweeps', { body: { service: 'sessions' } });
+      expect(sweep.status).toBe(202);
       await waitFor(
         'a few batches',
         async () => {
           const { rows } = await client.query(`SELECT count(*)::int AS n FROM retention_audit WHERE request_id = $1`, [sweep.body.id]);
           return rows[0].n >= 2 ? true : undefined;
         },
-        { intervalMs: 20 },
-      );
+        { intervalMs: 20, timeoutMs: 90_000 },
+      ).catch((error) => explain(client, sweep.body.id, error));
       const stoppedAt = Date.now();
       child.kill('SIGTERM');
       const code = await new Promise<number | null>((r) => child!.once('exit', (c) => r(c)));
@@ -180,17 +211,7 @@ describe('crash recovery and scale-out', () => {
       const subjects = Array.from({ length: 40 }, (_, i) => `share-${i}`);
       await instances[0]!.dataSource.query(`INSERT INTO sessions (user_id, started_at) SELECT unnest($1::text[]), now()`, [subjects]);
       // Let the group settle with both members before the commands arrive.
-      const admin = new Kafka({ clientId: 'e2e-admin', brokers: testStack().kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
-      await admin.connect();
-      try {
-        await waitFor('both instances to be stable members of the group', async () => {
-          const { groups } = await admin.describeGroups([`${platform.prefix}retention.sessions`]);
-          const group = groups[0];
-          return group?.state === 'Stable' && group.members.length === 2 && group.members.every((m) => m.memberAssignment.length > 0) ? true : undefined;
-        });
-      } finally {
-        await admin.disconnect();
-      }
+      await waitForSessionsGroup(2);
       const ids: string[] = [];
       for (const subject of subjects)
         ids.push((await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: subject } } })).body.id);
@@ -213,7 +234,7 @@ describe('crash recovery and scale-out', () => {
       )) as Array<{ batches: number; requests: number; deleted: number }>;
       expect(audit).toEqual({ batches: 40, requests: 40, deleted: 40 });
     } finally {
-      for (const i of instances) await i.stop();
+      await Promise.all(instances.map((i) => i.stop()));
     }
-  });
+  }, 240_000);
 });
