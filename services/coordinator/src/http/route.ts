@@ -20,6 +20,8 @@ export interface RouteSpec<B extends z.ZodType = z.ZodType, Q extends z.ZodType 
   params?: P;
   /** Status code and description of each documented response. */
   responses: Record<number, string>;
+  /** This route's body limit in bytes, when it needs more than the server's (a bulk call). */
+  bodyLimit?: number;
   handler: (input: {
     body: z.output<B>;
     query: z.output<Q>;
@@ -61,6 +63,7 @@ export function registerRoutes(
     app.route({
       method: route.method,
       url: route.url.replace(/\{(\w+)\}/g, ':$1'),
+      ...(route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}),
       onRequest: async (request) => {
         principals.set(request, authenticate(request, route.roles));
       },
