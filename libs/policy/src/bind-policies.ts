@@ -38,6 +38,11 @@ export interface BindPoliciesOptions {
  * problem (e.g. `rules[0].timestampColumn: table "sessions" has no column "startd_at"`).
  */
 export function bindPolicies(policies: Policies, dataSource: DataSource, options: BindPoliciesOptions): BoundPolicies {
+  return bindPoliciesToTables(policies, entityTables(dataSource), options);
+}
+
+/** The tables of the TypeORM entities that have a single-column primary key, as {@link bindPoliciesToTables} takes them. */
+export function entityTables(dataSource: DataSource): Map<string, TableInfo> {
   const tables = new Map<string, TableInfo>();
   for (const meta of dataSource.entityMetadatas) {
     const columns = new Map<string, ColumnInfo>(
@@ -54,13 +59,38 @@ export function bindPolicies(policies: Policies, dataSource: DataSource, options
     const [pk, ...more] = meta.primaryColumns;
     if (pk && more.length === 0) tables.set(meta.tableName, { name: meta.tableName, primaryKey: columns.get(pk.databaseName)!, columns });
   }
+  return tables;
+}
 
+/** Where the tables came from, for the error messages (TypeORM entities by default). */
+export interface TablesSource {
+  /** Ends the error's title: `do not match its ${source}` (default `entities`). */
+  source: string;
+  /** Ends an unknown table's message: `(${known}: a, b)` (default `entities with a single-column primary key`). */
+  known: string;
+  /** Tables that exist but cannot be used, with the reason (e.g. `has no primary key`). */
+  unusable?: ReadonlyMap<string, string>;
+}
+
+const ENTITIES: TablesSource = { source: 'entities', known: 'entities with a single-column primary key' };
+
+/**
+ * {@link bindPolicies} against a table description from anywhere (entity metadata, or the live
+ * catalog for a service without code): the same checks and the same errors.
+ */
+export function bindPoliciesToTables(
+  policies: Policies,
+  tables: ReadonlyMap<string, TableInfo>,
+  options: BindPoliciesOptions,
+  from: TablesSource = ENTITIES,
+): BoundPolicies {
   const issues: Issue[] = policyBoundIssues(policies, options.minPeriodDays ?? DEFAULT_MIN_PERIOD_DAYS);
   const table = (name: string, path: string): TableInfo | undefined => {
     const info = tables.get(name);
     if (!info) {
+      const unusable = from.unusable?.get(name);
       const known = [...tables.keys()].sort().join(', ') || 'none';
-      issues.push({ path, message: `unknown table "${name}" (entities with a single-column primary key: ${known})` });
+      issues.push({ path, message: unusable ? `table "${name}" ${unusable}` : `unknown table "${name}" (${from.known}: ${known})` });
     }
     return info;
   };
@@ -131,6 +161,6 @@ export function bindPolicies(policies: Policies, dataSource: DataSource, options
     }
   }
   if (policies.directories.length > 0 && !options.filesRoot) issues.push({ path: 'directories', message: 'need the files root (set RETENTION_FILES_ROOT)' });
-  if (issues.length > 0) throw new ConfigError(`retention policies of service "${policies.service}" do not match its entities`, issues);
+  if (issues.length > 0) throw new ConfigError(`retention policies of service "${policies.service}" do not match its ${from.source}`, issues);
   return { policies, tables, hashKey: options.hashKey, filesRoot: options.filesRoot, minPeriodDays: options.minPeriodDays ?? DEFAULT_MIN_PERIOD_DAYS };
 }
