@@ -2,6 +2,7 @@ import { startRetentionService } from '@retention/consumer';
 import { definePolicies } from '@retention/policy';
 import { sessionsService } from '@retention/service-sessions';
 import { createTestLogger, waitFor } from '@retention/testing';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Platform, startPlatform, TOKENS } from './support';
 
@@ -120,6 +121,48 @@ describe('safe onboarding of policies', () => {
       expect((await platform.api('POST', '/v1/services/sessions/policies/session_logs/enable')).body.enabled).toBe(true);
     } finally {
       await restarted.stop();
+    }
+  });
+
+  it('a real sweep issued for the enabled definition is refused by a service whose rule changed while it was on its way', async () => {
+    // P60D is enabled and no sessions process runs: the sweep's command waits on the topic.
+    const db = new pg.Client({ connectionString: platform.serviceConfigs.get('sessions')!.DATABASE_URL });
+    await db.connect();
+    const rows = async (): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM sessions`)).rows[0].n;
+    await db.query(`INSERT INTO sessions (user_id, started_at) VALUES ('mid-login', now() - interval '45 days')`);
+    const real = await platform.api('POST', '/v1/sweeps', { body: { service: 'sessions' } });
+    if (real.status !== 202) await db.end();
+    expect(real.status).toBe(202);
+    // Then the service comes back with a rule the coordinator has not seen (30 days, which would delete the 45-day-old row).
+    const shorter = definePolicies({
+      service: 'sessions',
+      subjects: { user: { table: 'sessions', column: 'user_id', action: 'delete' } },
+      rules: [
+        {
+          name: 'session_logs',
+          table: 'sessions',
+          timestampColumn: 'started_at',
+          retention: { days: 30 },
+          action: 'delete',
+          legalBasis: 'Legitimate interest (account security): login history kept 30 days',
+        },
+      ],
+    });
+    const { logger } = createTestLogger('sessions-shorter');
+    const restarted = await startRetentionService({ ...sessionsService, policies: shorter }, platform.serviceConfigs.get('sessions')!, { logger });
+    try {
+      const settled = await waitFor('the sweep to settle', async () => {
+        const { body } = await platform.api('GET', `/v1/sweeps/${real.body.id}`);
+        return body.status === 'pending' ? undefined : body;
+      });
+      expect(settled).toMatchObject({ status: 'failed' });
+      expect(settled.targets[0]).toMatchObject({ service: 'sessions', status: 'failed', error: expect.objectContaining({ code: 'policy_not_enabled' }) });
+      expect(await rows()).toBe(2);
+      await waitFor('the new definition to register', async () => ((await policy()).period === 'P30D' ? true : undefined));
+      expect(await policy()).toMatchObject({ enabled: false });
+    } finally {
+      await restarted.stop();
+      await db.end();
     }
   });
 });

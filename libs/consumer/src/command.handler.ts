@@ -27,6 +27,7 @@ import {
   type JobState,
   planErasure,
   planSweep,
+  policiesNotEnabled,
   runJobBatch,
 } from '@retention/policy';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -275,6 +276,26 @@ export function createCommandHandler(
       deps.onAckQueued();
       log.info({ deliveries: existing.deliveries }, 'duplicate command: ack re-sent, nothing applied');
       return 'duplicate';
+    }
+
+    if (command.kind === 'sweep' && !command.data.dryRun) {
+      // A rule the coordinator never saw, or changed since an admin enabled it, never runs for
+      // real: the whole sweep is refused here, so the ledger shows a failed target, not a partial run.
+      const notEnabled = policiesNotEnabled(bound.policies, command.data);
+      if (notEnabled.length > 0) {
+        const ack = buildAck(command, now(), {
+          status: 'failed',
+          error: {
+            code: 'policy_not_enabled',
+            retriable: false,
+            message: `not enabled at the coordinator for their current definition: ${notEnabled.join(', ')} (a dry run shows what they would do; an admin enables them after the service registered them)`,
+          },
+        });
+        await dataSource.transaction((manager) => finish(manager, command, ack, 'failed'));
+        deps.onAckQueued();
+        log.warn({ policies: notEnabled }, 'real sweep refused: policies not enabled for their current definition');
+        return 'failed';
+      }
     }
 
     await deps.holdsCaughtUp();

@@ -41,7 +41,7 @@ function latestSchema(type: EventType): z.ZodType {
 /** The current version this build writes, per type. */
 export const CurrentVersions: Readonly<Record<EventType, `${number}.${number}`>> = {
   [EventTypes.erasureRequested]: '2.0',
-  [EventTypes.sweepRequested]: '1.0',
+  [EventTypes.sweepRequested]: '1.1',
   [EventTypes.ack]: '1.0',
   [EventTypes.holdPlaced]: '2.0',
   [EventTypes.serviceRegistered]: '1.2',

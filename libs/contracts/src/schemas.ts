@@ -66,6 +66,20 @@ export type ErasureRequested = z.infer<typeof ErasureRequestedV1>;
 /** An erasure command as it travels (2.x: sealed id; 1.x, from an older coordinator: id in clear). */
 export type SealedErasureRequested = z.infer<typeof ErasureRequestedV2> | z.infer<typeof ErasureRequestedV1>;
 
+/**
+ * A policy a real sweep may run, as the coordinator's admin enabled it: `definitionHash` is the
+ * manifest policy's own (absent when the manifest gave none).
+ */
+export const SweepDefinition = z.object({
+  service: ServiceName,
+  policy: PolicyName,
+  definitionHash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
+export type SweepDefinition = z.infer<typeof SweepDefinition>;
+
 /** `sweep.requested` v1: run retention policies now. */
 export const SweepRequestedV1 = z.object({
   requestId: RequestId,
@@ -81,6 +95,14 @@ export const SweepRequestedV1 = z.object({
   attempt: z.int().min(1).default(1),
   /** Policy holds in force at the coordinator when the sweep was requested. */
   holds: z.array(CommandHold).default([]),
+  /**
+   * Since 1.1, in a real sweep: every policy it may run, per target, with the definition an admin
+   * enabled. A service runs nothing for real unless each policy it would run is listed with its
+   * current definition (else it acks `failed`, `policy_not_enabled`): a rule the coordinator has
+   * not seen, or one changed since it was enabled, never runs for real. Absent (1.0, or a dry run):
+   * no such check.
+   */
+  definitions: z.array(SweepDefinition).max(10_000).optional(),
 });
 export type SweepRequested = z.infer<typeof SweepRequestedV1>;
 

@@ -9,6 +9,7 @@ export * from './jobs';
 export * from './holds.repository';
 export * from './tables.migration';
 export * from './manifest';
+export * from './sweep-definitions';
 export { Params, quoteIdent, conditionSql } from './sql-builder';
 export * from './file-deletions';
 export * from './directory-sweep';

@@ -5,6 +5,7 @@ import { IdempotencyKeyPerCaller1764600000700 } from './1764600000700-idempotenc
 import { Privacy1765300000700 } from './1765300000700-privacy';
 import { LedgerProof1765000000400 } from './1765000000400-ledger-proof';
 import { PolicyEnablement1765100000500 } from './1765100000500-policy-enablement';
+import { SweepDefinitions1765400005000 } from './1765400005000-sweep-definitions';
 import { HeldRequests1765200000600 } from './1765200000600-held-requests';
 
 export const coordinatorMigrations = [
@@ -16,4 +17,5 @@ export const coordinatorMigrations = [
   PolicyEnablement1765100000500,
   HeldRequests1765200000600,
   Privacy1765300000700,
+  SweepDefinitions1765400005000,
 ];

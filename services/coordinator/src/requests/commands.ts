@@ -1,4 +1,4 @@
-import { type CommandHold, commandSubjectAad, encodeEvent, EventTypes, sealWith, type TopicNames } from '@retention/contracts';
+import { type CommandHold, commandSubjectAad, encodeEvent, EventTypes, sealWith, type SweepDefinition, type TopicNames } from '@retention/contracts';
 import type { OutgoingMessage } from '@retention/kafka';
 import type { CommandKeyHandle } from '../privacy/command-keys';
 import type { SubjectVault } from '../privacy/subject-vault';
@@ -21,6 +21,8 @@ export interface StoredRequest {
   dueAt: Date;
   holds: CommandHold[];
   traceHeaders: Record<string, string>;
+  /** A real sweep's enabled policy definitions (sweep.requested 1.1 `definitions`); null otherwise. */
+  definitions?: SweepDefinition[] | null;
 }
 
 /**
@@ -70,6 +72,7 @@ export function buildCommand(
       targets,
       attempt,
       holds: request.holds,
+      ...(request.definitions ? { definitions: request.definitions } : {}),
     },
     source,
   );
@@ -93,10 +96,11 @@ interface RequestRow {
   due_at: Date;
   hold_snapshot: CommandHold[];
   trace_headers: Record<string, string>;
+  sweep_definitions: SweepDefinition[] | null;
 }
 
 export const STORED_REQUEST_COLUMNS =
-  'id, kind, dry_run, subject_type, subject_id, subject_ref, service_filter, policy_filter, as_of, created_at, due_at, hold_snapshot, trace_headers';
+  'id, kind, dry_run, subject_type, subject_id, subject_ref, service_filter, policy_filter, as_of, created_at, due_at, hold_snapshot, trace_headers, sweep_definitions';
 
 /** A stored request with its subject id opened (it is sealed at rest: `vault.seal('request', id, subjectId)`). */
 export function toStoredRequest(r: RequestRow, vault: SubjectVault): StoredRequest {
@@ -114,6 +118,7 @@ export function toStoredRequest(r: RequestRow, vault: SubjectVault): StoredReque
     dueAt: new Date(r.due_at),
     holds: r.hold_snapshot,
     traceHeaders: r.trace_headers,
+    definitions: r.sweep_definitions,
   };
 }
 

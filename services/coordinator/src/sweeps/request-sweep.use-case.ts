@@ -6,6 +6,7 @@ import { activePolicyHolds } from '../holds/legal-holds.service';
 import { enabledPolicies } from '../registry/policy-enablement';
 import { activeManifests } from '../registry/registry.repository';
 import { issueRequest } from '../requests/issue-request';
+import { storeSweepDefinitions, sweepDefinitions } from './sweep-definitions';
 import { getRequest } from '../requests/requests.repository';
 import type { RequestView } from '../requests/request.views';
 import type { RequestDeps } from '../requests/create-erasure-request.use-case';
@@ -71,6 +72,7 @@ export function requestSweepUseCase(deps: RequestDeps & { sweepDeadlineHours: nu
     const id = randomUUID();
     const createdAt = now();
     const holds = (await activePolicyHolds(manager)).filter((h) => !input.policy || h.policy === input.policy);
+    const definitions = input.dryRun ? null : await sweepDefinitions(manager, targets, input.policy);
     await issueRequest(
       manager,
       {
@@ -91,10 +93,12 @@ export function requestSweepUseCase(deps: RequestDeps & { sweepDeadlineHours: nu
         requestedBy: input.requestedBy,
         idempotencyKey: null,
         firstRetryAt: new Date(createdAt.getTime() + deps.retryBaseSeconds * 1000),
+        definitions,
       },
       deps.topics,
       deps.privacy,
     );
+    if (definitions) await storeSweepDefinitions(manager, id, definitions);
     return id;
   }
 
