@@ -291,6 +291,28 @@ describe('a client with broker access cannot forge control messages', () => {
     expect((await platform.api('GET', '/v1/ledger/verify', { token: TOKENS.auditor })).body.ok).toBe(true);
   });
 
+  it('a key (or key id) another service signs with cannot be approved for a second service', async () => {
+    // Possession is proven (the registration is signed with the key it presents), but the key is sessions'.
+    const sessionsKey = platform.keys.service('sessions');
+    await registerAs('billing', sessionsKey);
+    await waitFor('billing to wait for approval', async () => ((await platform.api('GET', '/v1/services/billing')).status === 200 ? true : undefined));
+    const sameKey = await platform.api('POST', '/v1/services/billing/approve', { body: { publicKey: sessionsKey.publicKey } });
+    expect(sameKey.status).toBe(409);
+    expect(sameKey.body.error.message).toContain('presents the signing key of "sessions"');
+
+    const own = generateSigningKeyPair();
+    await registerAs('invoicing', { keyId: sessionsKey.keyId, privateKey: parsePrivateKey(own.privateKey, 'invoicing'), publicKey: own.publicKey });
+    await waitFor('invoicing to wait for approval', async () => ((await platform.api('GET', '/v1/services/invoicing')).status === 200 ? true : undefined));
+    const sameKeyId = await platform.api('POST', '/v1/services/invoicing/approve', { body: { publicKey: own.publicKey } });
+    expect(sameKeyId.status).toBe(409);
+    expect(sameKeyId.body.error.message).toContain(`uses key id ${sessionsKey.keyId}, which "sessions" already has`);
+    for (const name of ['billing', 'invoicing']) expect((await platform.api('GET', `/v1/services/${name}`)).body.status).toBe('pending_approval');
+    // sessions still speaks for itself.
+    const { body } = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'key-owner' } } });
+    await sendAck(body.id, 'ghost', platform.keys.service('ghost'));
+    expect((await platform.waitForRequest(body.id)).targets.find((t: { service: string }) => t.service === 'sessions')).toMatchObject({ status: 'completed' });
+  });
+
   it('a registration under a known name with another key changes nothing until approved, and forged tombstones retire nothing', async () => {
     const before = (await platform.api('GET', '/v1/services/sessions')).body;
     expect(before.status).toBe('active');

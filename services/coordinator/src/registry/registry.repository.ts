@@ -144,6 +144,21 @@ export async function approveService(
         `the registration waiting for "${service}" presents another key (key id ${manifest.signingKey.keyId}); check it and approve that key`,
       );
     }
+    // One key, one service: an ack says which service it speaks for, and only that service's key may
+    // sign it. A key (or key id) another service has would let either speak for the other.
+    const owners = (await manager.query(
+      `SELECT service, signing_public_key = $2 AS same_key FROM registered_services
+       WHERE service <> $1 AND (signing_public_key = $2 OR signing_key_id = $3) ORDER BY service`,
+      [service, manifest.signingKey.publicKey, manifest.signingKey.keyId],
+    )) as Array<{ service: string; same_key: boolean }>;
+    if (owners.length > 0) {
+      const [owner] = owners;
+      throw new ConflictError(
+        owner!.same_key
+          ? `the registration waiting for "${service}" presents the signing key of "${owner!.service}"; each service needs a key of its own`
+          : `the registration waiting for "${service}" uses key id ${manifest.signingKey.keyId}, which "${owner!.service}" already has; each service needs a key id of its own`,
+      );
+    }
     await manager.query(
       `UPDATE registered_services SET version = $2, policy_hash = $3, subject_types = $4, manifest = $5, status = 'active',
          signing_key_id = $6, signing_public_key = $7, consumer_group = $8, approved_by = $9, approved_at = $10,
