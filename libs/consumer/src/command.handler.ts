@@ -33,6 +33,7 @@ import {
 import type { DataSource, EntityManager } from 'typeorm';
 import type { RetentionMetrics } from './metrics';
 import { safeErrorMessage } from './pg-errors';
+import { subjectHash } from './subject-hash';
 import { createLockWait, createRetryBudget, DEFAULT_LOCK_WAIT, DEFAULT_RETRY, type LockWaitPolicy, type RetryPolicy } from './retry-budget';
 
 export type Command = { kind: 'erasure'; commandId: string; data: ErasureRequested } | { kind: 'sweep'; commandId: string; data: SweepRequested };
@@ -57,6 +58,12 @@ export interface CommandHandlerDeps {
   deleteRequestFiles?: (requestId: string) => Promise<unknown>;
   /** Hash of the service's policies, recorded in every ack. */
   policyHash?: string;
+  /**
+   * Key of the deletion journal (see subject-hash.ts): a completed real erasure writes the keyed hash
+   * of its subject to `retention_deletion_journal` with its last batch, and sends it in the ack.
+   * Absent: no journal (probes of this service answer `unknown`).
+   */
+  journalKey?: Buffer;
   /** Budget for retriable failures before the command acks `failed` (default: 5 tries, 2 min). */
   retry?: RetryPolicy;
   /** How long to wait for rows other transactions hold locked (default: 5 min, pauses up to 5 s). */
@@ -189,6 +196,28 @@ export function createCommandHandler(
   }
 
   /**
+   * Records a completed real erasure in the deletion journal, in the transaction of its ack, and
+   * returns the subject's keyed hash (a replayed erasure keeps its first entry).
+   */
+  async function journal(manager: EntityManager, command: Command, tables: readonly TableResult[]): Promise<string | undefined> {
+    if (command.kind !== 'erasure' || command.data.dryRun || !deps.journalKey) return undefined;
+    const hash = subjectHash(deps.journalKey, command.data.subject.type, command.data.subject.id);
+    await manager.query(
+      `INSERT INTO retention_deletion_journal (request_id, subject_type, subject_hash, erased_at, tables, policy_hash)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING`,
+      [
+        command.data.requestId,
+        command.data.subject.type,
+        hash,
+        now(),
+        JSON.stringify(tables.map((t) => ({ table: t.table, action: t.action }))),
+        deps.policyHash ?? null,
+      ],
+    );
+    return hash;
+  }
+
+  /**
    * One transaction: the next batch, its audit row, the progress, and on the last batch the ack. An
    * erasure whose batches queued files comes back with `filesPending` instead of acking: the caller
    * deletes them, then steps again, and only that step writes the ack (a crash in between deletes
@@ -240,11 +269,13 @@ export function createCommandHandler(
         for (const s of p.steps) if (s.kind === 'table') for (const id of await holdsKeeping(manager, bound, s)) keeping.add(id);
       const heldBy = [...keeping];
       const status: Ack['status'] = command.kind === 'erasure' && held > 0 ? 'held' : 'completed';
+      const journaled = status === 'completed' ? await journal(manager, command, tables) : undefined;
       const ack = buildAck(command, startedAt, {
         status,
         tables,
         holdIds: heldBy,
         reason: held > 0 ? `${held} record(s) kept under legal hold` : undefined,
+        ...(journaled ? { subjectHash: journaled } : {}),
       });
       await finish(manager, command, ack, 'done', result.state);
       return { done: true, ack, batches: result.batches };

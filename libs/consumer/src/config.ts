@@ -28,6 +28,8 @@ export const ServiceEnv = requireSigningKey(
     RETENTION_COMMAND_KEK: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be base64url of 32 bytes'),
     /** Key of the `hash` anonymization strategy; keep it secret and stable. */
     RETENTION_HASH_KEY: z.string().min(16, 'must be at least 16 characters'),
+    /** Secret the deletion journal's key derives from (default: RETENTION_HASH_KEY); keep it stable: a new one cannot match older entries. */
+    RETENTION_JOURNAL_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
     HTTP_HOST: z.string().default('127.0.0.1'),
     /** Port of /metrics, /healthz, /readyz (0 = any free port). */
     HTTP_PORT: port.default(0),

@@ -7,3 +7,6 @@ export * from './pg-errors';
 export { CreateRetentionInbox1763800000200 } from './inbox.migration';
 export * from './oldest-unprocessed.gauge';
 export * from './file-deletions.gauge';
+export { CreateDeletionJournal1765500000900 } from './deletion-journal.migration';
+export * from './subject-hash';
+export * from './probe.handler';

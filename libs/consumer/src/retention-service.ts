@@ -42,6 +42,9 @@ import type { ServiceConfig } from './config';
 import { startCommandKeysReplica } from './command-keys-replica';
 import { type HoldsReplica, startHoldsReplica } from './holds-replica';
 import { CreateRetentionInbox1763800000200 } from './inbox.migration';
+import { CreateDeletionJournal1765500000900 } from './deletion-journal.migration';
+import { createProbeHandler } from './probe.handler';
+import { journalKeyFrom } from './subject-hash';
 import { safeErrorMessage } from './pg-errors';
 import { createRetentionMetrics } from './metrics';
 import { registerOldestUnprocessedGauge } from './oldest-unprocessed.gauge';
@@ -97,7 +100,7 @@ export async function startRetentionService(
     const dataSource = createDataSource({
       url: config.DATABASE_URL,
       entities: [...(Array.isArray(definition.entities) ? definition.entities : Object.values(definition.entities)), OutboxMessage],
-      migrations: [...outboxMigrations, ...policyMigrations, CreateRetentionInbox1763800000200, ...definition.migrations],
+      migrations: [...outboxMigrations, ...policyMigrations, CreateRetentionInbox1763800000200, CreateDeletionJournal1765500000900, ...definition.migrations],
       logger: new TypeOrmPinoLogger(logger),
       applicationName: `retention-${service}`,
     });
@@ -195,6 +198,8 @@ export async function startRetentionService(
     stops.push(() => holds.stop());
 
     const metrics = createRetentionMetrics(registry);
+    const journalKey = journalKeyFrom(config.RETENTION_JOURNAL_KEY ?? config.RETENTION_HASH_KEY);
+    const probe = createProbeHandler({ dataSource, bound, topics, logger, journalKey, policyHash: manifest.policyHash, onResultQueued: () => relay.wake() });
     const handle = createCommandHandler({
       dataSource,
       bound,
@@ -207,6 +212,7 @@ export async function startRetentionService(
       // An erasure deletes its own files before it acks (complete means the files are gone too).
       ...(bound.filesRoot && queuesFiles ? { deleteRequestFiles: (requestId: string) => deleteRequestFiles(dataSource, bound.filesRoot!, requestId) } : {}),
       policyHash: manifest.policyHash,
+      journalKey,
       maxClockSkewMs: config.RETENTION_MAX_CLOCK_SKEW_SECONDS * 1000,
       retry: { attempts: config.RETENTION_RETRY_ATTEMPTS, maxMs: config.RETENTION_RETRY_MAX_SECONDS * 1000, backoffMs: config.RETENTION_RETRY_BACKOFF_MS },
       lockWait: { maxMs: config.RETENTION_LOCK_WAIT_SECONDS * 1000, maxDelayMs: config.RETENTION_LOCK_BACKOFF_MAX_MS },
@@ -217,12 +223,17 @@ export async function startRetentionService(
       topics: [topics.commands],
       verify: (message, headers) => verifyMessage(coordinatorKeys, message, headers, { ...skew, maxAgeMs: config.RETENTION_MESSAGE_MAX_AGE_SECONDS * 1000 }),
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-      accept: [EventTypes.erasureRequested, EventTypes.sweepRequested],
+      accept: [EventTypes.erasureRequested, EventTypes.sweepRequested, EventTypes.probeRequested],
       name: service,
       logger,
       partitionsConsumedConcurrently: config.RETENTION_CONCURRENCY,
       deadLetters: { topic: topics.dlq, publisher, counter: deadLetterCounter },
       handle: async (event, ctx) => {
+        if (event.type === EventTypes.probeRequested) {
+          const result = await probe(event.data);
+          metrics.commandsTotal.inc({ kind: 'probe', outcome: result === 'ignored' ? 'ignored' : 'completed' });
+          return;
+        }
         const kind = event.type === EventTypes.erasureRequested ? 'erasure' : 'sweep';
         const outcome =
           event.type === EventTypes.erasureRequested

@@ -13,11 +13,16 @@ const SEALING =
 const CHANNELS: ReadonlyArray<{ key: keyof typeof DefaultTopics; events: EventType[]; key_: string; description: string }> = [
   {
     key: 'commands',
-    events: [EventTypes.erasureRequested, EventTypes.sweepRequested],
-    key_: 'subject hash (erasure) or sweep:<service>:<policy>',
+    events: [EventTypes.erasureRequested, EventTypes.sweepRequested, EventTypes.probeRequested],
+    key_: 'subject hash (erasure), sweep:<service>:<policy>, or probe:<service>',
     description: 'Commands from the coordinator to the domain services. Erasure commands carry the subject id sealed (see the keys channel).',
   },
-  { key: 'acks', events: [EventTypes.ack], key_: 'request id', description: 'What each service did for each command.' },
+  {
+    key: 'acks',
+    events: [EventTypes.ack, EventTypes.probeResult],
+    key_: 'request id (ack) or probe id (probe.result)',
+    description: 'What each service did for each command, and what it still stores for subjects a probe asked about.',
+  },
   {
     key: 'holds',
     events: [EventTypes.holdPlaced],

@@ -1,7 +1,18 @@
 import { z } from 'zod';
 import { type Issue, UnsupportedVersionError, ValidationError } from './errors';
 import { LedgerCheckpointV1 } from './checkpoint';
-import { AckV1, DeadLetterV1, ErasureRequestedV1, ErasureRequestedV2, HoldPlacedV1, HoldPlacedV2, ServiceRegisteredV1, SweepRequestedV1 } from './schemas';
+import {
+  AckV1,
+  DeadLetterV1,
+  ErasureRequestedV1,
+  ErasureRequestedV2,
+  HoldPlacedV1,
+  HoldPlacedV2,
+  ProbeRequestedV1,
+  ProbeResultV1,
+  ServiceRegisteredV1,
+  SweepRequestedV1,
+} from './schemas';
 import { CommandKeyV1 } from './subject-seal';
 
 /**
@@ -18,6 +29,8 @@ export const EventTypes = {
   deadLetter: 'retention.dead-letter',
   commandKey: 'retention.command-key',
   ledgerCheckpoint: 'retention.ledger.checkpoint',
+  probeRequested: 'retention.probe.requested',
+  probeResult: 'retention.probe.result',
 } as const;
 
 const schemas = {
@@ -29,6 +42,8 @@ const schemas = {
   [EventTypes.deadLetter]: { 1: DeadLetterV1 },
   [EventTypes.commandKey]: { 1: CommandKeyV1 },
   [EventTypes.ledgerCheckpoint]: { 1: LedgerCheckpointV1 },
+  [EventTypes.probeRequested]: { 1: ProbeRequestedV1 },
+  [EventTypes.probeResult]: { 1: ProbeResultV1 },
 } as const;
 
 export type EventType = keyof typeof schemas;
@@ -42,12 +57,14 @@ function latestSchema(type: EventType): z.ZodType {
 export const CurrentVersions: Readonly<Record<EventType, `${number}.${number}`>> = {
   [EventTypes.erasureRequested]: '2.0',
   [EventTypes.sweepRequested]: '1.1',
-  [EventTypes.ack]: '1.0',
+  [EventTypes.ack]: '1.1',
   [EventTypes.holdPlaced]: '2.0',
   [EventTypes.serviceRegistered]: '1.2',
   [EventTypes.deadLetter]: '1.1',
   [EventTypes.commandKey]: '1.0',
   [EventTypes.ledgerCheckpoint]: '1.0',
+  [EventTypes.probeRequested]: '1.0',
+  [EventTypes.probeResult]: '1.0',
 };
 
 /** The schema of the major version this build writes (the highest one). */

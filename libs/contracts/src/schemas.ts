@@ -132,6 +132,12 @@ export const AckError = z.object({
   retriable: z.boolean(),
 });
 
+/**
+ * HMAC-SHA256 (hex) of `<subject type>:<subject id>` under a service's journal key (derived from
+ * its RETENTION_HASH_KEY): the only form in which a service remembers whom it erased.
+ */
+export const SubjectHash = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits (HMAC-SHA256)');
+
 /** `ack` v1: what one service did for one command. */
 export const AckV1 = z.object({
   requestId: RequestId,
@@ -151,8 +157,69 @@ export const AckV1 = z.object({
   error: AckError.optional(),
   /** Hash of the policies the service applied (its manifest's `policyHash`). */
   policyHash: z.string().max(128).optional(),
+  /**
+   * Since 1.1, in the ack of a completed real erasure: the keyed hash of the subject the service
+   * wrote to its deletion journal ({@link SubjectHash}), never the id. The coordinator keeps it per
+   * target, to probe and to replay the erasure without the raw id.
+   */
+  subjectHash: SubjectHash.optional(),
 });
 export type Ack = z.infer<typeof AckV1>;
+
+/** One erased subject a probe asks about: by request id, never by id. */
+export const ProbeItem = z.object({
+  requestId: RequestId,
+  subjectType: SubjectType,
+  /** The keyed hash the service sent in its ack, for a service whose journal lost the entry (a restore). */
+  subjectHash: SubjectHash.optional(),
+});
+export type ProbeItem = z.infer<typeof ProbeItem>;
+
+/**
+ * `probe.requested` v1: count what is still stored for subjects whose erasure completed. A service
+ * finds each subject by the keyed hash in its deletion journal (or the one carried here), counts the
+ * rows of its subject tables still linked to it, and answers with `probe.result` on the ack topic.
+ * It changes nothing. Services that do not know this type dead-letter it (unsupported type).
+ */
+export const ProbeRequestedV1 = z.object({
+  probeId: RequestId,
+  requestedAt: Timestamp,
+  /** The services that must answer (one per command as the coordinator sends them). */
+  targets: z.array(ServiceName).min(1).max(100),
+  /** Why: right after completion, a scheduled random sample of past erasures, or an operator. */
+  trigger: z.enum(['completion', 'sample', 'manual']),
+  items: z.array(ProbeItem).min(1).max(1000),
+});
+export type ProbeRequested = z.infer<typeof ProbeRequestedV1>;
+
+export const ProbeItemStatus = z.enum(['clean', 'found', 'held', 'not_applicable', 'unknown']);
+export type ProbeItemStatus = z.infer<typeof ProbeItemStatus>;
+
+/** `probe.result` v1, on the ack topic keyed by probe id: what one service still stores per subject. */
+export const ProbeResultV1 = z.object({
+  probeId: RequestId,
+  service: ServiceName,
+  startedAt: Timestamp,
+  finishedAt: Timestamp,
+  policyHash: z.string().max(128).optional(),
+  items: z
+    .array(
+      z.object({
+        requestId: RequestId,
+        /**
+         * `clean`: nothing links to the subject; `found`: rows not under a hold still link to it (an
+         * under-deletion); `held`: only rows kept by a legal hold; `not_applicable`: the service stores
+         * no data of that subject type; `unknown`: neither the journal nor the probe had its hash.
+         */
+        status: ProbeItemStatus,
+        remaining: z.int().min(0),
+        held: z.int().min(0),
+        tables: z.array(z.object({ table: Identifier, remaining: z.int().min(0), held: z.int().min(0) })).max(1000),
+      }),
+    )
+    .max(1000),
+});
+export type ProbeResult = z.infer<typeof ProbeResultV1>;
 
 export const HoldScope = z.enum(['subject', 'policy', 'record']);
 export type HoldScope = z.infer<typeof HoldScope>;

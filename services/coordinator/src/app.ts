@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { type Ack, errorSummary, EventTypes, parseKek, serviceCommandGroup, SignatureError, topicNames, TransientError } from '@retention/contracts';
+import {
+  type Ack,
+  type Envelope,
+  errorSummary,
+  EventTypes,
+  parseKek,
+  type ProbeResult,
+  serviceCommandGroup,
+  SignatureError,
+  topicNames,
+  TransientError,
+} from '@retention/contracts';
 import { signingKeyOf } from '@retention/config';
 import { databaseReadiness } from '@retention/database';
 import {
@@ -33,6 +44,9 @@ import { createCoordinatorPrivacy } from './privacy/coordinator-privacy';
 import { runPrivacyMaintenance, sealLegacySubjectIds } from './privacy/privacy-maintenance';
 import { scheduleDueSweeps } from './maintenance/sweep-scheduler';
 import { createCoordinatorMetrics } from './metrics';
+import { issueDueProbes } from './probes/issue-probes';
+import { createProbeMetrics } from './probes/probe-metrics';
+import { createProbeResultHandler } from './probes/probe-result.handler';
 import type { CheckpointOutcome } from './ledger/checkpoint-publisher';
 import { startLedgerService } from './ledger/ledger-service';
 import { activeServiceGroups, recordRegistration, retireService } from './registry/registry.repository';
@@ -141,6 +155,19 @@ export async function startCoordinator(
     stops.push(() => registryConsumer.stop());
 
     const acks = createAckReceivedHandler({ dataSource, now });
+    // Answers to deletion probes arrive on the ack topic too (probe.result, keyed by probe id).
+    const probeAnswered = createProbeResultHandler({ dataSource, metrics: createProbeMetrics(registry), now });
+    const answerProbe = async (result: ProbeResult, ctx: MessageContext): Promise<void> => {
+      if (result.service !== ctx.signer?.owner)
+        throw new SignatureError('signer_mismatch', `probe result for service "${result.service}" is signed by a key of "${ctx.signer?.owner ?? 'nobody'}"`);
+      const { outcome, found } = await probeAnswered(result);
+      const fields = { probeId: result.probeId, probeFrom: result.service, items: result.items.length, found, outcome };
+      if (outcome === 'unknown_probe') {
+        logger.warn(fields, 'probe result rejected');
+        await ctx.deadLetter({ code: 'unknown_probe', message: 'no probe with this id was sent to this service' });
+      } else if (found > 0) logger.error(fields, 'deletion probe found data of erased subjects');
+      else logger.info(fields, 'deletion probe result recorded');
+    };
     const reported = async (ack: Ack, result: AckResult, ctx: MessageContext): Promise<void> => {
       metrics.acksTotal.inc({ outcome: result.outcome });
       if (result.latencySeconds !== undefined && result.kind) metrics.ackLatency.observe({ kind: result.kind }, result.latencySeconds);
@@ -155,18 +182,22 @@ export async function startCoordinator(
       kafka,
       groupId: `${config.RETENTION_TOPIC_PREFIX}retention.coordinator.acks`,
       topics: [topics.acks],
-      accept: [EventTypes.ack],
+      accept: [EventTypes.ack, EventTypes.probeResult],
       name: 'coordinator.acks',
       logger,
       deadLetters: { topic: topics.dlq, publisher, counter: metrics.deadLetters },
       verify: (message, headers) =>
         keyring.verifyServiceMessage(message, headers, { maxSkewMs: skewMs, maxAgeMs: config.RETENTION_MESSAGE_MAX_AGE_SECONDS * 1000 }),
       handle: async (event, ctx) => {
+        if (event.type === EventTypes.probeResult) return answerProbe(event.data, ctx);
         assertSignedByService(event.data, ctx.signer?.owner);
         await reported(event.data, await acks.one(event.data), ctx);
       },
       // The acks fetched together are reconciled in one transaction; each keeps a span in its trace.
-      handleBatch: async (items) => {
+      handleBatch: async (fetched) => {
+        for (const { event, ctx } of fetched) if (event.type === EventTypes.probeResult) await answerProbe(event.data, ctx);
+        const items = fetched.filter((i): i is { event: Envelope<typeof EventTypes.ack>; ctx: MessageContext } => i.event.type === EventTypes.ack);
+        if (items.length === 0) return;
         // An ack signed by another service's key: the run is handled one by one, where it is dead-lettered.
         for (const { event, ctx } of items) assertSignedByService(event.data, ctx.signer?.owner);
         const results = await acks.many(
@@ -295,6 +326,26 @@ export async function startCoordinator(
         if (forgot.keysDestroyed || forgot.holdsExpired || forgot.subjectsForgotten) logger.info(forgot, 'privacy maintenance');
         // Holds that expired (a release resumes its erasures itself; this also catches any it missed).
         const resumed = await step('resume', () => resumeHeld(dataSource, topics, at, resumeOptions), 0);
+        // Deletion probes: every target of an erasure that just completed, and a random sample of older ones.
+        const probes = await step(
+          'probes',
+          () =>
+            issueDueProbes(
+              dataSource,
+              topics,
+              {
+                afterCompletion: config.RETENTION_PROBE_AFTER_COMPLETION,
+                sample: config.RETENTION_PROBE_SAMPLE,
+                intervalMs: config.RETENTION_PROBE_INTERVAL_SECONDS * 1000,
+              },
+              at,
+            ),
+          { completion: 0, sample: 0 },
+        );
+        if (probes.completion || probes.sample) {
+          relay.wake();
+          logger.info({ probes }, 'deletion probes sent');
+        }
         const scheduled = await step(
           'schedule',
           () =>

@@ -84,6 +84,11 @@ export const CoordinatorEnv = requireSigningKey(
     RETENTION_COMMAND_KEY_LIFETIME_SECONDS: z.coerce.number().int().min(2).max(31_536_000).default(777_600),
     /** A request still not done (pending or failed, not held) this long after it was made forgets its subject id and fails. */
     RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(7_776_000),
+    /** Probe every target of a real erasure right after it completes (deletion proof: what is still stored for the subject). */
+    RETENTION_PROBE_AFTER_COMPLETION: boolFlag.default(true),
+    /** Completed real erasures probed again, picked at random, every RETENTION_PROBE_INTERVAL_SECONDS (0: no sampled probes). */
+    RETENTION_PROBE_SAMPLE: z.coerce.number().int().min(0).max(1000).default(20),
+    RETENTION_PROBE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(86_400),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port.default(8080),
     /** A request whose headers and body have not all arrived within this is answered 408 (slow or stalled clients). */

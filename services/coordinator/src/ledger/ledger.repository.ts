@@ -10,6 +10,7 @@ export type LedgerEntryType =
   | 'request.held'
   | 'request.resumed'
   | 'request.overdue'
+  | 'probe.result'
   | 'target.retry'
   | 'hold.placed'
   | 'hold.released'
