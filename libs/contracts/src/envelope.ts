@@ -10,6 +10,8 @@ import {
   HoldPlacedV2,
   ProbeRequestedV1,
   ProbeResultV1,
+  ReplayRequestedV1,
+  ReplayResultV1,
   ServiceRegisteredV1,
   SweepRequestedV1,
 } from './schemas';
@@ -31,6 +33,8 @@ export const EventTypes = {
   ledgerCheckpoint: 'retention.ledger.checkpoint',
   probeRequested: 'retention.probe.requested',
   probeResult: 'retention.probe.result',
+  replayRequested: 'retention.replay.requested',
+  replayResult: 'retention.replay.result',
 } as const;
 
 const schemas = {
@@ -44,6 +48,8 @@ const schemas = {
   [EventTypes.ledgerCheckpoint]: { 1: LedgerCheckpointV1 },
   [EventTypes.probeRequested]: { 1: ProbeRequestedV1 },
   [EventTypes.probeResult]: { 1: ProbeResultV1 },
+  [EventTypes.replayRequested]: { 1: ReplayRequestedV1 },
+  [EventTypes.replayResult]: { 1: ReplayResultV1 },
 } as const;
 
 export type EventType = keyof typeof schemas;
@@ -65,6 +71,8 @@ export const CurrentVersions: Readonly<Record<EventType, `${number}.${number}`>>
   [EventTypes.ledgerCheckpoint]: '1.0',
   [EventTypes.probeRequested]: '1.0',
   [EventTypes.probeResult]: '1.0',
+  [EventTypes.replayRequested]: '1.0',
+  [EventTypes.replayResult]: '1.0',
 };
 
 /** The schema of the major version this build writes (the highest one). */
@@ -92,14 +100,19 @@ export function dataSchemaUri(type: EventType, version: string = CurrentVersions
   return `urn:retention:schema:${type}:${version}`;
 }
 
-const EnvelopeSchema = z.object({
+/** `<major>.<minor>`, each a number without leading zeros. */
+const VERSION = '(0|[1-9]\\d*)\\.(?:0|[1-9]\\d*)';
+const DATASCHEMA = new RegExp(`^urn:retention:schema:([a-z.-]+):${VERSION}$`);
+
+/** The CloudEvents envelope every message has, whatever its type (the AsyncAPI document is generated from it). */
+export const EnvelopeSchema = z.object({
   specversion: z.literal('1.0'),
   id: z.string().min(1).max(128),
   type: z.string().min(1).max(128),
   source: z.string().min(1).max(512),
   time: z.iso.datetime({ offset: true }),
   datacontenttype: z.literal('application/json').optional(),
-  dataschema: z.string().regex(/^urn:retention:schema:[a-z.-]+:\d+\.\d+$/, 'must be urn:retention:schema:<type>:<major>.<minor>'),
+  dataschema: z.string().regex(DATASCHEMA, 'must be urn:retention:schema:<type>:<major>.<minor>'),
   data: z.unknown(),
 });
 
@@ -170,7 +183,7 @@ export function decodeEvent<T extends EventType = EventType>(raw: Buffer | strin
   if (!(type in schemas) || (accept && !accept.includes(type as T))) {
     return fail(new UnsupportedVersionError(`unsupported event type "${type}"${accept ? ` (accepted: ${accept.join(', ')})` : ''}`));
   }
-  const [, schemaType, version] = /^urn:retention:schema:([a-z.-]+):(\d+)\.\d+$/.exec(dataschema) ?? [];
+  const [, schemaType, version] = DATASCHEMA.exec(dataschema) ?? [];
   if (schemaType !== type) {
     return fail(new ValidationError('invalid CloudEvents envelope', [{ path: 'dataschema', message: `names type "${schemaType}" but type is "${type}"` }]));
   }
@@ -194,6 +207,22 @@ export function toIssues(error: z.ZodError, prefix?: string): Issue[] {
     path: [prefix, ...issue.path.map(String)].filter((p) => p !== undefined && p !== '').join('.'),
     message: issue.message,
   }));
+}
+
+/** The JSON Schema (draft 7, what AsyncAPI 3 schemas are based on) of a zod schema, as a producer writes it. */
+export function toJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _, ...json } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-7' }) as Record<string, unknown>;
+  return json;
+}
+
+/** JSON Schemas of every major version a reader of this build accepts, per event type (the AsyncAPI document). */
+export function eventJsonSchemasByMajor(): Record<EventType, Record<number, Record<string, unknown>>> {
+  return Object.fromEntries(
+    (Object.keys(schemas) as EventType[]).map((type) => [
+      type,
+      Object.fromEntries(Object.entries(schemas[type] as Record<number, z.ZodType>).map(([major, schema]) => [Number(major), toJsonSchema(schema)])),
+    ]),
+  ) as Record<EventType, Record<number, Record<string, unknown>>>;
 }
 
 /** JSON Schemas of the current version of every event's data, for the AsyncAPI document. */

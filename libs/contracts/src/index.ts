@@ -3,6 +3,7 @@ export * from './topics';
 export * from './schemas';
 export * from './envelope';
 export * from './headers';
+export * from './dead-letter-reasons';
 export * from './asyncapi';
 export * from './message-signature';
 export * from './retriable';

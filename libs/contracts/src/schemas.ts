@@ -221,8 +221,72 @@ export const ProbeResultV1 = z.object({
 });
 export type ProbeResult = z.infer<typeof ProbeResultV1>;
 
+/**
+ * `replay.requested` v1: re-apply completed erasures after the service's database was restored from
+ * a backup. Carries, per erasure the service acked since `since`, the keyed hash it sent in that
+ * ack (the restore took the journal back too, so the service may not have it any more). The service
+ * skips what its journal still has, finds the rest by hash, erases again and journals them.
+ */
+export const ReplayRequestedV1 = z.object({
+  replayId: RequestId,
+  requestedAt: Timestamp,
+  targets: z.array(ServiceName).min(1).max(100),
+  /** The backup's time, as the operator gave it: erasures acked since then are listed. */
+  since: Timestamp,
+  items: z.array(ProbeItem.extend({ subjectHash: SubjectHash })).min(1).max(1000),
+});
+export type ReplayRequested = z.infer<typeof ReplayRequestedV1>;
+
+export const ReplayItemStatus = z.enum(['reapplied', 'already_journaled', 'nothing_left', 'held', 'not_applicable', 'failed']);
+export type ReplayItemStatus = z.infer<typeof ReplayItemStatus>;
+
+/** `replay.result` v1, on the ack topic keyed by replay id: what re-applying each erasure did. */
+export const ReplayResultV1 = z.object({
+  replayId: RequestId,
+  service: ServiceName,
+  startedAt: Timestamp,
+  finishedAt: Timestamp,
+  items: z
+    .array(
+      z.object({
+        requestId: RequestId,
+        /**
+         * `reapplied`: rows linked to the subject were found and erased again; `already_journaled`: the
+         * restored journal still has it (the backup was taken after it); `nothing_left`: no row links to
+         * it (journaled again); `held`: a legal hold keeps rows (counted in `tables`); `not_applicable`:
+         * no data of that type here; `failed`: see `error`.
+         */
+        status: ReplayItemStatus,
+        tables: z.array(TableResult).max(1000).default([]),
+        error: AckError.optional(),
+      }),
+    )
+    .max(1000),
+});
+export type ReplayResult = z.infer<typeof ReplayResultV1>;
+
 export const HoldScope = z.enum(['subject', 'policy', 'record']);
 export type HoldScope = z.infer<typeof HoldScope>;
+
+/**
+ * The fields each hold scope needs. The decoders check them (superRefine below) and the AsyncAPI
+ * document states them (`if`/`then` per scope, attached with `.meta`), both from this table.
+ */
+const HOLD_SCOPE_FIELDS = { subject: ['subject'], policy: ['policy'], record: ['table', 'recordKey'] } as const satisfies Record<HoldScope, readonly string[]>;
+
+function requireScopeFields(h: { scope: HoldScope } & Partial<Record<string, unknown>>, ctx: z.RefinementCtx): void {
+  const missing = HOLD_SCOPE_FIELDS[h.scope].filter((field) => h[field] === undefined);
+  if (missing.length === 0) return;
+  const message = h.scope === 'record' ? 'table and recordKey are required for a record hold' : `required for a ${h.scope} hold`;
+  ctx.addIssue({ code: 'custom', path: [missing[0]!], message });
+}
+
+const holdScopeJsonSchema = {
+  allOf: Object.entries(HOLD_SCOPE_FIELDS).map(([scope, fields]) => ({
+    if: { properties: { scope: { const: scope } }, required: ['scope'] },
+    then: { required: [...fields] },
+  })),
+};
 
 /**
  * `hold.placed` v1, on the compacted holds topic keyed by hold id; a tombstone (null value)
@@ -243,13 +307,8 @@ export const HoldPlacedV1 = z
     placedAt: Timestamp,
     expiresAt: Timestamp.optional(),
   })
-  .superRefine((h, ctx) => {
-    if (h.scope === 'subject' && !h.subject) ctx.addIssue({ code: 'custom', path: ['subject'], message: 'required for a subject hold' });
-    if (h.scope === 'policy' && !h.policy) ctx.addIssue({ code: 'custom', path: ['policy'], message: 'required for a policy hold' });
-    if (h.scope === 'record' && (!h.table || !h.recordKey)) {
-      ctx.addIssue({ code: 'custom', path: [h.table ? 'recordKey' : 'table'], message: 'table and recordKey are required for a record hold' });
-    }
-  });
+  .superRefine(requireScopeFields)
+  .meta(holdScopeJsonSchema);
 
 /**
  * `hold.placed` v2: the subject id sealed like a command's (associated data
@@ -261,17 +320,13 @@ export const HoldPlacedV2 = z
   .object({
     ...HoldPlacedV1.shape,
     subject: SealedSubject.optional(),
-    reason: z.undefined({ error: 'a 2.x hold carries no reason text (reasonRef)' }).optional(),
+    // `not: {}`: the document says what the decoder does (JSON Schema has no `undefined`).
+    reason: z.undefined({ error: 'a 2.x hold carries no reason text (reasonRef)' }).optional().meta({ not: {} }),
     /** HMAC-SHA256 (hex) of the reason, which only the coordinator's erasable table holds. */
     reasonRef: z.string().regex(/^[0-9a-f]{64}$/),
   })
-  .superRefine((h, ctx) => {
-    if (h.scope === 'subject' && !h.subject) ctx.addIssue({ code: 'custom', path: ['subject'], message: 'required for a subject hold' });
-    if (h.scope === 'policy' && !h.policy) ctx.addIssue({ code: 'custom', path: ['policy'], message: 'required for a policy hold' });
-    if (h.scope === 'record' && (!h.table || !h.recordKey)) {
-      ctx.addIssue({ code: 'custom', path: [h.table ? 'recordKey' : 'table'], message: 'table and recordKey are required for a record hold' });
-    }
-  });
+  .superRefine(requireScopeFields)
+  .meta(holdScopeJsonSchema);
 /** A hold as a service's replica stores it: its subject id opened, no reason text. */
 export type HoldPlaced = Omit<z.infer<typeof HoldPlacedV1>, 'reason'> & { reason?: string; reasonRef?: string };
 /** A hold as it travels (2.x: sealed id, reason as HMAC; 1.x, from an older coordinator: id and reason in clear). */
