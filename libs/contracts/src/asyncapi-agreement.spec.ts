@@ -268,6 +268,9 @@ describe('the AsyncAPI document and the decoders agree', () => {
     it(`${type}: every derived message is accepted by both or refused by both`, () => {
       const validate: ValidateFunction = ajv.compile(message.payload);
       const candidates: Json[] = [];
+      // A new type (or major) needs valid samples here, every optional field set: then it is checked like the others.
+      expect(SAMPLES[type], `add valid samples of ${type} to SAMPLES in asyncapi-agreement.spec.ts`).toBeDefined();
+      expect(Object.keys(SAMPLES[type]).length, `samples of every major of ${type} a reader accepts`).toBe(message.payload.oneOf?.length ?? 1);
       for (const [major, samples] of Object.entries(SAMPLES[type])) {
         const dataSchema = (message.payload.oneOf?.find((b) => b.properties?.dataschema?.pattern?.includes(`:${major}\\.`))?.properties?.data ??
           message.payload.properties!.data)!;
