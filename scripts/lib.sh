@@ -36,7 +36,7 @@ ensure_deps() {
 # and name the tool.
 ensure_test_tools() {
   local missing=() tool pkg
-  for pair in kcat:kcat openssl:openssl promtool:prometheus python3:python3; do
+  for pair in kcat:kcat openssl:openssl promtool:prometheus python3:python3 chromium:chromium; do
     tool=${pair%%:*}
     pkg=${pair#*:}
     command -v "$tool" >/dev/null 2>&1 || missing+=("$pkg")

@@ -301,7 +301,7 @@ describe('a client with broker access cannot forge control messages', () => {
     expect(sameKey.body.error.message).toContain('presents the signing key of "sessions"');
 
     const own = generateSigningKeyPair();
-    await registerAs('invoicing', { keyId: sessionsKey.keyId, privateKey: parsePrivateKey(own.privateKey, 'invoicing'), publicKey: own.publicKey });
+    await registerAs('invoicing', { keyId: sessionsKey.keyId, privateKey: parsePrivateKey(own.privateKey, 'invoicing') });
     await waitFor('invoicing to wait for approval', async () => ((await platform.api('GET', '/v1/services/invoicing')).status === 200 ? true : undefined));
     const sameKeyId = await platform.api('POST', '/v1/services/invoicing/approve', { body: { publicKey: own.publicKey } });
     expect(sameKeyId.status).toBe(409);

@@ -35,6 +35,7 @@ import { createLegalHoldsService } from './holds/legal-holds.service';
 import { createAuthenticator } from './http/auth';
 import { registerErrorHandler } from './http/errors';
 import { httpServerOptions } from './http/server-options';
+import { registerAuditorPage } from './auditor-page/auditor-page';
 import { collectRoutes, registerRoutes, type ServedRoute, withOpenApiRoute } from './http/route';
 import { buildRoutes } from './http/routes';
 import { LeaderLock } from './maintenance/leader-lock';
@@ -389,6 +390,7 @@ export async function startCoordinator(
       registry,
       readiness: databaseReadiness(dataSource),
     });
+    registerAuditorPage(app);
     const routes = buildRoutes({
       dataSource,
       hmacKey: config.RETENTION_SUBJECT_HMAC_KEY,

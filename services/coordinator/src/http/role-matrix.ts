@@ -11,7 +11,8 @@ import type { Role } from '../config';
  * ledger (`auditor`). Reads that operators need to do their job stay open to them: a request's
  * status (to retry its failed targets), the request and sweep lists, policies (the names sweeps
  * and holds take), holds. Auditors read everything that is recorded, holds included (a held
- * erasure is explained by its holds) but change nothing. Any token may read the OpenAPI document.
+ * erasure is explained by its holds) but change nothing. Any token may read the OpenAPI document. The auditor page's
+ * files are open (they hold no data: the page reads the API with the auditor's token).
  */
 export const ROLE_MATRIX = {
   'POST /v1/erasure-requests': ['requester'],
@@ -39,6 +40,9 @@ export const ROLE_MATRIX = {
   'GET /metrics': [],
   'GET /healthz': [],
   'GET /readyz': [],
+  'GET /audit': [],
+  'GET /audit/app.js': [],
+  'GET /audit/style.css': [],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type RouteKey = keyof typeof ROLE_MATRIX;

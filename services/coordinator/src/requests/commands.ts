@@ -96,7 +96,7 @@ interface RequestRow {
   due_at: Date;
   hold_snapshot: CommandHold[];
   trace_headers: Record<string, string>;
-  sweep_definitions: SweepDefinition[] | null;
+  sweep_definitions?: SweepDefinition[] | null;
 }
 
 export const STORED_REQUEST_COLUMNS =
@@ -118,7 +118,7 @@ export function toStoredRequest(r: RequestRow, vault: SubjectVault): StoredReque
     dueAt: new Date(r.due_at),
     holds: r.hold_snapshot,
     traceHeaders: r.trace_headers,
-    definitions: r.sweep_definitions,
+    definitions: r.sweep_definitions ?? null,
   };
 }
 
