@@ -56,7 +56,12 @@ describe('a real Prometheus scraping the platform', () => {
   let seededAt: number;
 
   beforeAll(async () => {
-    platform = await startPlatform([sessionsService, analyticsService]);
+    // Gauges read from a database refresh every second, as often as Prometheus scrapes here.
+    const refresh = { METRICS_REFRESH_SECONDS: '1' };
+    platform = await startPlatform([sessionsService, analyticsService], {
+      coordinatorEnv: refresh,
+      serviceEnv: { sessions: refresh, analytics: refresh },
+    });
     seededAt = Date.now();
     // One session 100 days old under a 90-day policy: 10 days overdue. One analytics event past its 13 months.
     await db('sessions').query(`INSERT INTO sessions (user_id, started_at) VALUES ('expired', $1)`, [new Date(seededAt - 100 * DAY)]);
@@ -82,9 +87,9 @@ describe('a real Prometheus scraping the platform', () => {
 
   const db = (service: string) => platform.services.get(service)!.dataSource;
 
-  /** Where a process serves its metrics: the URL it reports, else /metrics on its HTTP port. */
+  /** Where a process serves its metrics: /metrics on the metrics port it reports (METRICS_PORT), else on its HTTP port. */
   function metricsUrl(running: { url: string; metricsUrl?: string }): string {
-    return running.metricsUrl ?? new URL('/metrics', running.url).href;
+    return new URL('/metrics', running.metricsUrl ?? running.url).href;
   }
 
   /** Waits until `expr` returns a series whose value satisfies `match`. */
@@ -138,14 +143,18 @@ describe('a real Prometheus scraping the platform', () => {
           user,
         ]);
       }
-      // A record hold on one of the held subject's sessions: its erasure deletes the other and is held.
+      // Round 1: a record hold on one of the held subject's sessions (its erasure deletes the other);
+      // round 2: a subject hold on sessions (its erasure keeps both). Either way the erasure is held.
       const [row] = (await db('sessions').query(`SELECT id FROM sessions WHERE user_id = $1 ORDER BY id LIMIT 1`, [held])) as Array<{ id: string }>;
       const hold = await platform.api('POST', '/v1/legal-holds', {
-        body: { reason: 'evidence', scope: 'record', service: 'sessions', table: 'sessions', recordKey: String(row!.id) },
+        body:
+          n === 1
+            ? { reason: 'evidence', scope: 'record', service: 'sessions', table: 'sessions', recordKey: String(row!.id) }
+            : { reason: 'litigation', scope: 'subject', subject: { type: 'user', id: held }, service: 'sessions' },
       });
       expect(hold.status).toBe(201);
       holds.push(hold.body.id as string);
-      heldRows += 1;
+      heldRows += n === 1 ? 1 : 2;
       const ids: string[] = [];
       for (const user of [plain, held]) {
         const created = await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: user } } });
@@ -200,7 +209,7 @@ describe('a real Prometheus scraping the platform', () => {
       const sum = async (): Promise<number> =>
         (await prometheus.query(expr)).filter((s) => Object.entries(labels).every(([k, v]) => s.metric[k] === v)).reduce((n, s) => n + s.value, 0);
       await waitFor(`${expr} for ${JSON.stringify(labels)} to be ${expected}`, async () => ((await sum()) === expected ? true : undefined), {
-        timeoutMs: 15_000,
+        timeoutMs: 30_000,
       }).catch(async () => expect(await sum(), `${expr} ${JSON.stringify(labels)}`).toBe(expected));
     };
     await panelSum(/^Dead letters/, { service: 'sessions', consumer: 'sessions' }, 2);

@@ -248,4 +248,22 @@ describe('command handler on PostgreSQL: retry budget, lock waits, failed acks',
     await ds.query(`INSERT INTO visits (user_id, created_at) VALUES ('quinn', now())`);
     expect(await handler()(erasure('quinn'))).toBe('completed');
   });
+
+  it('counts what a hold keeps in retention_records_held_total: a subject hold (nothing runs) and a record hold (the batch passes the row over)', async () => {
+    await ds.query(`INSERT INTO visits (user_id, created_at) VALUES ('rosa', now()), ('rosa', now()), ('sami', now()), ('sami', now())`);
+    const [kept] = (await ds.query(`SELECT id FROM visits WHERE user_id = 'sami' ORDER BY id LIMIT 1`)) as Array<{ id: string }>;
+    await ds.query(
+      `INSERT INTO retention_holds (hold_id, scope, subject_type, subject_id, table_name, record_key, placed_at)
+       VALUES ($1, 'subject', 'user', 'rosa', NULL, NULL, now()), ($2, 'record', NULL, NULL, 'visits', $3, now())`,
+      [randomUUID(), randomUUID(), kept!.id],
+    );
+    try {
+      expect(await handler()(erasure('rosa'))).toBe('held');
+      expect(await handler()(erasure('sami'))).toBe('held');
+      const held = (await registry.getSingleMetric('retention_records_held_total')!.get()).values.find((v) => v.labels.policy === 'erasure:visits');
+      expect(held?.value).toBe(3);
+    } finally {
+      await ds.query('TRUNCATE retention_holds');
+    }
+  });
 });

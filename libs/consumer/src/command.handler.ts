@@ -240,14 +240,22 @@ export function createCommandHandler(
         if (await filesPending(manager, command)) return { done: false, filesPending: true };
         // A hold placed while the job ran stops it here; what earlier batches did is still reported,
         // with what the hold keeps per table (counts only: the resumed erasure needs nothing else).
-        const ack = buildAck(command, startedAt, {
-          status: p.status,
-          reason: p.reason,
-          holdIds: p.status === 'held' ? p.holdIds : [],
-          tables: p.status === 'held' ? await countKept(manager, bound, p.steps, row.state.results) : row.state.results,
-        });
+        const tables = p.status === 'held' ? await countKept(manager, bound, p.steps, row.state.results) : row.state.results;
+        const ack = buildAck(command, startedAt, { status: p.status, reason: p.reason, holdIds: p.status === 'held' ? p.holdIds : [], tables });
         await finish(manager, command, ack, 'done');
-        return { done: true, ack };
+        // What the hold keeps counts in retention_records_held_total like a batch's held rows (less
+        // what this job's earlier batches counted already): a subject hold keeps everything here.
+        const batches: BatchReport[] =
+          p.status === 'held'
+            ? tables.map((t, i) => ({
+                table: t.table,
+                policy: t.policy,
+                action: t.action,
+                affected: 0,
+                held: Math.max(0, t.held - (row.state.results[i]?.held ?? 0)),
+              }))
+            : [];
+        return { done: true, ack, batches };
       }
       const result = await runJobBatch(manager, bound, p.steps, row.state, command.data.dryRun);
       // A pass that changed nothing (its rows were locked, or the step had nothing left) leaves no audit row.
