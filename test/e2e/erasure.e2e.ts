@@ -124,10 +124,10 @@ describe('erasure request, end to end', () => {
       execFileAsync(process.execPath, [resolve(root, 'services/cli/bin/retention.mjs'), ...args], {
         env: { ...process.env, RETENTION_API_URL: platform.coordinator.url, RETENTION_API_TOKEN: args[0] === 'verify' ? TOKENS.auditor : TOKENS.requester },
       });
-    const { stdout } = await run('erase', 'user', 'bob', '--dry-run', '--wait', '--timeout', '60');
+    const { stdout } = await run('erase', 'user', 'bob', '--dry-run', '--wait', '--timeout', '60', '--json');
     const request = JSON.parse(stdout);
     expect(request).toMatchObject({ status: 'completed', dryRun: true, targets: [{ service: 'sessions', tables: [expect.objectContaining({ deleted: 2 })] }] });
-    expect(JSON.parse((await run('verify')).stdout)).toMatchObject({ ok: true });
+    expect(JSON.parse((await run('verify', '--json')).stdout)).toMatchObject({ ok: true });
     const failure = await run('erase', 'vendor', 'v1').then(
       () => undefined,
       (e: { code: number; stderr: string }) => e,

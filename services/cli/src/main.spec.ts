@@ -34,7 +34,7 @@ describe('retention CLI', () => {
       { method: 'GET', path: '/v1/erasure-requests/r1', reply: { id: 'r1', status: 'pending' } },
       { method: 'GET', path: '/v1/erasure-requests/r1', reply: { id: 'r1', status: 'completed' } },
     ]);
-    const result = await run(['erase', 'user', 'demo-1', '--dry-run', '--reason', 'case 1', '--idempotency-key', 'k1', '--wait'], client);
+    const result = await run(['erase', 'user', 'demo-1', '--dry-run', '--reason', 'case 1', '--idempotency-key', 'k1', '--wait', '--json'], client);
     expect(result.code).toBe(0);
     expect(JSON.parse(result.out)).toEqual({ id: 'r1', status: 'completed' });
     expect(client.calls[0]).toMatchObject({
@@ -58,7 +58,7 @@ describe('retention CLI', () => {
     ]);
     expect((await run(['services', 'approve', 'legacy-crm', '--public-key', 'k'.repeat(43)], client)).code).toBe(0);
     expect(client.calls[0]).toMatchObject({ body: { publicKey: 'k'.repeat(43) } });
-    const retired = await run(['services', 'retire', 'legacy-crm', '--reason', 'decommissioned'], client);
+    const retired = await run(['--json', 'services', 'retire', 'legacy-crm', '--reason', 'decommissioned'], client);
     expect(JSON.parse(retired.out)).toMatchObject({ status: 'retired', closedTargets: 2 });
     expect(client.calls[1]).toMatchObject({ body: { reason: 'decommissioned' } });
     expect((await run(['services', 'retire', 'legacy-crm'], client)).code).toBe(2);

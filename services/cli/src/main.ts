@@ -1,6 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { generateSigningKeyPair, isKeyId } from '@retention/contracts';
 import { ApiError, type ApiClient, createApiClient } from './api-client';
+import { formatOutput } from './output';
+import { progressLine } from './progress';
 import { ReceiptUsageError, verifyReceiptFile } from './verify-receipt';
 
 export interface CliIo {
@@ -9,6 +11,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   sleep: (ms: number) => Promise<void>;
   client?: ApiClient;
+  /** Where the progress line of `--wait` goes (stderr), as raw text, and whether that is a terminal. */
+  progress?: { write: (text: string) => void; tty: boolean };
 }
 
 const defaultIo: CliIo = {
@@ -16,9 +20,11 @@ const defaultIo: CliIo = {
   err: (t) => process.stderr.write(`${t}\n`),
   env: process.env,
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  progress: { write: (t) => process.stderr.write(t), tty: Boolean(process.stderr.isTTY) },
 };
 
-const print = (io: CliIo, value: unknown): void => io.out(typeof value === 'string' ? value.trimEnd() : JSON.stringify(value, null, 2));
+/** The coordinator the CLI talks to when RETENTION_API_URL is not set. */
+const DEFAULT_API_URL = 'http://127.0.0.1:18080';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -34,22 +40,37 @@ function positiveInt(value: string): number {
  */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   let exitCode = 0;
+  const apiUrl = io.env.RETENTION_API_URL || DEFAULT_API_URL;
   const client = (): ApiClient => {
     if (io.client) return io.client;
     const token = io.env.RETENTION_API_TOKEN;
     if (!token) throw new UsageError("RETENTION_API_TOKEN is not set (a token from the coordinator's RETENTION_API_TOKENS)");
-    return createApiClient(io.env.RETENTION_API_URL || 'http://127.0.0.1:18080', token);
+    return createApiClient(apiUrl, token);
   };
 
+  /** Polls a request until it is done (or the timeout), with a progress line on stderr (progress.ts says when it is rewritten). */
   async function waitFor(path: string, timeoutSeconds: number): Promise<unknown> {
-    const deadline = Date.now() + timeoutSeconds * 1000;
-    for (;;) {
-      const request = (await client().call('GET', path)) as { status: string };
-      if (request.status === 'completed' || request.status === 'failed' || request.status === 'held' || Date.now() > deadline) {
-        if (request.status !== 'completed') exitCode = request.status === 'held' ? 4 : 3;
-        return request;
+    const started = Date.now();
+    const deadline = started + timeoutSeconds * 1000;
+    const progress = progressLine(io.progress?.write ?? (() => undefined), io.progress?.tty ?? false);
+    try {
+      for (;;) {
+        const request = (await client().call('GET', path)) as { id?: string; status: string; targets?: Array<{ status: string }> };
+        if (['completed', 'failed', 'held', 'cancelled'].includes(request.status) || Date.now() > deadline) {
+          if (request.status !== 'completed') exitCode = request.status === 'held' ? 4 : 3;
+          return request;
+        }
+        const targets = request.targets ?? [];
+        const done = targets.filter((t) => t.status !== 'pending' && t.status !== 'scheduled').length;
+        const state = `${request.status} ${done}/${targets.length}`;
+        progress.update(
+          state,
+          `waiting for ${request.id ?? path}: ${request.status}, ${done}/${targets.length} targets answered (${Math.round((Date.now() - started) / 1000)} s)`,
+        );
+        await io.sleep(1000);
       }
-      await io.sleep(1000);
+    } finally {
+      progress.done();
     }
   }
 
@@ -57,8 +78,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .description(
       'Erasure requests, sweeps, legal holds and the ledger, over the coordinator API.\nEnvironment: RETENTION_API_URL (default http://127.0.0.1:18080), RETENTION_API_TOKEN.',
     )
+    .option('--json', "print the API's answers as JSON (for scripts) instead of tables")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+  // Tables by default (output.ts), JSON with --json (before or after the command).
+  const print = (to: CliIo, value: unknown): void => to.out(formatOutput(value, Boolean(program.opts<{ json?: boolean }>().json)));
 
   program
     .command('erase')
@@ -70,13 +94,20 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .option('--idempotency-key <key>', 'retrying with the same key returns the same request')
     .option('--wait', 'wait until the request completes')
     .option('--timeout <seconds>', 'with --wait', positiveInt, 300)
-    .action(async (type: string, id: string, o: { reason?: string; dryRun?: boolean; idempotencyKey?: string; wait?: boolean; timeout: number }) => {
-      const created = (await client().call('POST', '/v1/erasure-requests', {
-        body: { subject: { type, id }, reason: o.reason, dryRun: Boolean(o.dryRun) },
-        headers: o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
-      })) as { id: string };
-      print(io, o.wait ? await waitFor(`/v1/erasure-requests/${created.id}`, o.timeout) : created);
-    });
+    .option('--not-before <instant>', 'send it no earlier than this (ISO 8601): until then it is scheduled and `retention cancel ID` cancels it')
+    .action(
+      async (
+        type: string,
+        id: string,
+        o: { reason?: string; dryRun?: boolean; idempotencyKey?: string; wait?: boolean; timeout: number; notBefore?: string },
+      ) => {
+        const created = (await client().call('POST', '/v1/erasure-requests', {
+          body: { subject: { type, id }, reason: o.reason, dryRun: Boolean(o.dryRun), notBefore: o.notBefore },
+          headers: o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
+        })) as { id: string };
+        print(io, o.wait ? await waitFor(`/v1/erasure-requests/${created.id}`, o.timeout) : created);
+      },
+    );
 
   program
     .command('status')
@@ -94,7 +125,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .command('list')
     .description('list erasure requests (or sweeps), newest first')
     .option('--sweeps', 'list sweeps')
-    .option('--status <status>', 'pending, completed, failed, held or overdue')
+    .option('--status <status>', 'scheduled, pending, completed, failed, held, overdue or cancelled')
     .option('--from <instant>', 'created at or after (ISO 8601)')
     .option('--to <instant>', 'created before (ISO 8601)')
     .option('--subject <type:id>', "one subject's requests")
@@ -119,6 +150,12 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .description('send a request again to the targets that acknowledged failed')
     .argument('<id>')
     .action(async (id: string) => print(io, await client().call('POST', `/v1/erasure-requests/${id}/retry`)));
+
+  program
+    .command('cancel')
+    .description('cancel an erasure still in its grace period (scheduled): nothing is sent; the ledger records the cancel')
+    .argument('<id>', 'erasure request id')
+    .action(async (id: string) => print(io, await client().call('POST', `/v1/erasure-requests/${encodeURIComponent(id)}/cancel`)));
 
   program
     .command('sweep')
@@ -180,12 +217,14 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   program
     .command('report')
-    .description("the auditor's completeness report for a window")
-    .requiredOption('--from <instant>')
-    .requiredOption('--to <instant>')
-    .option('--csv', 'CSV instead of JSON')
-    .action(async (o: { from: string; to: string; csv?: boolean }) => {
-      const q = new URLSearchParams({ from: o.from, to: o.to, format: o.csv ? 'csv' : 'json' });
+    .description("the auditor's completeness report for a window (default: the last 30 days)")
+    .option('--from <instant>', 'created at or after (ISO 8601; default: 30 days before --to)')
+    .option('--to <instant>', 'created before (ISO 8601; default: now)')
+    .option('--csv', 'CSV instead of tables or JSON')
+    .action(async (o: { from?: string; to?: string; csv?: boolean }) => {
+      const q = new URLSearchParams({ format: o.csv ? 'csv' : 'json' });
+      if (o.from) q.set('from', o.from);
+      if (o.to) q.set('to', o.to);
       print(io, await client().call('GET', `/v1/ledger/report?${q}`));
     });
 
@@ -283,9 +322,17 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       io.err(`error: ${error.message}`);
       return 1;
     }
-    io.err(`error: cannot reach the coordinator (${error instanceof Error ? error.message : String(error)})`);
+    io.err(`error: cannot reach the coordinator at ${apiUrl} (${connectionFailure(error)}); set RETENTION_API_URL to its address`);
     return 1;
   }
 }
 
 class UsageError extends Error {}
+
+/** Why a call did not reach the server: fetch's own message, and the network error under it (ECONNREFUSED, ENOTFOUND…). */
+function connectionFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as Error & { cause?: { code?: unknown; message?: unknown } }).cause;
+  const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : undefined;
+  return detail ? `${error.message}: ${detail}` : error.message;
+}

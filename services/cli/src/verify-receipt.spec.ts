@@ -16,7 +16,7 @@ async function check(receipt: unknown, publicKey = `coordinator-1=${pair.publicK
   writeFileSync(file, typeof receipt === 'string' ? receipt : JSON.stringify(receipt, null, 2));
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(['node', 'retention', 'verify-receipt', file, '--public-key', publicKey], {
+  const code = await main(['node', 'retention', '--json', 'verify-receipt', file, '--public-key', publicKey], {
     out: (t) => out.push(t),
     err: (t) => err.push(t),
     env: {},

@@ -97,6 +97,13 @@ export const CoordinatorEnv = requireSigningKey(
     HTTP_HANDLER_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
     /** Days an erasure request may take before it is overdue (GDPR: one month). */
     ERASURE_DEADLINE_DAYS: z.coerce.number().int().min(1).max(90).default(30),
+    /**
+     * Seconds an erasure waits (`scheduled`, cancellable by its requester) before its command is sent,
+     * when the request names no `notBefore`. 0: sent at once.
+     */
+    RETENTION_ERASURE_GRACE_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(0),
+    /** The latest `notBefore` a request may name, in seconds from its creation (it must also be before its due date). */
+    RETENTION_ERASURE_MAX_GRACE_SECONDS: z.coerce.number().int().min(0).max(7_776_000).default(1_209_600),
     /** Hours a sweep may take before it is overdue. */
     SWEEP_DEADLINE_HOURS: z.coerce.number().int().min(1).max(720).default(24),
     /** Cron expression (UTC) of policies that do not name a schedule: nightly at 03:00. */
@@ -124,5 +131,19 @@ export const CoordinatorEnv = requireSigningKey(
       .regex(/^[A-Za-z0-9._-]{1,64}$/)
       .optional(),
   }),
-).check(kafkaSecurityRules);
+).check(
+  kafkaSecurityRules,
+  z.superRefine<{ RETENTION_ERASURE_GRACE_SECONDS?: number; RETENTION_ERASURE_MAX_GRACE_SECONDS?: number; ERASURE_DEADLINE_DAYS?: number }>(
+    (value, ctx) => {
+      const grace = value.RETENTION_ERASURE_GRACE_SECONDS ?? 0;
+      if (grace > (value.RETENTION_ERASURE_MAX_GRACE_SECONDS ?? 1_209_600)) {
+        ctx.addIssue({ code: 'custom', path: ['RETENTION_ERASURE_GRACE_SECONDS'], message: 'must not exceed RETENTION_ERASURE_MAX_GRACE_SECONDS' });
+      }
+      if (grace >= (value.ERASURE_DEADLINE_DAYS ?? 30) * 86_400) {
+        ctx.addIssue({ code: 'custom', path: ['RETENTION_ERASURE_GRACE_SECONDS'], message: 'must be shorter than ERASURE_DEADLINE_DAYS' });
+      }
+    },
+    { when: () => true },
+  ),
+);
 export type CoordinatorConfig = z.output<typeof CoordinatorEnv>;

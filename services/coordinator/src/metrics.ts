@@ -12,6 +12,8 @@ export interface CoordinatorMetrics {
   ackLatency: Histogram<'kind'>;
   redeliveries: Counter;
   sweepsScheduled: Counter;
+  /** Erasures sent when their grace period ended. */
+  erasuresReleased: Counter;
 }
 
 /**
@@ -25,7 +27,7 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
 
   new Gauge({
     name: 'retention_requests',
-    help: 'Requests by kind and status (overdue = pending past its due date; held = waiting for legal holds to end)',
+    help: 'Requests by kind and status (overdue = pending past its due date; held = waiting for legal holds to end; scheduled = an erasure in its grace period; cancelled = cancelled in it)',
     labelNames: ['kind', 'status'] as const,
     registers: [registry],
     async collect() {
@@ -35,7 +37,8 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
       );
       if (!rows) return;
       this.reset();
-      for (const kind of ['erasure', 'sweep']) for (const status of ['pending', 'completed', 'failed', 'held', 'overdue']) this.set({ kind, status }, 0);
+      for (const kind of ['erasure', 'sweep'])
+        for (const status of ['scheduled', 'pending', 'completed', 'failed', 'held', 'overdue', 'cancelled']) this.set({ kind, status }, 0);
       for (const r of rows) this.set({ kind: r.kind, status: r.status }, r.n);
     },
   });
@@ -103,5 +106,10 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
       registers: [registry],
     }),
     sweepsScheduled: new Counter({ name: 'retention_sweeps_scheduled_total', help: 'Sweeps started by the scheduler', registers: [registry] }),
+    erasuresReleased: new Counter({
+      name: 'retention_erasures_released_total',
+      help: 'Erasures sent when their grace period ended (scheduled, then released by the leader)',
+      registers: [registry],
+    }),
   };
 }

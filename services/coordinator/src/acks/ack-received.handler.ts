@@ -59,6 +59,10 @@ export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: (
       ack: Ack | null;
     }>;
     if (!target) return { outcome: 'unknown_target', detail: `service "${ack.service}" is not a target of this request` };
+    // Nothing was sent to it (in its grace period, or cancelled then): no ack can answer a command.
+    if (target.status === 'scheduled' || target.status === 'cancelled') {
+      return { outcome: 'contradiction', detail: `no command was sent to this target (it is ${target.status}); this ack answers none` };
+    }
     if (DONE.includes(target.status)) {
       if (sameAck(target.ack, ack)) return { outcome: 'duplicate' };
       // A held target can report held again (a redelivered command ran again while the hold lasts):

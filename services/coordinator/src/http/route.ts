@@ -16,6 +16,12 @@ export interface RouteSpec<B extends z.ZodType = z.ZodType, Q extends z.ZodType 
   summary: string;
   roles: readonly Role[];
   body?: B;
+  /**
+   * The body's cross-field rules (the ones `body` checks in a refinement, which JSON Schema cannot
+   * be generated from), as JSON Schema keywords merged into its OpenAPI schema: `oneOf`,
+   * `dependentRequired`, `allOf`…
+   */
+  bodyRules?: Record<string, unknown>;
   query?: Q;
   params?: P;
   /** Status code and description of each documented response. */
@@ -151,7 +157,12 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { title: stri
       security: [{ bearer: [] }],
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
       ...(r.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(r.body, { io: 'input', unrepresentable: 'any' }) } } } }
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: { ...z.toJSONSchema(r.body, { io: 'input', unrepresentable: 'any' }), ...r.bodyRules } } },
+            },
+          }
         : {}),
       responses: Object.fromEntries(
         Object.entries({ ...COMMON_RESPONSES, ...(r.body ? BODY_RESPONSES : {}), ...r.responses }).map(([code, description]) => [

@@ -6,6 +6,7 @@ import type { LedgerService } from '../ledger/ledger-service';
 import { buildReport, reportToCsv } from '../ledger/report';
 import type { createErasureRequestUseCase } from '../requests/create-erasure-request.use-case';
 import { decodeCursor } from '../requests/request-cursor';
+import { cancelScheduledRequest } from '../requests/cancel-request';
 import { getRequest, listRequests, retryFailedTargets } from '../requests/requests.repository';
 import { subjectRef } from '../subject-ref';
 import type { requestSweepUseCase } from '../sweeps/request-sweep.use-case';
@@ -30,6 +31,8 @@ export interface RouteDeps {
 }
 
 const IdParams = z.object({ id: z.uuid('must be a UUID') });
+/** The report's window when the query names none: the last 30 days. */
+const REPORT_DEFAULT_DAYS = 30;
 /** An ISO 8601 instant in years 1970–9999 (UTC): outside, PostgreSQL or the JavaScript Date would not agree on it. */
 const InstantText = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2026-01-01T00:00:00Z' }).refine((s) => {
   const t = new Date(s).getTime();
@@ -45,7 +48,7 @@ const Cursor = z.string().transform((s, ctx) => {
   return cursor ?? z.NEVER;
 });
 const Limit = z.coerce.number().int().min(1).max(500).default(50);
-const Status = z.enum(['pending', 'completed', 'failed', 'held', 'overdue']);
+const Status = z.enum(['scheduled', 'pending', 'completed', 'failed', 'held', 'overdue', 'cancelled']);
 
 /** A subject's keyed hash, as requests, holds and receipts show it: a URL may carry this, never the id. */
 const SubjectRefParam = z.string().regex(/^[0-9a-f]{64}$/, "must be the subject's keyed hash (subjectRef: 64 hex digits)");
@@ -98,11 +101,14 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
     defineRoute({
       method: 'POST',
       url: '/v1/erasure-requests',
-      summary: 'Request the erasure of everything every service stores about one subject (GDPR Art. 17). Send an Idempotency-Key header to make retries safe.',
+      summary:
+        'Request the erasure of everything every service stores about one subject (GDPR Art. 17). Send an Idempotency-Key header to make retries safe. With `notBefore` (or RETENTION_ERASURE_GRACE_SECONDS) it waits, `scheduled` and cancellable, until then.',
       roles: ['requester'],
-      body: z.object({ subject: HttpSubject, reason: z.string().min(1).max(2000).optional(), dryRun: z.boolean().default(false) }).strict(),
+      body: z
+        .object({ subject: HttpSubject, reason: z.string().min(1).max(2000).optional(), dryRun: z.boolean().default(false), notBefore: Instant.optional() })
+        .strict(),
       responses: {
-        202: 'Accepted: {id, status, dueAt, dryRun, targets}',
+        202: 'Accepted: {id, status (pending, or scheduled in a grace period), dueAt, notBefore, dryRun, targets}',
         200: 'Same Idempotency-Key: the existing request',
         400: 'Invalid body (issues name the fields)',
         409: 'Idempotency-Key already used by this caller for a different request',
@@ -113,10 +119,31 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
           throw new ValidationError('invalid header', [{ path: 'Idempotency-Key', message: 'must be 1 to 200 characters' }]);
         }
         const { created, request: view } = await deps.createErasureRequest({ ...body, requestedBy: principal.name, idempotencyKey: header });
-        return reply
-          .code(created ? 202 : 200)
-          .send({ id: view.id, status: view.status, dueAt: view.dueAt, dryRun: view.dryRun, targets: view.targets.map((t) => t.service) });
+        return reply.code(created ? 202 : 200).send({
+          id: view.id,
+          status: view.status,
+          dueAt: view.dueAt,
+          notBefore: view.notBefore,
+          dryRun: view.dryRun,
+          targets: view.targets.map((t) => t.service),
+        });
       },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/erasure-requests/{id}/cancel',
+      summary:
+        'Cancel an erasure still in its grace period (`scheduled`): nothing is sent, its subject id is forgotten, the ledger records request.cancelled. By the requester token that made it, or an admin.',
+      roles: ['requester', 'admin'],
+      params: IdParams,
+      responses: {
+        200: '{id, status: cancelled, cancelledAt}',
+        403: 'A requester token other than the one that made the request',
+        404: 'No such erasure request',
+        409: 'Already sent to its targets (or finished, or already cancelled): the message says which',
+      },
+      handler: ({ params, principal }) =>
+        cancelScheduledRequest(deps.dataSource, params.id, { name: principal.name, admin: principal.role === 'admin' }, now()),
     }),
     defineRoute({
       method: 'GET',
@@ -221,6 +248,14 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
       summary: 'Place a legal hold on a subject, a policy, or one record of a service; every service enforces it.',
       roles: ['admin'],
       body: HoldBody,
+      // What HoldBody's refinement checks: each scope needs its fields.
+      bodyRules: {
+        oneOf: [
+          { properties: { scope: { const: 'subject' } }, required: ['subject'] },
+          { properties: { scope: { const: 'policy' } }, required: ['policy'] },
+          { properties: { scope: { const: 'record' } }, required: ['service', 'table', 'recordKey'] },
+        ],
+      },
       responses: { 201: 'The hold', 400: 'Invalid hold, or it names a service, policy, table or subject type that no registered service has' },
       handler: async ({ body, principal, reply }) => reply.code(201).send(await deps.holds.place({ ...body, placedBy: principal.name })),
     }),
@@ -271,15 +306,19 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
     defineRoute({
       method: 'GET',
       url: '/v1/ledger/report',
-      summary: 'Completeness report of every request and sweep created in [from, to): targets, statuses, counts, overdue flags, summary. JSON or CSV.',
+      summary:
+        'Completeness report of every request and sweep created in [from, to): targets, statuses, counts, overdue flags, summary. JSON or CSV. `to` defaults to now, `from` to 30 days before `to`.',
       roles: ['auditor'],
       query: z
-        .object({ from: Instant, to: Instant, format: z.enum(['json', 'csv']).default('json') })
+        .object({ from: Instant.optional(), to: Instant.optional(), format: z.enum(['json', 'csv']).default('json') })
         .strict()
-        .refine((q) => q.from < q.to, { message: 'must be after from', path: ['to'] }),
+        .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'must be after from', path: ['to'] }),
       responses: { 200: 'The report', 400: 'Invalid window or format' },
       handler: async ({ query, reply }) => {
-        const report = await buildReport(deps.dataSource, query.from, query.to, now());
+        const at = now();
+        const to = query.to ?? (query.from && query.from > at ? new Date(query.from.getTime() + REPORT_DEFAULT_DAYS * 86_400_000) : at);
+        const from = query.from ?? new Date(to.getTime() - REPORT_DEFAULT_DAYS * 86_400_000);
+        const report = await buildReport(deps.dataSource, from, to, at);
         // Every report carries the latest signed checkpoint: what the ledger was when it was made.
         const checkpoint = await deps.ledger.latestCheckpoint();
         if (query.format === 'csv')

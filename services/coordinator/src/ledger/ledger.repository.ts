@@ -10,6 +10,8 @@ export type LedgerEntryType =
   | 'request.held'
   | 'request.resumed'
   | 'request.overdue'
+  | 'request.released'
+  | 'request.cancelled'
   | 'probe.result'
   | 'target.retry'
   | 'hold.placed'

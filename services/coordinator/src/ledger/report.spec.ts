@@ -7,7 +7,7 @@ describe('ledger report as CSV', () => {
       from: '2026-01-01T00:00:00.000Z',
       to: '2026-02-01T00:00:00.000Z',
       generatedAt: '2026-02-01T00:00:00.000Z',
-      summary: { total: 1, completed: 1, pending: 0, overdue: 0, failed: 0, held: 0, keptUnderHold: 0, dryRun: 0 },
+      summary: { total: 1, completed: 1, pending: 0, overdue: 0, failed: 0, held: 0, keptUnderHold: 0, dryRun: 0, scheduled: 0, cancelled: 0 },
       requests: [
         {
           id: 'r1',
@@ -18,6 +18,8 @@ describe('ledger report as CSV', () => {
           subjectRef: 'ab',
           createdAt: 'c',
           dueAt: 'd',
+          notBefore: null,
+          cancelledAt: null,
           completedAt: 'e',
           overdue: false,
           targets: [
@@ -51,7 +53,7 @@ describe('ledger report as CSV', () => {
       from: 'a',
       to: 'b',
       generatedAt: 'b',
-      summary: { total: 1, completed: 0, pending: 0, overdue: 0, failed: 0, held: 1, keptUnderHold: 1, dryRun: 0 },
+      summary: { total: 1, completed: 0, pending: 0, overdue: 0, failed: 0, held: 1, keptUnderHold: 1, dryRun: 0, scheduled: 0, cancelled: 0 },
       requests: [
         {
           id: 'r2',
@@ -62,6 +64,8 @@ describe('ledger report as CSV', () => {
           subjectRef: 'cd',
           createdAt: 'c',
           dueAt: 'd',
+          notBefore: null,
+          cancelledAt: null,
           completedAt: null,
           overdue: false,
           targets: [
@@ -92,7 +96,7 @@ describe('ledger report as CSV', () => {
     expect(lines).toHaveLength(3);
     expect(lines[1]).toMatch(/^"r2","erasure","held",.*"orders","completed","1","y","orders","","anonymize","1","0","1","0","0",""/);
     expect(lines[2]).toMatch(
-      /^"r2","erasure","held",.*"sessions","held","1","y","sessions","","delete","3","0","0","0","3","h1 h2","the subject is under legal hold"$/,
+      /^"r2","erasure","held",.*"sessions","held","1","y","sessions","","delete","3","0","0","0","3","h1 h2","the subject is under legal hold","",""$/,
     );
   });
 });

@@ -18,6 +18,10 @@ export interface LedgerReport {
     /** Requests in which at least one target kept data under a hold (held requests, and completed dry runs and sweeps). */
     keptUnderHold: number;
     dryRun: number;
+    /** Erasures still in their grace period (nothing sent yet). */
+    scheduled: number;
+    /** Erasures cancelled in their grace period. */
+    cancelled: number;
   };
   requests: Array<RequestView & { subjectRef: string | null }>;
 }
@@ -58,6 +62,8 @@ export async function buildReport(db: DataSource, from: Date, to: Date, now: Dat
       held: count((r) => r.status === 'held'),
       keptUnderHold: count((r) => r.targets.some((t) => t.status === 'held' || t.tables.some((x) => x.held > 0))),
       dryRun: count((r) => r.dryRun),
+      scheduled: count((r) => r.status === 'scheduled'),
+      cancelled: count((r) => r.status === 'cancelled'),
     },
     requests,
   };
@@ -88,6 +94,8 @@ const CSV_COLUMNS = [
   'held',
   'hold_ids',
   'reason',
+  'not_before',
+  'cancelled_at',
 ] as const;
 
 function cell(value: unknown): string {
@@ -122,6 +130,8 @@ export function reportToCsv(report: LedgerReport): string {
             x?.held,
             t?.holdIds.join(' '),
             t?.reason ?? t?.error?.message,
+            r.notBefore,
+            r.cancelledAt,
           ]
             .map(cell)
             .join(','),

@@ -7,6 +7,7 @@ import { LedgerProof1765000000400 } from './1765000000400-ledger-proof';
 import { PolicyEnablement1765100000500 } from './1765100000500-policy-enablement';
 import { SweepDefinitions1765400005000 } from './1765400005000-sweep-definitions';
 import { HeldRequests1765200000600 } from './1765200000600-held-requests';
+import { ErasureGrace1765400000800 } from './1765400000800-erasure-grace';
 import { ErasureProbes1765600001000 } from './1765600001000-erasure-probes';
 
 export const coordinatorMigrations = [
@@ -20,4 +21,5 @@ export const coordinatorMigrations = [
   Privacy1765300000700,
   ErasureProbes1765600001000,
   SweepDefinitions1765400005000,
+  ErasureGrace1765400000800,
 ];

@@ -76,7 +76,7 @@ export async function runPrivacyMaintenance(dataSource: DataSource, privacy: Coo
     );
 
     await manager.query(
-      `UPDATE retention_requests SET subject_id = NULL, reason = NULL WHERE status = 'completed' AND (subject_id IS NOT NULL OR reason IS NOT NULL)`,
+      `UPDATE retention_requests SET subject_id = NULL, reason = NULL WHERE status IN ('completed', 'cancelled') AND (subject_id IS NOT NULL OR reason IS NOT NULL)`,
     );
     const [forgotten] = (await manager.query(
       `UPDATE retention_requests r SET subject_id = NULL, reason = NULL, status = 'failed'

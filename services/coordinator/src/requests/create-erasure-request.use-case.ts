@@ -15,6 +15,8 @@ export interface CreateErasureRequest {
   dryRun: boolean;
   requestedBy: string;
   idempotencyKey?: string;
+  /** Send it no earlier than this (a grace period during which it may be cancelled). */
+  notBefore?: Date;
 }
 
 export interface RequestDeps {
@@ -26,6 +28,10 @@ export interface RequestDeps {
   deadlineDays: number;
   /** Delay before the first redelivery to a target that has not acked. */
   retryBaseSeconds: number;
+  /** Grace period of a request that names no `notBefore` (0: sent at once). */
+  graceSeconds?: number;
+  /** The latest `notBefore`, in seconds after the request is made. */
+  maxGraceSeconds?: number;
   /** Called after commit so the outbox relay publishes at once. */
   onQueued: () => void;
   now?: () => Date;
@@ -70,6 +76,8 @@ export function createErasureRequestUseCase(deps: RequestDeps) {
       }
       const id = randomUUID();
       const createdAt = now();
+      const dueAt = new Date(createdAt.getTime() + deps.deadlineDays * 86_400_000);
+      const notBefore = graceUntil(input.notBefore, createdAt, dueAt, deps);
       await issueRequest(
         manager,
         {
@@ -83,7 +91,8 @@ export function createErasureRequestUseCase(deps: RequestDeps) {
           policyFilter: null,
           asOf: null,
           createdAt,
-          dueAt: new Date(createdAt.getTime() + deps.deadlineDays * 86_400_000),
+          dueAt,
+          notBefore,
           holds: await activeSubjectHolds(manager, ref),
           targets,
           reason: input.reason ?? null,
@@ -99,4 +108,24 @@ export function createErasureRequestUseCase(deps: RequestDeps) {
     if (result.created) deps.onQueued();
     return { created: result.created, request: await getRequest(deps.dataSource, result.id, now()) };
   };
+}
+
+/**
+ * When a new erasure may be sent: `null` for at once (no grace, or a `notBefore` already past),
+ * else the instant it waits for. A `notBefore` later than the maximum grace, or not before the due
+ * date (the deadline runs from the request, grace included), is refused.
+ */
+export function graceUntil(requested: Date | undefined, createdAt: Date, dueAt: Date, o: Pick<RequestDeps, 'graceSeconds' | 'maxGraceSeconds'>): Date | null {
+  const at = requested ?? new Date(createdAt.getTime() + (o.graceSeconds ?? 0) * 1000);
+  if (at.getTime() <= createdAt.getTime()) return null;
+  const max = o.maxGraceSeconds ?? 0;
+  if (at.getTime() > createdAt.getTime() + max * 1000) {
+    throw new ValidationError('invalid erasure request', [
+      { path: 'notBefore', message: `must be at most ${max} seconds from now (RETENTION_ERASURE_MAX_GRACE_SECONDS)` },
+    ]);
+  }
+  if (at.getTime() >= dueAt.getTime()) {
+    throw new ValidationError('invalid erasure request', [{ path: 'notBefore', message: `must be before the request's due date (${dueAt.toISOString()})` }]);
+  }
+  return at;
 }

@@ -2,7 +2,7 @@ import type { TopicNames } from '@retention/contracts';
 import { currentTraceHeaders } from '@retention/observability';
 import { enqueueOutbox } from '@retention/outbox';
 import type { EntityManager } from 'typeorm';
-import { appendLedger } from '../ledger/ledger.repository';
+import { appendLedger, type LedgerEntryInput } from '../ledger/ledger.repository';
 import type { CoordinatorPrivacy } from '../privacy/coordinator-privacy';
 import { buildCommand, type StoredRequest } from './commands';
 
@@ -13,6 +13,11 @@ export interface IssueRequest extends Omit<StoredRequest, 'traceHeaders'> {
   idempotencyKey: string | null;
   /** First redelivery of a target that has not acked. */
   firstRetryAt: Date;
+  /**
+   * An erasure's grace period: when set, nothing is sent now; the request is `scheduled` until then
+   * (release-scheduled.ts sends it) and may be cancelled meanwhile.
+   */
+  notBefore?: Date | null;
 }
 
 /**
@@ -23,11 +28,11 @@ export interface IssueRequest extends Omit<StoredRequest, 'traceHeaders'> {
  */
 export async function issueRequest(manager: EntityManager, r: IssueRequest, topics: TopicNames, privacy: CoordinatorPrivacy): Promise<void> {
   const traceHeaders = currentTraceHeaders();
-  const commandKey = r.kind === 'erasure' ? await privacy.commandKeys.current(manager, r.createdAt) : undefined;
+  const scheduled = Boolean(r.notBefore);
   await manager.query(
     `INSERT INTO retention_requests (id, kind, status, dry_run, subject_type, subject_ref, subject_id, service_filter, policy_filter, as_of, reason,
-       requested_by, idempotency_key, trace_headers, created_at, due_at, hold_snapshot)
-     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+       requested_by, idempotency_key, trace_headers, created_at, due_at, hold_snapshot, not_before)
+     VALUES ($1, $2, $17, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18)`,
     [
       r.id,
       r.kind,
@@ -45,37 +50,47 @@ export async function issueRequest(manager: EntityManager, r: IssueRequest, topi
       r.createdAt,
       r.dueAt,
       JSON.stringify(r.holds),
+      scheduled ? 'scheduled' : 'pending',
+      r.notBefore ?? null,
     ],
   );
-  await manager.query(
-    `INSERT INTO request_targets (request_id, service, status, last_sent_at, next_attempt_at) SELECT $1, unnest($2::text[]), 'pending', $3, $4`,
-    [r.id, r.targets, r.createdAt, r.firstRetryAt],
-  );
+  if (scheduled) {
+    // Nothing sent yet: no attempt, no redelivery time.
+    await manager.query(
+      `INSERT INTO request_targets (request_id, service, status, attempts, last_sent_at, next_attempt_at) SELECT $1, unnest($2::text[]), 'scheduled', 0, $3, NULL`,
+      [r.id, r.targets, r.createdAt],
+    );
+  } else {
+    await manager.query(
+      `INSERT INTO request_targets (request_id, service, status, last_sent_at, next_attempt_at) SELECT $1, unnest($2::text[]), 'pending', $3, $4`,
+      [r.id, r.targets, r.createdAt, r.firstRetryAt],
+    );
+  }
+  const created: LedgerEntryInput = {
+    requestId: r.id,
+    type: 'request.created',
+    body: {
+      kind: r.kind,
+      dryRun: r.dryRun,
+      subjectType: r.subjectType,
+      subjectRef: r.subjectRef,
+      service: r.serviceFilter,
+      policy: r.policyFilter,
+      asOf: r.asOf?.toISOString() ?? null,
+      targets: r.targets,
+      dueAt: r.dueAt.toISOString(),
+      requestedBy: r.requestedBy,
+      reasonRef: r.reason === null ? null : privacy.reasonRef(r.reason),
+      holds: r.holds.map((h) => h.holdId),
+      ...(scheduled ? { notBefore: r.notBefore!.toISOString() } : {}),
+    },
+  };
+  if (scheduled) {
+    await appendLedger(manager, [created], r.createdAt);
+    return;
+  }
+  const commandKey = r.kind === 'erasure' ? await privacy.commandKeys.current(manager, r.createdAt) : undefined;
   const { commandId, message } = buildCommand({ ...r, traceHeaders }, r.targets, 1, topics, r.createdAt, commandKey);
   await enqueueOutbox(manager, [message]);
-  await appendLedger(
-    manager,
-    [
-      {
-        requestId: r.id,
-        type: 'request.created',
-        body: {
-          kind: r.kind,
-          dryRun: r.dryRun,
-          subjectType: r.subjectType,
-          subjectRef: r.subjectRef,
-          service: r.serviceFilter,
-          policy: r.policyFilter,
-          asOf: r.asOf?.toISOString() ?? null,
-          targets: r.targets,
-          dueAt: r.dueAt.toISOString(),
-          requestedBy: r.requestedBy,
-          reasonRef: r.reason === null ? null : privacy.reasonRef(r.reason),
-          holds: r.holds.map((h) => h.holdId),
-        },
-      },
-      { requestId: r.id, type: 'command.sent', body: { commandId, attempt: 1, targets: r.targets } },
-    ],
-    r.createdAt,
-  );
+  await appendLedger(manager, [created, { requestId: r.id, type: 'command.sent', body: { commandId, attempt: 1, targets: r.targets } }], r.createdAt);
 }

@@ -1,13 +1,17 @@
 import type { Ack, TableResult } from '@retention/contracts';
 
-/** `held`: every target acked, some kept data under a legal hold; the request resumes when those holds end. */
-export type RequestStatus = 'pending' | 'completed' | 'failed' | 'held' | 'overdue';
+/**
+ * `held`: every target acked, some kept data under a legal hold; the request resumes when those holds end.
+ * `scheduled`: an erasure in its grace period, nothing sent yet (it may be cancelled); `cancelled`: cancelled then.
+ */
+export type RequestStatus = 'scheduled' | 'pending' | 'completed' | 'failed' | 'held' | 'overdue' | 'cancelled';
 
 export interface TargetView {
   service: string;
-  status: 'pending' | 'completed' | 'failed' | 'held' | 'not_applicable';
+  status: 'scheduled' | 'pending' | 'completed' | 'failed' | 'held' | 'not_applicable' | 'retired' | 'cancelled';
   attempts: number;
-  lastSentAt: string;
+  /** `null` while nothing was sent to it (scheduled, cancelled). */
+  lastSentAt: string | null;
   ackedAt: string | null;
   tables: TableResult[];
   holdIds: string[];
@@ -23,7 +27,10 @@ export interface RequestView {
   subjectType: string | null;
   createdAt: string;
   dueAt: string;
+  /** When a scheduled erasure is (or was) sent: the end of its grace period; `null` when it had none. */
+  notBefore: string | null;
   completedAt: string | null;
+  cancelledAt: string | null;
   overdue: boolean;
   targets: TargetView[];
 }
@@ -31,12 +38,14 @@ export interface RequestView {
 interface RequestRow {
   id: string;
   kind: 'erasure' | 'sweep';
-  status: 'pending' | 'completed' | 'failed' | 'held';
+  status: 'scheduled' | 'pending' | 'completed' | 'failed' | 'held' | 'cancelled';
   dry_run: boolean;
   subject_type: string | null;
   created_at: Date;
   due_at: Date;
   completed_at: Date | null;
+  not_before: Date | null;
+  cancelled_at: Date | null;
 }
 
 interface TargetRow {
@@ -59,13 +68,15 @@ export function toRequestView(r: RequestRow, targets: TargetRow[], now: Date): R
     subjectType: r.subject_type,
     createdAt: new Date(r.created_at).toISOString(),
     dueAt: new Date(r.due_at).toISOString(),
+    notBefore: r.not_before ? new Date(r.not_before).toISOString() : null,
     completedAt: r.completed_at ? new Date(r.completed_at).toISOString() : null,
+    cancelledAt: r.cancelled_at ? new Date(r.cancelled_at).toISOString() : null,
     overdue,
     targets: targets.map((t) => ({
       service: t.service,
       status: t.status,
       attempts: t.attempts,
-      lastSentAt: new Date(t.last_sent_at).toISOString(),
+      lastSentAt: t.attempts > 0 ? new Date(t.last_sent_at).toISOString() : null,
       ackedAt: t.acked_at ? new Date(t.acked_at).toISOString() : null,
       tables: t.ack?.tables ?? [],
       holdIds: t.ack?.holdIds ?? [],

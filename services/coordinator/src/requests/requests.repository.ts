@@ -4,9 +4,10 @@ import { encodeCursor, type RequestCursor } from './request-cursor';
 import { type RequestRow, type RequestView, type TargetRow, toRequestView } from './request.views';
 
 export async function getRequest(db: DataSource | EntityManager, id: string, now: Date = new Date()): Promise<RequestView> {
-  const [row] = (await db.query(`SELECT id, kind, status, dry_run, subject_type, created_at, due_at, completed_at FROM retention_requests WHERE id = $1`, [
-    id,
-  ])) as RequestRow[];
+  const [row] = (await db.query(
+    `SELECT id, kind, status, dry_run, subject_type, created_at, due_at, completed_at, not_before, cancelled_at FROM retention_requests WHERE id = $1`,
+    [id],
+  )) as RequestRow[];
   if (!row) throw new NotFoundError(`request ${id} does not exist`);
   const targets = (await db.query(`SELECT service, status, attempts, last_sent_at, acked_at, ack FROM request_targets WHERE request_id = $1 ORDER BY service`, [
     id,
@@ -16,7 +17,7 @@ export async function getRequest(db: DataSource | EntityManager, id: string, now
 
 export interface ListFilter {
   kind: 'erasure' | 'sweep';
-  status?: 'pending' | 'completed' | 'failed' | 'held' | 'overdue';
+  status?: RequestView['status'];
   from?: Date;
   to?: Date;
   subjectRef?: string;
@@ -45,7 +46,7 @@ export async function listRequests(db: DataSource, filter: ListFilter, now: Date
   }
   params.push(filter.limit + 1);
   const rows = (await db.query(
-    `SELECT id, kind, status, dry_run, subject_type, created_at, due_at, completed_at FROM retention_requests WHERE ${where.join(' AND ')}
+    `SELECT id, kind, status, dry_run, subject_type, created_at, due_at, completed_at, not_before, cancelled_at FROM retention_requests WHERE ${where.join(' AND ')}
      ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
     params,
   )) as RequestRow[];
