@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sessionsService } from '@retention/service-sessions';
 import { chromium, type Browser, type Request } from 'playwright-core';
+import { waitFor } from '@retention/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Platform, startPlatform, TOKENS } from './support';
 
@@ -33,6 +34,13 @@ describe('the auditor page', () => {
       (await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id } } })).body.id;
     completedId = await erase(subjects[0]!);
     expect((await platform.waitForRequest(completedId)).status).toBe('completed');
+    // The deletion probe that follows a completed erasure (RETENTION_PROBE_AFTER_COMPLETION) answers.
+    await waitFor('the probe after completion to answer', async () => {
+      const rows = (await platform.coordinator.dataSource.query(`SELECT status FROM erasure_probes WHERE request_id = $1 AND answered_at IS NOT NULL`, [
+        completedId,
+      ])) as Array<{ status: string }>;
+      return rows.length > 0 ? rows : undefined;
+    });
     const hold = await platform.api('POST', '/v1/legal-holds', {
       body: { reason: 'litigation', scope: 'subject', subject: { type: 'user', id: subjects[1] } },
     });
@@ -87,6 +95,8 @@ describe('the auditor page', () => {
       expect(await doneCell.textContent()).toContain('sessions: 1 deleted');
       expect(await page.locator('#timeline tr').count()).toBeGreaterThan(1);
       expect(await page.textContent('#policies')).toContain('Legitimate interest');
+      expect(await page.textContent('#probes')).toContain(completedId.slice(0, 8));
+      expect(await page.textContent('#probes')).toContain('clean');
 
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
       const csv = await readFile((await download.path())!, 'utf8');

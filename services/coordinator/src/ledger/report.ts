@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { decodeCursor, type RequestCursor } from '../requests/request-cursor';
 import { listRequests } from '../requests/requests.repository';
 import type { RequestView } from '../requests/request.views';
+import { latestProbes, type ReportProbe } from './report-probes';
 
 export interface LedgerReport {
   from: string;
@@ -23,7 +24,8 @@ export interface LedgerReport {
     /** Erasures cancelled in their grace period. */
     cancelled: number;
   };
-  requests: Array<RequestView & { subjectRef: string | null }>;
+  /** `probes`: each target's latest answered deletion probe (erasures only; absent when never probed). */
+  requests: Array<RequestView & { subjectRef: string | null; probes?: ReportProbe[] }>;
 }
 
 /**
@@ -48,6 +50,11 @@ export async function buildReport(db: DataSource, from: Date, to: Date, now: Dat
     } while (cursor);
   }
   requests.sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+  const probes = await latestProbes(
+    db,
+    requests.filter((r) => r.kind === 'erasure').map((r) => r.id),
+  );
+  for (const r of requests) if (probes.has(r.id)) r.probes = probes.get(r.id);
   const count = (p: (r: RequestView) => boolean): number => requests.filter(p).length;
   return {
     from: from.toISOString(),
