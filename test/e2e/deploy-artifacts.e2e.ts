@@ -4,11 +4,12 @@
  * module proxy, kept in .local/bin), the rendered manifests (probes, resources, non-root, hooks,
  * disruption budgets) and each process's environment in them loaded through its own config schema;
  * the compose file parsed and every process's environment loaded the same way with the secrets
- * make-secrets.sh really makes; the Dockerfile's stages, user and healthcheck; the entrypoint's
- * secret-file handling and the healthcheck script run for real; and the image's start path run
- * here on the compiled dist/ (what the image holds): the entrypoint's migrate and topics jobs and a
- * service started with every secret from a file, against the real broker and database, its
- * healthcheck passing and SIGTERM stopping it within the chart's grace period.
+ * make-secrets.sh really makes; the Dockerfile's stages, user and healthcheck; the secret-file
+ * errors and the healthcheck script run for real; and the image's start path run here on the
+ * compiled dist/ (what the image holds): `retention topics apply` and `retention migrate` through
+ * the entrypoint, then a service started as the chart starts it (RETENTION_CREATE_TOPICS=false,
+ * DATABASE_MIGRATE=false, METRICS_PORT) with every secret from a file, against the real broker and
+ * database, its healthcheck passing and SIGTERM stopping it within the chart's grace period.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import pg from 'pg';
 import { ServiceEnv } from '@retention/consumer';
 import { generateSigningKeyPair, topicNames } from '@retention/contracts';
 import { CoordinatorEnv } from '@retention/service-coordinator';
+import { MigrateEnv, TopicsApplyEnv } from '@retention/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
@@ -84,34 +86,14 @@ function render(valuesFile: string, extra: string[] = []): Doc[] {
     .filter((d): d is Doc => d !== null);
 }
 
-/** The keys the image's entrypoint reads from `<KEY>_FILE` (the schemas take a file only for the signing key and the Kafka files). */
-const FILE_BACKED_KEYS = ((): string[] => {
-  const match = /^FILE_BACKED_KEYS="([^"]+)"/m.exec(readFileSync(join(DOCKER, 'entrypoint.sh'), 'utf8'));
-  if (!match?.[1]) throw new Error('entrypoint.sh: FILE_BACKED_KEYS not found');
-  return match[1].split(/\s+/);
-})();
-
-/** What the entrypoint does before node starts: `<KEY>_FILE` becomes `<KEY>` (trailing newlines dropped). */
-function applyEntrypoint(env: Record<string, string>): Record<string, string> {
-  const out = { ...env };
-  for (const key of FILE_BACKED_KEYS) {
-    const file = out[`${key}_FILE`];
-    if (!file) continue;
-    expect(out[key], `${key} and ${key}_FILE both set`).toBeUndefined();
-    out[key] = readFileSync(file, 'utf8').replace(/\n+$/, '');
-    delete out[`${key}_FILE`];
-  }
-  return out;
-}
-
 function schemaOf(process: string): z.ZodType {
   return process === 'coordinator' ? CoordinatorEnv : ServiceEnv;
 }
 
-/** Loads `env` through the process's schema as the process would; returns the issues (none = it starts). */
+/** Loads `env` through the process's schema as the process would (its `<KEY>_FILE` files read by loadConfig); returns the issues (none = it starts). */
 function configIssues(process: string, env: Record<string, string>): string[] {
   try {
-    loadConfig(schemaOf(process), applyEntrypoint(env));
+    loadConfig(schemaOf(process), env);
     return [];
   } catch (error) {
     const issues = (error as { issues?: Array<{ path: string; message: string }> }).issues;
@@ -187,6 +169,8 @@ describe('Helm chart deploy/helm/retention', () => {
     expect(refused(['-f', valuesFiles[0]!, '--set', 'kafka.sasl.mechanism=plain'])).toMatch(/kafka\/ssl\/enabled/);
     expect(refused(['-f', valuesFiles[0]!, '--set', 'securityContext.allowPrivilegeEscalation=true'])).toMatch(/allowPrivilegeEscalation/);
     expect(refused(['-f', valuesFiles[0]!, '--set', 'services.orders.replica=3'])).toMatch(/replica/);
+    expect(refused(['-f', valuesFiles[0]!, '--set', 'kafka.topics.partitions=0'])).toMatch(/partitions/);
+    expect(refused(['-f', valuesFiles[0]!, '--set', 'kafka.topics.replicationFactor=0'])).toMatch(/replicationFactor/);
   });
 
   it('every container has probes on /healthz and /readyz of a declared port, resources, and runs non-root without privilege escalation on a read-only root', () => {
@@ -233,6 +217,8 @@ describe('Helm chart deploy/helm/retention', () => {
       const pdbs = docs.filter((d) => d.kind === 'PodDisruptionBudget');
       const monitor = docs.find((d) => d.kind === 'ServiceMonitor')!;
       const scraped = new Set((monitor.spec.endpoints as Array<{ port: string; path: string }>).map((e) => e.port));
+      // Only the metrics port (METRICS_PORT) is scraped: the API and ops ports serve no /metrics.
+      expect([...scraped], file).toEqual(['metrics']);
       for (const d of deployments) {
         const labels = d.spec.selector.matchLabels as Record<string, string>;
         expect(
@@ -263,14 +249,24 @@ describe('Helm chart deploy/helm/retention', () => {
         expect(configIssues(process, noDatabase), `${file}: ${process}`).toContain('DATABASE_URL: is required');
         const { RETENTION_SIGNING_KEY_FILE: _key, ...noKey } = env;
         expect(configIssues(process, noKey).join(' '), `${file}: ${process}`).toMatch(/RETENTION_SIGNING_KEY/);
-        // The ops port is the one the probes use, and listens beyond loopback.
+        // The ops port is the one the probes use, and listens beyond loopback; /metrics has a port of its own.
         expect(env.HTTP_HOST).toBe('0.0.0.0');
         expect(Number(env.HTTP_PORT)).toBe(container.ports![0]!.containerPort);
+        expect(env.METRICS_HOST).toBe('0.0.0.0');
+        expect(Number(env.METRICS_PORT)).toBe(container.ports!.find((p) => p.name === 'metrics')!.containerPort);
+        // The hook Jobs made the topics and ran the DDL: the process may do neither, and checks both.
+        const config = loadConfig(schemaOf(process), env) as { RETENTION_CREATE_TOPICS: boolean; DATABASE_MIGRATE: boolean; METRICS_PORT?: number };
+        expect(config).toMatchObject({ RETENTION_CREATE_TOPICS: false, DATABASE_MIGRATE: false, METRICS_PORT: 9090 });
+        // Secrets are files the process reads (X_FILE), never values in the manifest.
+        for (const v of container.env ?? [])
+          if (/URL|KEY$|TOKENS|KEK|PASSWORD/.test(v.name)) expect(v.name, `${file}: ${process}`).toMatch(/_FILE$|_ID$|PUBLIC_KEYS$/);
+        // The coordinator runs as its runtime role only: the owner role's URL is the migrate Job's.
+        if (process === 'coordinator') expect(env.DATABASE_MIGRATIONS_URL_FILE).toBeUndefined();
       }
       if (file.includes('secured')) {
         const orders = docs.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-orders'))!;
         const env = containerEnv(orders.spec.template.spec.containers[0] as Container);
-        const config = loadConfig(ServiceEnv, applyEntrypoint(env));
+        const config = loadConfig(ServiceEnv, env);
         expect(config).toMatchObject({
           KAFKA_SSL: true,
           KAFKA_SASL_MECHANISM: 'scram-sha-512',
@@ -288,16 +284,19 @@ describe('Helm chart deploy/helm/retention', () => {
       const jobs = docs.filter((d) => d.kind === 'Job');
       const enabled = file.includes('secured') ? SERVICES.filter((s) => s !== 'support') : SERVICES;
       const args = jobs.map((j) => (j.spec.template.spec.containers[0] as Container).args!.join(' ')).sort();
-      expect(args, file).toEqual(['topics', 'migrate coordinator', ...enabled.map((s) => `migrate ${s}`)].sort());
+      expect(args, file).toEqual(['retention topics apply', 'retention migrate coordinator', ...enabled.map((s) => `retention migrate ${s}`)].sort());
       for (const job of jobs) {
         const annotations = job.metadata.annotations ?? {};
         expect(annotations['helm.sh/hook']).toBe('pre-install,pre-upgrade');
         expect(annotations['helm.sh/hook-delete-policy']).toContain('before-hook-creation');
         const container = job.spec.template.spec.containers[0] as Container;
-        const env = applyEntrypoint(containerEnv(container));
-        if (container.args![0] === 'topics') {
+        const env = containerEnv(container);
+        if (container.args![1] === 'topics') {
           expect(Number(annotations['helm.sh/hook-weight'])).toBeLessThan(0);
           const kafka = loadConfig(KafkaClientEnv, env);
+          // Loaded as `retention topics apply` loads it: partitions and replication from the values.
+          const topics = loadConfig(TopicsApplyEnv, env);
+          expect([topics.RETENTION_TOPIC_PARTITIONS, topics.RETENTION_TOPIC_REPLICATION_FACTOR]).toEqual(file.includes('secured') ? [12, 3] : [6, -1]);
           expect(env.SETUP_SERVICES!.split(',').sort()).toEqual([...enabled].sort());
           if (file.includes('secured')) {
             expect(kafka).toMatchObject({ KAFKA_SSL: true, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'admin' });
@@ -305,8 +304,9 @@ describe('Helm chart deploy/helm/retention', () => {
           }
         } else {
           expect(Number(annotations['helm.sh/hook-weight'])).toBe(0);
-          expect(env.DATABASE_URL).toMatch(/^postgres:\/\//);
-          if (container.args![1] === 'coordinator') expect(env.DATABASE_MIGRATIONS_URL).toMatch(/^postgres:\/\//);
+          const migrate = loadConfig(MigrateEnv, env);
+          expect(migrate.DATABASE_URL).toMatch(/^postgres:\/\//);
+          if (container.args![2] === 'coordinator') expect(migrate.DATABASE_MIGRATIONS_URL).toMatch(/^postgres:\/\//);
         }
       }
     }
@@ -393,21 +393,36 @@ describe('compose file deploy/compose/compose.yaml', () => {
       expect(service.read_only, process).toBe(true);
       const env = serviceEnv(process);
       expect(configIssues(process, env), process).toEqual([]);
-      const config = loadConfig(schemaOf(process), applyEntrypoint(env)) as { KAFKA_BROKERS: string[]; HTTP_HOST: string };
+      const config = loadConfig(schemaOf(process), env) as {
+        KAFKA_BROKERS: string[];
+        HTTP_HOST: string;
+        RETENTION_CREATE_TOPICS: boolean;
+        DATABASE_MIGRATE: boolean;
+        METRICS_HOST: string;
+        METRICS_PORT?: number;
+      };
       expect(config.KAFKA_BROKERS).toEqual(['kafka-1:9092', 'kafka-2:9092', 'kafka-3:9092']);
       expect(config.HTTP_HOST).toBe('0.0.0.0');
+      // topics and migrate-* did the DDL and the topics; /metrics on a port of its own.
+      expect(config).toMatchObject({ RETENTION_CREATE_TOPICS: false, DATABASE_MIGRATE: false, METRICS_HOST: '0.0.0.0', METRICS_PORT: 9090 });
+      if (process === 'coordinator') expect(env.DATABASE_MIGRATIONS_URL_FILE).toBeUndefined();
       // It starts after the topics and its migrations.
       const after = Object.entries(service.depends_on ?? {}).filter(([, d]) => d.condition === 'service_completed_successfully');
       expect(after.map(([n]) => n).sort(), process).toEqual(['topics', `migrate-${process}`].sort());
       const migrate = compose.services[`migrate-${process}`]!;
-      expect(migrate.command).toEqual(['migrate', process]);
-      expect(applyEntrypoint(serviceEnv(`migrate-${process}`)).DATABASE_URL).toMatch(/^postgres:\/\/[a-z_]+:[^@]+@postgres:5432\/[a-z_]+$/);
+      expect(migrate.command).toEqual(['retention', 'migrate', process]);
+      expect(loadConfig(MigrateEnv, serviceEnv(`migrate-${process}`)).DATABASE_URL).toMatch(/^postgres:\/\/[a-z_]+:[^@]+@postgres:5432\/[a-z_]+$/);
     }
     // The services trust exactly the coordinator's key, and the coordinator each service's.
     const coordinatorKey = readFileSync(join(secrets, 'coordinator-public-keys'), 'utf8');
-    const trusted = loadConfig(CoordinatorEnv, applyEntrypoint(serviceEnv('coordinator'))).RETENTION_SERVICE_PUBLIC_KEYS!;
+    const trusted = loadConfig(CoordinatorEnv, serviceEnv('coordinator')).RETENTION_SERVICE_PUBLIC_KEYS!;
     expect(trusted.map((k) => k.owner).sort()).toEqual([...SERVICES].sort());
     expect(coordinatorKey).toMatch(/^coordinator-1=[A-Za-z0-9_-]{43}$/);
+    // The topics: `retention topics apply`, with the cluster's partitions and replication.
+    expect(compose.services.topics!.command).toEqual(['retention', 'topics', 'apply']);
+    const topics = loadConfig(TopicsApplyEnv, serviceEnv('topics'));
+    expect([topics.RETENTION_TOPIC_PARTITIONS, topics.RETENTION_TOPIC_REPLICATION_FACTOR]).toEqual([6, 3]);
+    expect(topics.SETUP_SERVICES?.sort()).toEqual([...SERVICES].sort());
   });
 
   it('scrapes every process at its ops port with the alert rules, and provisions the dashboard', () => {
@@ -416,7 +431,7 @@ describe('compose file deploy/compose/compose.yaml', () => {
       scrape_configs: Array<{ static_configs: Array<{ targets: string[] }> }>;
     };
     const targets = prometheus.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
-    expect(targets.sort()).toEqual(PROCESSES.map((p) => `${p}:${serviceEnv(p).HTTP_PORT}`).sort());
+    expect(targets.sort()).toEqual(PROCESSES.map((p) => `${p}:${serviceEnv(p).METRICS_PORT}`).sort());
     expect(compose.services.prometheus!.volumes).toContain('../prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro');
     expect(compose.services.grafana!.volumes).toContain('../grafana/retention.json:/var/lib/grafana/dashboards/retention.json:ro');
     for (const volume of [...compose.services.prometheus!.volumes!, ...compose.services.grafana!.volumes!]) {
@@ -461,13 +476,14 @@ describe('image deploy/docker', () => {
     const unknown = run({}, ['nope']);
     expect(unknown.status).toBe(64);
     expect(unknown.stderr).toContain("unknown process 'nope'");
-    const both = run({ DATABASE_URL: 'postgres://x', DATABASE_URL_FILE: join(secretsDir, 'database-url') }, ['orders']);
-    expect(both.status).toBe(64);
-    expect(both.stderr).toContain('DATABASE_URL or DATABASE_URL_FILE, not both');
-    const missing = run({ RETENTION_HASH_KEY_FILE: join(work, 'absent') }, ['orders']);
-    expect(missing.status).toBe(64);
-    expect(missing.stderr).toContain('RETENTION_HASH_KEY_FILE: cannot read');
-    expect(missing.stderr).not.toContain('hash-key-0123');
+    // Secret files are read by the processes themselves (loadConfig's X_FILE rule): the entrypoint
+    // holds no list of them; both forms at once, or a file it cannot read, is named by the process.
+    expect(script).not.toMatch(/FILE_BACKED_KEYS|eval /);
+    const env = { DATABASE_URL_FILE: join(secretsDir, 'database-url'), RETENTION_HASH_KEY_FILE: join(secretsDir, 'hash-key') };
+    expect(configIssues('orders', { ...env, DATABASE_URL: 'postgres://x' })).toContain('DATABASE_URL: set either DATABASE_URL or DATABASE_URL_FILE, not both');
+    const missing = configIssues('orders', { ...env, RETENTION_HASH_KEY_FILE: join(work, 'absent') });
+    expect(missing).toContain(`RETENTION_HASH_KEY_FILE: cannot read ${join(work, 'absent')} (ENOENT)`);
+    expect(missing.join(' ')).not.toContain('hash-key-0123');
   });
 
   it('healthcheck.mjs exits 0 only when /healthz of HTTP_PORT answers 200', async () => {
@@ -505,9 +521,8 @@ describe("the image's start path, run here on the compiled dist/ (no container e
   const admin = new Kafka({ brokers: stack.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
 
   beforeAll(async () => {
-    for (const p of ['orders', 'observability']) {
-      const main = join(ROOT, p === 'orders' ? 'services/orders/dist/main.js' : 'libs/observability/dist/instrument.js');
-      expect(existsSync(main), `${main} is missing: run npm run build (npm test does)`).toBe(true);
+    for (const main of ['services/orders/dist/main.js', 'libs/observability/dist/instrument.js', 'services/cli/dist/bin.js']) {
+      expect(existsSync(join(ROOT, main)), `${main} is missing: run npm run build (npm test does)`).toBe(true);
     }
     mkdirSync(dir);
     database = await createTestDatabase(stack.databaseUrl, 'deploy_artifacts');
@@ -540,14 +555,21 @@ describe("the image's start path, run here on the compiled dist/ (no container e
   const entrypoint = (args: string[], env: Record<string, string>) =>
     spawnSync('sh', [join(DOCKER, 'entrypoint.sh'), ...args], { encoding: 'utf8', env: { ...baseEnv(), ...env }, timeout: 120_000 });
 
-  it('the topics job creates every topic, and the migrate job migrates the database from DATABASE_URL_FILE', async () => {
-    const topics = entrypoint(['topics'], { SETUP_SERVICES: 'orders' });
+  it('`retention topics apply` creates every topic with the partitions asked, and `retention migrate` migrates the database from DATABASE_URL_FILE', async () => {
+    const topics = entrypoint(['retention', 'topics', 'apply'], { SETUP_SERVICES: 'orders', RETENTION_TOPIC_PARTITIONS: '2' });
     expect(topics.status, topics.stderr).toBe(0);
     const created = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
     expect(created.sort()).toEqual(Object.values(topicNames(prefix)).sort());
+    expect((JSON.parse(topics.stdout) as { topics: Record<string, number> }).topics[topicNames(prefix).commands]).toBe(2);
+    // The name earlier images gave the job still works (nothing left to create).
+    const again = entrypoint(['topics'], {});
+    expect(again.status, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout) as { created: string[] }).created).toEqual([]);
 
-    const migrate = entrypoint(['migrate', 'orders'], { DATABASE_URL_FILE: join(dir, 'database-url') });
+    const migrate = entrypoint(['retention', 'migrate', 'orders'], { DATABASE_URL_FILE: join(dir, 'database-url') });
     expect(migrate.status, migrate.stderr).toBe(0);
+    expect((JSON.parse(migrate.stdout) as { applied: string[] }).applied).toContain('CreateOrders1763800004000');
+    expect(entrypoint(['migrate', 'orders'], { DATABASE_URL_FILE: join(dir, 'database-url') }).stdout).toContain('"applied": []');
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
@@ -558,19 +580,26 @@ describe("the image's start path, run here on the compiled dist/ (no container e
     }
   }, 180_000);
 
-  it('a service starts with every secret from a file, passes the healthcheck, holds no *_FILE it was given in its environment, and stops on SIGTERM within the grace period', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const p = (probe.address() as AddressInfo).port;
-        probe.close(() => resolve(p));
+  it('a service starts as the chart starts it (no topic creation, no DDL, a metrics port) with every secret from a file that never enters its environment, passes the healthcheck, and stops on SIGTERM within the grace period', async () => {
+    const freePort = () =>
+      new Promise<number>((resolve) => {
+        const probe = createServer().listen(0, '127.0.0.1', () => {
+          const p = (probe.address() as AddressInfo).port;
+          probe.close(() => resolve(p));
+        });
       });
-    });
+    const port = await freePort();
+    const metricsPort = await freePort();
     const { spawn } = await import('node:child_process');
     const child = spawn('sh', [join(DOCKER, 'entrypoint.sh'), 'orders'], {
       env: {
         ...baseEnv(),
         HTTP_HOST: '127.0.0.1',
         HTTP_PORT: String(port),
+        METRICS_HOST: '127.0.0.1',
+        METRICS_PORT: String(metricsPort),
+        RETENTION_CREATE_TOPICS: 'false',
+        DATABASE_MIGRATE: 'false',
         INSTANCE_ID: 'deploy-artifacts-1',
         DATABASE_URL_FILE: join(dir, 'database-url'),
         RETENTION_SIGNING_KEY_FILE: join(dir, 'signing.key'),
@@ -596,14 +625,19 @@ describe("the image's start path, run here on the compiled dist/ (no container e
       );
       const health = spawnSync(process.execPath, [join(DOCKER, 'healthcheck.mjs')], { env: { HTTP_PORT: String(port) } });
       expect(health.status).toBe(0);
-      // sh exec'd node: the child's pid is the service's. The entrypoint's keys came from their files.
+      // /metrics on the metrics port only.
+      expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+      // sh exec'd node: the child's pid is the service's. It read its secrets from the files itself:
+      // only their paths are in its environment.
       const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
       const names = environ.map((e) => e.slice(0, e.indexOf('=')));
       expect(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8')).toContain('services/orders/dist/main.js');
       for (const key of ['DATABASE_URL', 'RETENTION_COMMAND_KEK', 'RETENTION_HASH_KEY', 'RETENTION_COORDINATOR_PUBLIC_KEYS']) {
-        expect(names).toContain(key);
-        expect(names).not.toContain(`${key}_FILE`);
+        expect(names).toContain(`${key}_FILE`);
+        expect(names).not.toContain(key);
       }
+      expect(environ.join('\n')).not.toContain('hash-key-0123456789abcdef');
       expect(names).toContain('RETENTION_SIGNING_KEY_FILE'); // read by the process itself
       const stopping = Date.now();
       child.kill('SIGTERM');

@@ -30,6 +30,31 @@ export const commonEnv = {
     .regex(/^[A-Za-z0-9._-]*$/, 'may contain letters, digits, dot, dash, underscore')
     .default(''),
   LOG_LEVEL: logLevel.default('info'),
+  /**
+   * Create the platform's missing topics at start (default). `false`: the process needs no
+   * CreateTopics right; it checks that its topics exist and stops naming the missing ones (they are
+   * made beforehand by `retention topics apply`).
+   */
+  RETENTION_CREATE_TOPICS: boolFlag.default(true),
+  /** Partitions of the command and ack topics when they are created: the most instances of one service that work at once. */
+  RETENTION_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+  /** Replication factor of the topics when they are created; -1 = the brokers' default.replication.factor. */
+  RETENTION_TOPIC_REPLICATION_FACTOR: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === -1 || (n >= 1 && n <= 32), "must be -1 (the brokers' default) or 1 to 32")
+    .default(-1),
+  /** Host of the metrics port (METRICS_PORT). */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * A port of its own for /metrics (and /healthz, /readyz), apart from the API or ops port (0 =
+   * any free port). Unset: /metrics stays on HTTP_PORT, as before.
+   */
+  METRICS_PORT: port.optional(),
+  /** How often gauges that query the database are recomputed (a scrape reads the last values, never the database). */
+  METRICS_REFRESH_SECONDS: z.coerce.number().min(1).max(3600).default(15),
+  /** Apply pending database migrations at start (default). `false`: the process needs no DDL rights; it stops naming any pending migration (`retention migrate` applies them). */
+  DATABASE_MIGRATE: boolFlag.default(true),
   /** OTLP/HTTP endpoint for traces; unset = tracing off. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   // How the process reaches the brokers. The rules between these keys (a mechanism needs a user

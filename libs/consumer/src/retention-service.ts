@@ -12,13 +12,14 @@ import {
   parseKek,
 } from '@retention/contracts';
 import { signingKeyOf } from '@retention/config';
-import { createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
+import { assertMigrated, createDataSource, databaseReadiness, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import {
   createDeadLetterCounter,
   createKafka,
   createPublisher,
   ensureTopics,
   kafkaSecurityFromConfig,
+  topicOptionsOf,
   type Publisher,
   registerConsumerLagGauge,
   runConsumer,
@@ -67,7 +68,10 @@ export interface RunningRetentionService {
   dataSource: DataSource;
   bound: BoundPolicies;
   registry: Registry;
+  /** The ops server: /healthz, /readyz, and /metrics unless METRICS_PORT gives it a port of its own. */
   url: string;
+  /** `/metrics` (with /healthz, /readyz) on METRICS_PORT when set; else undefined (it is on `url`). */
+  metricsUrl?: string;
   logger: Logger;
   stop(): Promise<void>;
 }
@@ -104,8 +108,10 @@ export async function startRetentionService(
       logger: new TypeOrmPinoLogger(logger),
       applicationName: `retention-${service}`,
     });
-    await openDatabase(dataSource);
+    // DATABASE_MIGRATE=false: `retention migrate` applied them; this role needs no DDL rights.
+    await openDatabase(dataSource, { migrate: config.DATABASE_MIGRATE });
     stops.push(() => dataSource.destroy());
+    if (!config.DATABASE_MIGRATE) await assertMigrated(dataSource, service);
     const bound = bindPolicies(definition.policies, dataSource, {
       hashKey: config.RETENTION_HASH_KEY,
       filesRoot: config.RETENTION_FILES_ROOT,
@@ -143,7 +149,7 @@ export async function startRetentionService(
       security: kafkaSecurityFromConfig(config),
     });
     // Not the ledger's checkpoint topic: a service may not even describe it on a secured cluster.
-    await ensureTopics(kafka, topics, ServiceTopicKeys);
+    await ensureTopics(kafka, topics, ServiceTopicKeys, topicOptionsOf(config));
     // Everything this service publishes (acks, its registration, dead letters) carries its signature;
     // commands and holds are applied only when the coordinator's key signed them.
     const signer = signingKeyOf(config);
@@ -253,15 +259,21 @@ export async function startRetentionService(
       port: config.HTTP_PORT,
       registry,
       readiness: databaseReadiness(dataSource),
+      metrics: config.METRICS_PORT === undefined,
     });
     stops.push(() => ops.close());
+    const metricsServer =
+      config.METRICS_PORT === undefined
+        ? undefined
+        : await startOpsServer({ host: config.METRICS_HOST, port: config.METRICS_PORT, registry, readiness: databaseReadiness(dataSource) });
+    if (metricsServer) stops.push(() => metricsServer.close());
     stops.unshift(() => telemetry.shutdown());
     logger.info(
       { url: ops.url, instanceId, policies: definition.policies.rules.map((r) => r.name), policyHash: manifest.policyHash },
       'retention service started',
     );
 
-    return { service, dataSource, bound, registry, url: ops.url, logger, stop: stopAll };
+    return { service, dataSource, bound, registry, url: ops.url, metricsUrl: metricsServer?.url, logger, stop: stopAll };
   } catch (error) {
     await stopAll();
     await telemetry.shutdown();

@@ -26,6 +26,9 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     migrationsTableName: 'typeorm_migrations',
     migrationsTransactionMode: 'each',
     synchronize: false,
+    // TypeORM would run CREATE EXTENSION "uuid-ossp" at every start (DDL that a role without DDL
+    // rights cannot run, and a warning each time); no migration uses it (they use gen_random_uuid()).
+    installExtensions: false,
     logging: ['error', 'warn', 'migration'],
     logger: options.logger ?? 'advanced-console',
     maxQueryExecutionTime: 5_000,

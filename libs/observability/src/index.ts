@@ -3,3 +3,4 @@ export * from './metrics';
 export * from './telemetry';
 export * from './ops-server';
 export * from './run-main';
+export * from './metrics-cache';

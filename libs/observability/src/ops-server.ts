@@ -5,17 +5,22 @@ export interface OpsServerOptions {
   registry: Registry;
   /** Returns null when ready, or the reason it is not. */
   readiness: () => Promise<string | null>;
+  /** Serve `/metrics` here (default true); false when it has a port of its own (METRICS_PORT). */
+  metrics?: boolean;
 }
 
 /**
  * `/metrics`, `/healthz` (the process is alive) and `/readyz` (its dependencies answer), for a
- * domain service; the coordinator mounts the same routes on its API server.
+ * domain service; the coordinator mounts the same routes on its API server. With METRICS_PORT set,
+ * a second server of these routes listens there and the first one leaves out `/metrics`.
  */
 export function registerOpsRoutes(app: FastifyInstance, options: OpsServerOptions): void {
-  app.get('/metrics', async (_request, reply) => {
-    const body = await options.registry.metrics();
-    return reply.type(options.registry.contentType).send(body);
-  });
+  if (options.metrics ?? true) {
+    app.get('/metrics', async (_request, reply) => {
+      const body = await options.registry.metrics();
+      return reply.type(options.registry.contentType).send(body);
+    });
+  }
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const reason = await options.readiness();

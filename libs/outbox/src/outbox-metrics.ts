@@ -1,5 +1,5 @@
 import { errorSummary } from '@retention/contracts';
-import { boundedCollect, Counter, Gauge, type Logger, type Registry } from '@retention/observability';
+import { boundedCollect, Counter, Gauge, type Logger, type MetricsCache, type Registry } from '@retention/observability';
 import type { DataSource } from 'typeorm';
 
 export interface OutboxRelayMetrics {
@@ -10,29 +10,30 @@ export interface OutboxRelayMetrics {
 /**
  * The relay's metrics, registered by every process that runs one (the coordinator and each SDK
  * service): `retention_outbox_parked`, `retention_outbox_pending` and `retention_outbox_oldest_seconds`
- * (one query at scrape time) and `retention_outbox_publish_failures_total{code}`. Codes are Kafka protocol error types,
+ * (one query at scrape time, or on the interval of `deps.cache`) and `retention_outbox_publish_failures_total{code}`. Codes are Kafka protocol error types,
  * kafkajs error classes or errno codes: a bounded set, never message text.
  */
-export function registerOutboxRelayMetrics(registry: Registry, deps: { dataSource: DataSource; logger: Logger }): OutboxRelayMetrics {
+export function registerOutboxRelayMetrics(registry: Registry, deps: { dataSource: DataSource; logger: Logger; cache?: MetricsCache }): OutboxRelayMetrics {
   // Registered once per registry (a process may build its relay again, e.g. in tests).
   const existing = registry.getSingleMetric('retention_outbox_publish_failures_total') as Counter<'code'> | undefined;
   if (existing) return { publishFailed: (code) => existing.inc({ code }) };
   const onError = (error: unknown): void => deps.logger.warn({ err: errorSummary(error) }, 'retention_outbox gauges not collected');
-  // One query per scrape for the three gauges (each gauge's collect() awaits the same promise).
-  let pending: Promise<{ parked: number; unpublished: number; oldest: number } | undefined> | undefined;
-  const outbox = (): Promise<{ parked: number; unpublished: number; oldest: number } | undefined> => {
-    pending ??= boundedCollect(
-      () =>
-        deps.dataSource.query(
-          `SELECT (count(*) FILTER (WHERE parked_at IS NOT NULL))::int AS parked, (count(*) FILTER (WHERE parked_at IS NULL))::int AS unpublished,
-                  COALESCE(EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE parked_at IS NULL)), 0)::float AS oldest
-           FROM retention_outbox`,
-        ) as Promise<Array<{ parked: number; unpublished: number; oldest: number }>>,
-      2000,
-      onError,
-    )
-      .then((rows) => rows?.[0])
-      .finally(() => setImmediate(() => (pending = undefined)));
+  type Counts = { parked: number; unpublished: number; oldest: number };
+  const load = async (): Promise<Counts | undefined> =>
+    (
+      (await deps.dataSource.query(
+        `SELECT (count(*) FILTER (WHERE parked_at IS NOT NULL))::int AS parked, (count(*) FILTER (WHERE parked_at IS NULL))::int AS unpublished,
+                COALESCE(EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE parked_at IS NULL)), 0)::float AS oldest
+         FROM retention_outbox`,
+      )) as Counts[]
+    )[0];
+  // With a cache: on its interval, never at scrape time. Without: one query per scrape for the three
+  // gauges (each gauge's collect() awaits the same promise).
+  const cached = deps.cache?.source('outbox', load);
+  let pending: Promise<Counts | undefined> | undefined;
+  const outbox = async (): Promise<Counts | undefined> => {
+    if (cached) return cached();
+    pending ??= boundedCollect(load, 2000, onError).finally(() => setImmediate(() => (pending = undefined)));
     return pending;
   };
   new Gauge({

@@ -1,6 +1,6 @@
 import { errorCode, errorSummary, isUnreachable } from '@retention/contracts';
 import type { OutgoingMessage, Publisher } from '@retention/kafka';
-import type { Logger, Registry } from '@retention/observability';
+import type { Logger, MetricsCache, Registry } from '@retention/observability';
 import type { DataSource, EntityManager } from 'typeorm';
 import { type OutboxRelayMetrics, registerOutboxRelayMetrics } from './outbox-metrics';
 
@@ -18,6 +18,8 @@ export interface OutboxRelayOptions {
   parkAfterAttempts?: number;
   /** Registers `retention_outbox_parked` and `retention_outbox_publish_failures_total` here. */
   registry?: Registry;
+  /** Computes the outbox gauges on this cache's interval instead of at scrape time (the coordinator). */
+  metricsCache?: MetricsCache;
 }
 
 interface Row {
@@ -82,7 +84,9 @@ export class OutboxRelay {
     this.idleMs = options.idleMs ?? 250;
     this.parkAfter = options.parkAfterAttempts ?? 5;
     this.log = options.logger.child({ component: 'outbox-relay' });
-    this.metrics = options.registry ? registerOutboxRelayMetrics(options.registry, { dataSource: options.dataSource, logger: this.log }) : undefined;
+    this.metrics = options.registry
+      ? registerOutboxRelayMetrics(options.registry, { dataSource: options.dataSource, logger: this.log, cache: options.metricsCache })
+      : undefined;
   }
 
   start(): void {

@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { generateSigningKeyPair, isKeyId } from '@retention/contracts';
 import { ApiError, type ApiClient, createApiClient } from './api-client';
+import { registerOperationsCommands } from './operations';
 import { formatOutput } from './output';
 import { progressLine } from './progress';
 import { ReceiptUsageError, verifyReceiptFile } from './verify-receipt';
@@ -308,6 +309,9 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       }
       print(io, result);
     });
+
+  // topics apply, migrate: setup steps against Kafka and PostgreSQL, not the API.
+  registerOperationsCommands(program, io, (code) => (exitCode = code));
 
   try {
     await program.parseAsync(argv);

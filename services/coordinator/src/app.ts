@@ -20,11 +20,23 @@ import {
   createPublisher,
   ensureTopics,
   kafkaSecurityFromConfig,
+  topicOptionsOf,
   type MessageContext,
   registerConsumerLagGauge,
   runConsumer,
 } from '@retention/kafka';
-import { createLogger, createMetricsRegistry, inSpan, type Logger, type Registry, registerOpsRoutes, SpanKind, startTelemetry } from '@retention/observability';
+import {
+  createLogger,
+  createMetricsCache,
+  createMetricsRegistry,
+  inSpan,
+  type Logger,
+  type Registry,
+  registerOpsRoutes,
+  SpanKind,
+  startOpsServer,
+  startTelemetry,
+} from '@retention/observability';
 import { OutboxRelay } from '@retention/outbox';
 import Fastify from 'fastify';
 import type { DataSource } from 'typeorm';
@@ -63,6 +75,8 @@ export interface RunningCoordinator {
   dataSource: DataSource;
   registry: Registry;
   logger: Logger;
+  /** `/metrics` (with /healthz, /readyz) on METRICS_PORT when set; else undefined (it is on `url`). */
+  metricsUrl?: string;
   /** Every HTTP route the server serves (tests check each against the role matrix). */
   httpRoutes: readonly ServedRoute[];
   /** Runs one maintenance tick now if this replica is the leader (tests). */
@@ -91,7 +105,9 @@ export async function startCoordinator(
   try {
     const dataSource = await openCoordinatorDatabase(config, logger);
     stops.push(() => dataSource.destroy());
-    const metrics = createCoordinatorMetrics(registry, dataSource, logger);
+    // The gauges that query the database are computed on this interval, never per scrape.
+    const metricsCache = createMetricsCache(registry, { intervalMs: config.METRICS_REFRESH_SECONDS * 1000, logger });
+    const metrics = createCoordinatorMetrics(registry, dataSource, metricsCache);
 
     const kafka = createKafka({
       brokers: config.KAFKA_BROKERS,
@@ -99,7 +115,7 @@ export async function startCoordinator(
       logger,
       security: kafkaSecurityFromConfig(config),
     });
-    await ensureTopics(kafka, topics);
+    await ensureTopics(kafka, topics, undefined, topicOptionsOf(config));
     // Every command and hold event (and release) carries the coordinator's signature; services apply
     // nothing else. Acks and registrations are checked against the services' keys.
     const publisher = await createPublisher(kafka, { signer: signingKeyOf(config) });
@@ -107,7 +123,7 @@ export async function startCoordinator(
     await keyring.reload();
     const skewMs = config.RETENTION_MAX_CLOCK_SKEW_SECONDS * 1000;
     stops.push(() => publisher.disconnect());
-    const relay = new OutboxRelay({ dataSource, publisher, logger, registry });
+    const relay = new OutboxRelay({ dataSource, publisher, logger, registry, metricsCache });
     relay.start();
     stops.push(() => relay.stop());
 
@@ -227,6 +243,7 @@ export async function startCoordinator(
       maxSkewMs: skewMs,
       logger,
       registry,
+      metricsCache,
       now,
     });
     stops.push(() => ledger.stop());
@@ -389,6 +406,7 @@ export async function startCoordinator(
     registerOpsRoutes(app, {
       registry,
       readiness: databaseReadiness(dataSource),
+      metrics: config.METRICS_PORT === undefined,
     });
     registerAuditorPage(app);
     const routes = buildRoutes({
@@ -403,16 +421,35 @@ export async function startCoordinator(
       now,
     });
     registerRoutes(app, withOpenApiRoute(routes, { title: 'Retention coordinator API', version: VERSION }), createAuthenticator(config.RETENTION_API_TOKENS));
+    await metricsCache.refresh();
+    metricsCache.start();
+    stops.push(async () => metricsCache.stop());
     const url = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
     stops.push(() => app.close());
+    // A port of its own for /metrics (METRICS_PORT): scrapers never reach the API port.
+    const metricsServer =
+      config.METRICS_PORT === undefined
+        ? undefined
+        : await startOpsServer({ host: config.METRICS_HOST, port: config.METRICS_PORT, registry, readiness: databaseReadiness(dataSource) });
+    if (metricsServer) stops.push(() => metricsServer.close());
     maintenance.start();
     stops.push(() => maintenance.stop());
     checkpoints.start();
     stops.push(() => checkpoints.stop());
     fullVerification.start();
     stops.push(() => fullVerification.stop());
-    logger.info({ url, instanceId }, 'coordinator started');
-    return { url, dataSource, registry, logger, httpRoutes, maintain: () => maintenance.runOnce(), checkpoint: () => ledger.checkpointNow(), stop };
+    logger.info({ url, metricsUrl: metricsServer?.url ?? `${url}/metrics`, instanceId }, 'coordinator started');
+    return {
+      url,
+      metricsUrl: metricsServer?.url,
+      dataSource,
+      registry,
+      logger,
+      httpRoutes,
+      maintain: () => maintenance.runOnce(),
+      checkpoint: () => ledger.checkpointNow(),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

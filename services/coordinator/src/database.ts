@@ -1,5 +1,5 @@
 import { ConfigError } from '@retention/contracts';
-import { createDataSource, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
+import { assertMigrated, createDataSource, ensureDatabase, openDatabase, TypeOrmPinoLogger } from '@retention/database';
 import type { Logger } from '@retention/observability';
 import { OutboxMessage, outboxMigrations } from '@retention/outbox';
 import type { DataSource } from 'typeorm';
@@ -8,6 +8,9 @@ import { grantRuntimeRole, inspectRuntimeRole } from './database-roles';
 import { coordinatorMigrations } from './migrations';
 
 const migrations = [...outboxMigrations, ...coordinatorMigrations];
+
+/** Every migration of the coordinator's database, in order (`retention migrate coordinator` lists the pending ones). */
+export const coordinatorDatabaseMigrations = migrations;
 
 /**
  * The coordinator's database connection. With DATABASE_MIGRATIONS_URL, the migrations run as that
@@ -18,9 +21,10 @@ const migrations = [...outboxMigrations, ...coordinatorMigrations];
  * tamper-resistant.
  */
 export async function openCoordinatorDatabase(
-  config: Pick<CoordinatorConfig, 'DATABASE_URL' | 'DATABASE_MIGRATIONS_URL' | 'DATABASE_AUTO_CREATE'>,
+  config: Pick<CoordinatorConfig, 'DATABASE_URL' | 'DATABASE_MIGRATIONS_URL' | 'DATABASE_AUTO_CREATE'> & { DATABASE_MIGRATE?: boolean },
   logger: Logger,
 ): Promise<DataSource> {
+  if (config.DATABASE_MIGRATE === false) return openMigratedDatabase(config.DATABASE_URL, logger);
   const ownerUrl = config.DATABASE_MIGRATIONS_URL;
   if (config.DATABASE_AUTO_CREATE) await ensureDatabase(ownerUrl ?? config.DATABASE_URL);
   const runtime = createDataSource({
@@ -73,6 +77,36 @@ export async function openCoordinatorDatabase(
       ]);
     }
     logger.info({ role: report.role }, 'database: the coordinator role may only append to and read the ledger');
+    return runtime;
+  } catch (error) {
+    await runtime.destroy().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * `DATABASE_MIGRATE=false`: `retention migrate coordinator` migrated the database and granted this
+ * role its rights beforehand. Runs no DDL and never opens DATABASE_MIGRATIONS_URL: checks that no
+ * migration is pending (naming each one if some are) and what this role could do to the ledger.
+ */
+async function openMigratedDatabase(url: string, logger: Logger): Promise<DataSource> {
+  const runtime = createDataSource({
+    url,
+    entities: [OutboxMessage],
+    migrations,
+    logger: new TypeOrmPinoLogger(logger),
+    applicationName: 'retention-coordinator',
+  });
+  try {
+    await openDatabase(runtime, { migrate: false });
+    await assertMigrated(runtime, 'coordinator');
+    const report = await inspectRuntimeRole(runtime);
+    if (report.problems.length > 0) {
+      logger.warn(
+        { role: report.role, problems: report.problems },
+        'the coordinator runs as a role that could rewrite the ledger: it is tamper-evident (verify names changes against signed checkpoints) but not tamper-resistant; run it as the restricted role `retention migrate coordinator` grants (see docs/operations.md)',
+      );
+    } else logger.info({ role: report.role }, 'database: the coordinator role may only append to and read the ledger');
     return runtime;
   } catch (error) {
     await runtime.destroy().catch(() => undefined);

@@ -1,5 +1,5 @@
 export { startCoordinator, type RunningCoordinator } from './app';
-export { openCoordinatorDatabase } from './database';
+export { coordinatorDatabaseMigrations, openCoordinatorDatabase } from './database';
 export { CoordinatorEnv, type CoordinatorConfig } from './config';
 export { subjectRef } from './subject-ref';
 export { ROLE_MATRIX, type RouteKey } from './http/role-matrix';

@@ -1,6 +1,5 @@
-import { errorSummary } from '@retention/contracts';
 import { createDeadLetterCounter } from '@retention/kafka';
-import { boundedCollect, Counter, Gauge, Histogram, type Logger, type Registry } from '@retention/observability';
+import { Counter, Gauge, Histogram, type MetricsCache, type Registry } from '@retention/observability';
 import type { DataSource } from 'typeorm';
 
 export interface CoordinatorMetrics {
@@ -17,24 +16,26 @@ export interface CoordinatorMetrics {
 }
 
 /**
- * The coordinator's metrics. Gauges are computed at scrape time from the database (one bounded
- * query each, so a slow database fails those series, not the scrape); labels are kinds, statuses
- * and service names only.
+ * The coordinator's metrics. Gauges computed from the database run their query on the cache's
+ * interval (METRICS_REFRESH_SECONDS), never at scrape time: a scrape reads the last values, so it
+ * neither waits on nor loads the database (`retention_metrics_cache_age_seconds` says how old they
+ * are). Labels are kinds, statuses and service names only.
  */
-export function createCoordinatorMetrics(registry: Registry, dataSource: DataSource, logger: Logger): CoordinatorMetrics {
-  const onError = (error: unknown): void => logger.warn({ err: errorSummary(error) }, 'metric collection failed');
-  const query = <T>(sql: string): Promise<T[] | undefined> => boundedCollect(() => dataSource.query(sql) as Promise<T[]>, 2000, onError);
+export function createCoordinatorMetrics(registry: Registry, dataSource: DataSource, cache: MetricsCache): CoordinatorMetrics {
+  const query = <T>(name: string, sql: string): (() => T[] | undefined) => cache.source(name, () => dataSource.query(sql) as Promise<T[]>);
+  const requests = query<{ kind: string; status: string; n: number }>(
+    'requests',
+    `SELECT kind, CASE WHEN status = 'pending' AND due_at < now() THEN 'overdue' ELSE status END AS status, count(*)::int AS n
+     FROM retention_requests GROUP BY 1, 2`,
+  );
 
   new Gauge({
     name: 'retention_requests',
     help: 'Requests by kind and status (overdue = pending past its due date; held = waiting for legal holds to end; scheduled = an erasure in its grace period; cancelled = cancelled in it)',
     labelNames: ['kind', 'status'] as const,
     registers: [registry],
-    async collect() {
-      const rows = await query<{ kind: string; status: string; n: number }>(
-        `SELECT kind, CASE WHEN status = 'pending' AND due_at < now() THEN 'overdue' ELSE status END AS status, count(*)::int AS n
-         FROM retention_requests GROUP BY 1, 2`,
-      );
+    collect() {
+      const rows = requests();
       if (!rows) return;
       this.reset();
       for (const kind of ['erasure', 'sweep'])
@@ -44,22 +45,22 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
   });
 
   // Per registered target service: how many requests wait for its ack, and since when.
-  const pendingByTarget = (): Promise<Array<{ service: string; n: number; oldest: number }> | undefined> =>
-    query(
-      `SELECT s.service, count(t.service)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(r.created_at)), 0)::float AS oldest
+  const pendingByTarget = query<{ service: string; n: number; oldest: number }>(
+    'pending_by_target',
+    `SELECT s.service, count(t.service)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(r.created_at)), 0)::float AS oldest
        FROM registered_services s
        LEFT JOIN request_targets t ON t.service = s.service AND t.status = 'pending'
        LEFT JOIN retention_requests r ON r.id = t.request_id
        WHERE s.status = 'active'
        GROUP BY s.service`,
-    );
+  );
   new Gauge({
     name: 'retention_pending_acks',
     help: 'Targets that have not acknowledged yet, by target service',
     labelNames: ['target'] as const,
     registers: [registry],
-    async collect() {
-      const rows = await pendingByTarget();
+    collect() {
+      const rows = pendingByTarget();
       if (!rows) return;
       this.reset();
       for (const r of rows) this.set({ target: r.service }, r.n);
@@ -70,8 +71,8 @@ export function createCoordinatorMetrics(registry: Registry, dataSource: DataSou
     help: "Age of the oldest request still waiting for this target service's acknowledgement (0 when none)",
     labelNames: ['target'] as const,
     registers: [registry],
-    async collect() {
-      const rows = await pendingByTarget();
+    collect() {
+      const rows = pendingByTarget();
       if (!rows) return;
       this.reset();
       for (const r of rows) this.set({ target: r.service }, r.oldest);

@@ -69,6 +69,29 @@ the password and client certificate from the process's Secret (mounted at /run/s
 {{- end }}
 {{- end -}}
 
+{{/* How a long-running process starts on a cluster: no topic creation and no DDL when the hook Jobs
+do them (RETENTION_CREATE_TOPICS=false, DATABASE_MIGRATE=false: the process checks and names what is
+missing), and /metrics on a port of its own. */}}
+{{- define "retention.clusterEnv" -}}
+{{- $v := .Values -}}
+{{- if $v.kafka.setup.enabled }}
+- name: RETENTION_CREATE_TOPICS
+  value: "false"
+{{- end }}
+{{- if $v.migrations.enabled }}
+- name: DATABASE_MIGRATE
+  value: "false"
+{{- end }}
+- name: METRICS_HOST
+  value: 0.0.0.0
+- name: METRICS_PORT
+  value: {{ $v.metrics.port | quote }}
+{{- with $v.metrics.refreshSeconds }}
+- name: METRICS_REFRESH_SECONDS
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
 {{/* The pod's name as INSTANCE_ID (distinguishes replicas in consumer groups and logs). */}}
 {{- define "retention.instanceEnv" -}}
 - name: INSTANCE_ID

@@ -1,4 +1,4 @@
-import { boundedCollect, Counter, Gauge, type Logger, type Registry } from '@retention/observability';
+import { Counter, Gauge, type MetricsCache, type Registry } from '@retention/observability';
 import type { DataSource } from 'typeorm';
 import type { LedgerProblemKind } from './verify-ledger';
 
@@ -13,10 +13,15 @@ const PROBLEM_KINDS: readonly LedgerProblemKind[] = ['changed', 'deleted', 'brok
 /**
  * Ledger proof metrics: checkpoint runs by outcome and refusals by reason (a refusal means the
  * ledger does not check out and nothing new gets signed), how many entries no signed checkpoint
- * covers yet (grows while checkpointing is refused or failing), and the problems the last
- * verification on this replica found, by kind.
+ * covers yet (grows while checkpointing is refused or failing; the ledger's length is read on the
+ * metrics cache's interval), and the problems the last verification on this replica found, by kind.
  */
-export function createLedgerMetrics(registry: Registry, dataSource: DataSource, latestSize: () => number, logger: Logger): LedgerMetrics {
+export function createLedgerMetrics(registry: Registry, dataSource: DataSource, latestSize: () => number, cache: MetricsCache): LedgerMetrics {
+  // On the cache's interval, never at scrape time.
+  const lastSeq = cache.source('ledger', async () => {
+    const [row] = (await dataSource.query(`SELECT COALESCE(max(seq), 0) AS max FROM ledger_entries`)) as Array<{ max: string }>;
+    return Number(row?.max ?? 0);
+  });
   new Gauge({
     name: 'retention_ledger_checkpoint_entries',
     help: 'Entries covered by the latest signed checkpoint this replica knows (tree size)',
@@ -29,13 +34,9 @@ export function createLedgerMetrics(registry: Registry, dataSource: DataSource, 
     name: 'retention_ledger_unanchored_entries',
     help: 'Ledger entries that no signed checkpoint covers yet',
     registers: [registry],
-    async collect() {
-      const rows = await boundedCollect(
-        () => dataSource.query(`SELECT COALESCE(max(seq), 0) AS max FROM ledger_entries`) as Promise<Array<{ max: string }>>,
-        2000,
-        (error) => logger.warn({ err: String(error) }, 'metric collection failed'),
-      );
-      if (rows?.[0]) this.set(Math.max(0, Number(rows[0].max) - latestSize()));
+    collect() {
+      const seq = lastSeq();
+      if (seq !== undefined) this.set(Math.max(0, seq - latestSize()));
     },
   });
   const verifyProblems = new Gauge({

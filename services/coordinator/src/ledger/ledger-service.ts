@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { type Checkpoint, encodeEvent, type ErasureReceipt, EventTypes, keyLookup, type SigningKey, type TrustedKey } from '@retention/contracts';
 import type { DeadLetterCounter, Publisher } from '@retention/kafka';
-import type { Logger, Registry } from '@retention/observability';
+import type { Logger, MetricsCache, Registry } from '@retention/observability';
 import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { type CheckpointOutcome, createCheckpointPublisher } from './checkpoint-publisher';
@@ -38,6 +38,8 @@ export interface LedgerServiceOptions {
   maxSkewMs: number;
   logger: Logger;
   registry: Registry;
+  /** Where the ledger's database gauges are computed (on an interval, not per scrape). */
+  metricsCache: MetricsCache;
   now: () => Date;
 }
 
@@ -55,7 +57,7 @@ export async function startLedgerService(options: LedgerServiceOptions): Promise
     maxSkewMs: options.maxSkewMs,
     logger,
   });
-  const metrics = createLedgerMetrics(options.registry, dataSource, () => reader.latest()?.treeSize ?? 0, logger);
+  const metrics = createLedgerMetrics(options.registry, dataSource, () => reader.latest()?.treeSize ?? 0, options.metricsCache);
   const anchors = (): Promise<Checkpoint[]> => trustedCheckpoints(reader, dataSource, lookup);
   const publisher = createCheckpointPublisher({
     dataSource,
