@@ -76,11 +76,12 @@ async function migrateService(name: string, module: Record<string, unknown>, con
   const { outboxMigrations } = await import('@retention/outbox');
   const { policyMigrations } = await import('@retention/policy');
   // The SDK's own tables, in the order a service applies them (the SDK exports its list as
-  // retentionMigrations; before it did, these three).
+  // retentionMigrations; before it did, these).
   const sdkMigrations = (consumer as { retentionMigrations?: Migrations }).retentionMigrations ?? [
     ...outboxMigrations,
     ...policyMigrations,
     consumer.CreateRetentionInbox1763800000200,
+    consumer.CreateDeletionJournal1765500000900,
   ];
   if (config.DATABASE_AUTO_CREATE) await ensureDatabase(config.DATABASE_URL);
   const dataSource = createDataSource({
