@@ -52,3 +52,20 @@ ensure_test_tools() {
     say "warning: missing ${missing[*]} (Debian packages); the tests that run them will fail"
   fi
 }
+
+# schemathesis (PyPI), pinned: test/e2e/openapi-fuzz.e2e.ts fuzzes the coordinator's API from its
+# OpenAPI document with it. Installed into a venv of its own, shared by every clone of this machine
+# (the path below is where the test looks; RETENTION_SCHEMATHESIS overrides it).
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/retention/schemathesis-$SCHEMATHESIS_VERSION"
+ensure_schemathesis() {
+  [ -x "$SCHEMATHESIS_DIR/bin/st" ] && return 0
+  command -v python3 >/dev/null 2>&1 || { say "warning: python3 is missing; test/e2e/openapi-fuzz.e2e.ts will fail"; return 0; }
+  say "installing schemathesis $SCHEMATHESIS_VERSION (PyPI) into $SCHEMATHESIS_DIR"
+  python3 -m venv "$SCHEMATHESIS_DIR" >&2
+  # A failed install leaves no half venv behind (bin/st is what says it is there).
+  "$SCHEMATHESIS_DIR/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2 || {
+    rm -rf "$SCHEMATHESIS_DIR"
+    return 1
+  }
+}

@@ -4,5 +4,8 @@
 # clone. Progress goes to stderr: the tool's stdout stays its own.
 source "$(dirname "$0")/lib.sh"
 ensure_deps >&2
-# --test-tools: also kcat, openssl, promtool, python3 (Debian packages some tests run).
-if [ "${1:-}" = --test-tools ]; then ensure_test_tools >&2; fi
+# --test-tools: also kcat, openssl, promtool, python3 (Debian packages some tests run) and schemathesis (PyPI).
+if [ "${1:-}" = --test-tools ]; then
+  ensure_test_tools >&2
+  ensure_schemathesis >&2
+fi

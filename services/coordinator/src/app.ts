@@ -65,6 +65,7 @@ import { startLedgerService } from './ledger/ledger-service';
 import { activeServiceGroups, recordRegistration, retireService } from './registry/registry.repository';
 import { createServiceKeyring } from './registry/service-keys';
 import { createErasureRequestUseCase } from './requests/create-erasure-request.use-case';
+import { releaseScheduled } from './requests/release-scheduled';
 import { resumeHeld, resumeHeldTargets } from './requests/resume-held';
 import { requestSweepUseCase } from './sweeps/request-sweep.use-case';
 
@@ -269,6 +270,8 @@ export async function startCoordinator(
       privacy,
       deadlineDays: config.ERASURE_DEADLINE_DAYS,
       retryBaseSeconds: config.RETRY_BASE_SECONDS,
+      graceSeconds: config.RETENTION_ERASURE_GRACE_SECONDS,
+      maxGraceSeconds: config.RETENTION_ERASURE_MAX_GRACE_SECONDS,
       onQueued: () => relay.wake(),
       now,
     };
@@ -321,6 +324,8 @@ export async function startCoordinator(
           }
         };
         const behind = await step('lag', servicesBehind, [] as string[]);
+        // Erasures whose grace period ended: sent now (once: the status change is in the same transaction).
+        const released = await step('release', () => releaseScheduled(dataSource, topics, at, { retryBaseSeconds: config.RETRY_BASE_SECONDS, privacy }), 0);
         const redelivered = await step(
           'redelivery',
           () =>
@@ -376,9 +381,20 @@ export async function startCoordinator(
         );
         if (redelivered) metrics.redeliveries.inc(redelivered);
         if (scheduled) metrics.sweepsScheduled.inc(scheduled);
-        if (redelivered || overdue || scheduled || resumed || forgot.keysDestroyed || forgot.keysRepublished || forgot.holdsResealed || forgot.holdsExpired) {
+        if (released) metrics.erasuresReleased.inc(released);
+        if (
+          released ||
+          redelivered ||
+          overdue ||
+          scheduled ||
+          resumed ||
+          forgot.keysDestroyed ||
+          forgot.keysRepublished ||
+          forgot.holdsResealed ||
+          forgot.holdsExpired
+        ) {
           relay.wake();
-          logger.info({ redelivered, overdue, scheduled, resumed }, 'maintenance');
+          logger.info({ released, redelivered, overdue, scheduled, resumed }, 'maintenance');
         }
         if (failures.length > 0) throw new TransientError(`maintenance steps failed: ${failures.join(', ')}`);
       },

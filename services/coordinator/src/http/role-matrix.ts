@@ -21,6 +21,7 @@ export const ROLE_MATRIX = {
   'GET /v1/erasure-requests': ['auditor', 'admin'],
   'POST /v1/erasure-requests/search': ['auditor', 'admin'],
   'POST /v1/erasure-requests/{id}/retry': ['admin'],
+  'POST /v1/erasure-requests/{id}/cancel': ['requester', 'admin'],
   'POST /v1/sweeps': ['admin'],
   'GET /v1/sweeps/{id}': ['auditor', 'admin'],
   'GET /v1/sweeps': ['auditor', 'admin'],
