@@ -31,17 +31,20 @@ ensure_deps() {
 }
 
 # Command-line tools some tests run for real: kcat (a Kafka client nobody here wrote), openssl
-# (signs a command outside Node), promtool (checks and unit-tests the alert rules). Installed from
-# Debian's packages when missing and we are root with apt; otherwise the tests that need them fail
-# and name the tool.
+# (signs a command outside Node), promtool (checks and unit-tests the alert rules), prometheus (the
+# server test/e2e/prometheus.e2e.ts starts on loopback; same Debian package as promtool). Installed
+# from Debian's packages when missing and we are root with apt; otherwise the tests that need them
+# fail and name the tool.
 ensure_test_tools() {
   local missing=() tool pkg
-  for pair in kcat:kcat openssl:openssl promtool:prometheus python3:python3 chromium:chromium; do
+  for pair in kcat:kcat openssl:openssl promtool:prometheus prometheus:prometheus python3:python3 chromium:chromium; do
     tool=${pair%%:*}
     pkg=${pair#*:}
     command -v "$tool" >/dev/null 2>&1 || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
+  # shellcheck disable=SC2207 # package names have no spaces
+  missing=($(printf '%s\n' "${missing[@]}" | sort -u))
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing test tools from Debian's packages: ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
