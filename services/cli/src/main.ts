@@ -1,6 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { generateSigningKeyPair, isKeyId } from '@retention/contracts';
 import { ApiError, type ApiClient, createApiClient } from './api-client';
+import { registerApprovalCommands } from './approval-commands';
+import { CsvUsageError, eraseCsv } from './erase-csv';
 import { registerOperationsCommands } from './operations';
 import { formatOutput } from './output';
 import { progressLine } from './progress';
@@ -87,21 +89,51 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   program
     .command('erase')
-    .description('request the erasure of a subject from every service that stores it')
-    .argument('<type>', 'subject type, e.g. user')
-    .argument('<id>', 'subject id')
+    .description('request the erasure of a subject from every service that stores it, or of every subject of a CSV file (--csv)')
+    .argument('[type]', 'subject type, e.g. user')
+    .argument('[id]', 'subject id')
     .option('--reason <text>', 'why (recorded in the ledger)')
     .option('--dry-run', 'count what would be erased, change nothing')
     .option('--idempotency-key <key>', 'retrying with the same key returns the same request')
     .option('--wait', 'wait until the request completes')
     .option('--timeout <seconds>', 'with --wait', positiveInt, 300)
+    .option('--csv <file>', 'subjects from a CSV file (rows type,id; a header row type,id is skipped), sent in chunks; resumable')
+    .option('--type <type>', 'with --csv: every row is one column, the id of a subject of this type')
+    .option('--chunk-size <n>', 'with --csv: subjects per call (at most 10000)', positiveInt, 1000)
+    .option('--state <file>', 'with --csv: progress file (default FILE.retention-state.json); a rerun resumes after its last acknowledged line')
+    .option('--key <key>', "with --csv: the run's Idempotency-Key (default: a new one, kept in the state file)")
     .option('--not-before <instant>', 'send it no earlier than this (ISO 8601): until then it is scheduled and `retention cancel ID` cancels it')
     .action(
       async (
-        type: string,
-        id: string,
-        o: { reason?: string; dryRun?: boolean; idempotencyKey?: string; wait?: boolean; timeout: number; notBefore?: string },
+        type: string | undefined,
+        id: string | undefined,
+        o: {
+          reason?: string;
+          dryRun?: boolean;
+          idempotencyKey?: string;
+          wait?: boolean;
+          timeout: number;
+          csv?: string;
+          type?: string;
+          chunkSize: number;
+          state?: string;
+          key?: string;
+          notBefore?: string;
+        },
       ) => {
+        if (o.csv) {
+          if (type || id) throw new UsageError('--csv takes the subjects from the file: give no type or id');
+          if (o.chunkSize > 10_000) throw new UsageError('--chunk-size is at most 10000 (the API bound per call)');
+          const summary = await eraseCsv(
+            client(),
+            { file: o.csv, type: o.type, reason: o.reason, dryRun: Boolean(o.dryRun), chunkSize: o.chunkSize, stateFile: o.state, key: o.key, sleep: io.sleep },
+            (line) => io.err(line),
+          );
+          if (summary.awaitingApproval.length > 0)
+            io.err(`erase: ${summary.awaitingApproval.length} chunk(s) wait for a second admin: retention approvals list`);
+          return print(io, summary);
+        }
+        if (!type || !id) throw new UsageError('give a subject (erase TYPE ID) or a file (erase --csv FILE)');
         const created = (await client().call('POST', '/v1/erasure-requests', {
           body: { subject: { type, id }, reason: o.reason, dryRun: Boolean(o.dryRun), notBefore: o.notBefore },
           headers: o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
@@ -169,8 +201,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .action(async (o: { service?: string; policy?: string; dryRun?: boolean; wait?: boolean; timeout: number }) => {
       const created = (await client().call('POST', '/v1/sweeps', { body: { service: o.service, policy: o.policy, dryRun: Boolean(o.dryRun) } })) as {
         id: string;
+        status: string;
       };
-      print(io, o.wait ? await waitFor(`/v1/sweeps/${created.id}`, o.timeout) : created);
+      // A first real run under the sweep-first-run rule: nothing to wait for until another admin approves.
+      if (created.status === 'awaiting_approval') io.err(`sweep: waits for a second admin: retention approvals approve ${created.id}`);
+      print(io, o.wait && created.status !== 'awaiting_approval' ? await waitFor(`/v1/sweeps/${created.id}`, o.timeout) : created);
     });
 
   const holds = program.command('holds').description('legal holds');
@@ -310,6 +345,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       print(io, result);
     });
 
+  registerApprovalCommands(program, client, (value) => print(io, value));
+
   // topics apply, migrate: setup steps against Kafka and PostgreSQL, not the API.
   registerOperationsCommands(program, io, (code) => (exitCode = code));
 
@@ -318,7 +355,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof UsageError || error instanceof ReceiptUsageError) {
+    if (error instanceof UsageError || error instanceof ReceiptUsageError || error instanceof CsvUsageError) {
       io.err(`error: ${error.message}`);
       return 2;
     }

@@ -68,6 +68,12 @@ import { createErasureRequestUseCase } from './requests/create-erasure-request.u
 import { releaseScheduled } from './requests/release-scheduled';
 import { resumeHeld, resumeHeldTargets } from './requests/resume-held';
 import { requestSweepUseCase } from './sweeps/request-sweep.use-case';
+import { approvalExecutors } from './approvals/approval-executors';
+import { approvalRoutes } from './approvals/approvals.routes';
+import { createApprovalsService } from './approvals/approvals.service';
+import { gatedHoldRelease, gatedSweep } from './approvals/gates';
+import { bulkErasureRoutes } from './requests/bulk-erasure.routes';
+import { bulkErasureUseCase } from './requests/bulk-erasure.use-case';
 
 export const VERSION = '0.1.0';
 
@@ -288,6 +294,16 @@ export async function startCoordinator(
       onReleased: (manager, at) => resumeHeldTargets(manager, topics, at, resumeOptions),
       now,
     });
+    // Four eyes: actions a rule holds back wait for a second admin (approvals/); bulk erasures.
+    const approvalSettings = { rules: config.RETENTION_APPROVALS, bulkThreshold: config.RETENTION_APPROVAL_BULK_THRESHOLD };
+    const approvals = createApprovalsService({
+      dataSource,
+      privacy,
+      onQueued: () => relay.wake(),
+      now,
+      executors: approvalExecutors({ requestDeps, issueSweep: sweeps.issueSweep, holds }),
+    });
+    const submitBulk = bulkErasureUseCase({ ...requestDeps, approvals, settings: approvalSettings, maxBacklog: config.RETENTION_BULK_MAX_BACKLOG });
 
     // Which services have not consumed their command topic to the end (their registration names
     // their group; the SDK's naming otherwise). Unknown (broker unreachable, or a group that never
@@ -429,13 +445,16 @@ export async function startCoordinator(
       dataSource,
       hmacKey: config.RETENTION_SUBJECT_HMAC_KEY,
       createErasureRequest,
-      requestSweep: sweeps.requestSweep,
+      requestSweep: gatedSweep(sweeps.requestSweep, approvals, approvalSettings),
       holds,
+      releaseHold: gatedHoldRelease(dataSource, holds, approvals, approvalSettings),
       onRetry: () => void maintenance.runOnce().catch(() => undefined),
       onServicesChanged: () => keyring.reload(),
       ledger,
       now,
     });
+    // Four eyes (approvals) and bulk erasures: routes of their own.
+    routes.push(...approvalRoutes({ approvals }), ...bulkErasureRoutes({ submitBulk }));
     registerRoutes(app, withOpenApiRoute(routes, { title: 'Retention coordinator API', version: VERSION }), createAuthenticator(config.RETENTION_API_TOKENS));
     await metricsCache.refresh();
     metricsCache.start();

@@ -11,6 +11,7 @@ import {
   signingEnv,
 } from '@retention/config';
 import { z } from 'zod';
+import { approvalsEnv } from './approvals/approval-rules';
 
 const Role = z.enum(['admin', 'requester', 'auditor']);
 export type Role = z.infer<typeof Role>;
@@ -104,6 +105,8 @@ export const CoordinatorEnv = requireSigningKey(
     RETENTION_ERASURE_GRACE_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(0),
     /** The latest `notBefore` a request may name, in seconds from its creation (it must also be before its due date). */
     RETENTION_ERASURE_MAX_GRACE_SECONDS: z.coerce.number().int().min(0).max(7_776_000).default(1_209_600),
+    /** Four eyes: which actions wait for a second admin (RETENTION_APPROVALS, RETENTION_APPROVAL_BULK_THRESHOLD). */
+    ...approvalsEnv,
     /** Hours a sweep may take before it is overdue. */
     SWEEP_DEADLINE_HOURS: z.coerce.number().int().min(1).max(720).default(24),
     /** Cron expression (UTC) of policies that do not name a schedule: nightly at 03:00. */

@@ -182,23 +182,26 @@ export function createLegalHoldsService(deps: {
 
   async function release(id: string, releasedBy: string): Promise<HoldView> {
     const at = now();
-    const released = await deps.dataSource.transaction(async (manager) => {
-      const rows = (await manager.query(
-        `UPDATE legal_holds SET released_at = $2, released_by = $3, subject_id = NULL, reason = NULL WHERE id = $1 AND released_at IS NULL RETURNING id`,
-        [id, at, releasedBy],
-      )) as [unknown[], number];
-      if (rows[1] === 0) {
-        const [exists] = (await manager.query(`SELECT 1 FROM legal_holds WHERE id = $1`, [id])) as unknown[];
-        if (!exists) throw new NotFoundError(`legal hold ${id} does not exist`);
-        return false;
-      }
-      await enqueueOutbox(manager, [{ topic: deps.topics.holds, key: id, value: null }]);
-      await appendLedger(manager, [{ requestId: null, type: 'hold.released', body: { holdId: id, releasedBy } }], at);
-      await deps.onReleased?.(manager, at);
-      return true;
-    });
+    const released = await deps.dataSource.transaction((manager) => releaseIn(manager, id, releasedBy, at));
     if (released) deps.onQueued();
     return get(id);
+  }
+
+  /** Releases a hold in the caller's transaction (an approved release); false if it was already released. Call `onQueued` after commit. */
+  async function releaseIn(manager: EntityManager, id: string, releasedBy: string, at: Date): Promise<boolean> {
+    const rows = (await manager.query(
+      `UPDATE legal_holds SET released_at = $2, released_by = $3, subject_id = NULL, reason = NULL WHERE id = $1 AND released_at IS NULL RETURNING id`,
+      [id, at, releasedBy],
+    )) as [unknown[], number];
+    if (rows[1] === 0) {
+      const [exists] = (await manager.query(`SELECT 1 FROM legal_holds WHERE id = $1`, [id])) as unknown[];
+      if (!exists) throw new NotFoundError(`legal hold ${id} does not exist`);
+      return false;
+    }
+    await enqueueOutbox(manager, [{ topic: deps.topics.holds, key: id, value: null }]);
+    await appendLedger(manager, [{ requestId: null, type: 'hold.released', body: { holdId: id, releasedBy } }], at);
+    await deps.onReleased?.(manager, at);
+    return true;
   }
 
   async function get(id: string): Promise<HoldView> {
@@ -223,7 +226,7 @@ export function createLegalHoldsService(deps: {
     return rows.map((r) => toView(r, now()));
   }
 
-  return { place, release, get, list };
+  return { place, release, releaseIn, get, list };
 }
 
 /** Subject holds in force for a subject, to be named in its erasure command. */

@@ -9,6 +9,8 @@ const STATUS: Record<string, number> = {
   validation_failed: 400,
   unauthorized: 401,
   forbidden: 403,
+  approver_is_requester: 403,
+  too_many_subjects: 413,
   not_found: 404,
   conflict: 409,
   policy_not_enabled: 409,

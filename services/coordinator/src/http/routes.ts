@@ -21,6 +21,8 @@ export interface RouteDeps {
   createErasureRequest: ReturnType<typeof createErasureRequestUseCase>;
   requestSweep: ReturnType<typeof requestSweepUseCase>['requestSweep'];
   holds: ReturnType<typeof createLegalHoldsService>;
+  /** Releases a hold, or (the `hold-release` approval rule) records the approval it waits for. Default: `holds.release`. */
+  releaseHold?: (id: string, by: string) => Promise<unknown>;
   /** Wakes the leader's maintenance loop (redelivery) after a retry. */
   onRetry: () => void;
   /** After a service was approved or retired (the keys acks are checked with change). */
@@ -218,7 +220,7 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
         })
         .strict(),
       responses: {
-        202: 'The sweep request',
+        202: 'The sweep request, or {id, status: awaiting_approval, approval} (a first real run under the sweep-first-run approval rule)',
         400: 'Unknown service or policy',
         409: 'A real run of a policy that is not enabled (new, or changed since enabled)',
       },
@@ -291,8 +293,11 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
       summary: 'Release a legal hold (publishes a tombstone; erasures it held can then be requested again).',
       roles: ['admin'],
       params: IdParams,
-      responses: { 200: 'The released hold', 404: 'No such hold' },
-      handler: ({ params, principal }) => deps.holds.release(params.id, principal.name),
+      responses: { 200: 'The released hold', 202: '{id, status: awaiting_approval, approval} (the hold-release approval rule)', 404: 'No such hold' },
+      handler: async ({ params, principal, reply }) => {
+        const result = await (deps.releaseHold ?? deps.holds.release)(params.id, principal.name);
+        return (result as { status?: string }).status === 'awaiting_approval' ? reply.code(202).send(result) : result;
+      },
     }),
     defineRoute({
       method: 'GET',

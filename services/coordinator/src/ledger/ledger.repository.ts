@@ -20,7 +20,10 @@ export type LedgerEntryType =
   | 'service.approved'
   | 'service.retired'
   | 'target.retired'
-  | 'policy.enabled';
+  | 'policy.enabled'
+  | 'approval.requested'
+  | 'approval.approved'
+  | 'approval.rejected';
 
 export interface LedgerEntryInput {
   requestId: string | null;

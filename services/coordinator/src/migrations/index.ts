@@ -8,6 +8,7 @@ import { PolicyEnablement1765100000500 } from './1765100000500-policy-enablement
 import { SweepDefinitions1765400005000 } from './1765400005000-sweep-definitions';
 import { HeldRequests1765200000600 } from './1765200000600-held-requests';
 import { ErasureGrace1765400000800 } from './1765400000800-erasure-grace';
+import { Approvals1765400000900 } from './1765400000900-approvals';
 import { ErasureProbes1765600001000 } from './1765600001000-erasure-probes';
 
 export const coordinatorMigrations = [
@@ -22,4 +23,5 @@ export const coordinatorMigrations = [
   ErasureProbes1765600001000,
   SweepDefinitions1765400005000,
   ErasureGrace1765400000800,
+  Approvals1765400000900,
 ];
