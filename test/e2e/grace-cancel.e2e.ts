@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
 import { type RunningCoordinator, CoordinatorEnv, startCoordinator } from '@retention/service-coordinator';
+import { main as cli } from '@retention/cli';
 import { loadConfig } from '@retention/config';
 import { EventTypes } from '@retention/contracts';
 import { sessionsService } from '@retention/service-sessions';
@@ -93,6 +95,7 @@ describe('erasure grace period and cancel', () => {
   };
 
   let cancelledId = '';
+  let downErr = '';
 
   it('waits in its grace period as scheduled, with nothing sent, and the requester cancels it', async () => {
     await seed('gina');
@@ -194,6 +197,64 @@ describe('erasure grace period and cancel', () => {
     const now1 = await erase('ivan', { notBefore: new Date(clock.getTime() - 1000).toISOString() });
     expect(now1.status).toBe('pending');
     expect(await platform.waitForRequest(now1.id)).toMatchObject({ status: 'completed', notBefore: null });
+  });
+
+  it('works from the command line: erase --not-before, status, cancel, report without a window', async () => {
+    const run = async (token: string, ...args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await cli(['node', 'retention', ...args], {
+        out: (t) => out.push(t),
+        err: (t) => err.push(t),
+        env: { RETENTION_API_URL: platform.coordinator.url, RETENTION_API_TOKEN: token },
+        sleep: async () => {},
+      });
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    };
+    await seed('kira');
+    const notBefore = new Date(clock.getTime() + 600_000).toISOString();
+    const erased = await run(TOKENS.requester, 'erase', 'user', 'kira', '--not-before', notBefore, '--json');
+    expect(erased.code, erased.err).toBe(0);
+    const { id, status } = JSON.parse(erased.out) as { id: string; status: string };
+    expect(status).toBe('scheduled');
+    // The default output is a table a person reads.
+    const shown = await run(TOKENS.requester, 'status', id);
+    expect(shown.out).toMatch(/│ status\s+│ scheduled/);
+    expect(shown.out).toMatch(/│ sessions\s+│ scheduled\s+│ 0/);
+    const cancelled = await run(TOKENS.requester, 'cancel', id);
+    expect(cancelled.code, cancelled.err).toBe(0);
+    expect(cancelled.out).toMatch(/│ status\s+│ cancelled/);
+    const again = await run(TOKENS.requester, 'cancel', id);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('409 conflict');
+    expect(await rowsOf('kira')).toBe(2);
+
+    // The report without --from/--to: the last 30 days up to the coordinator's now (`to` excluded).
+    advance(1);
+    const report = await run(TOKENS.auditor, 'report', '--json');
+    expect(report.code, report.err).toBe(0);
+    const body = JSON.parse(report.out) as { from: string; to: string; summary: { scheduled: number; cancelled: number }; requests: Array<{ id: string }> };
+    expect(body.to).toBe(clock.toISOString());
+    expect(new Date(body.to).getTime() - new Date(body.from).getTime()).toBe(30 * 86_400_000);
+    expect(body.requests.map((r) => r.id)).toContain(id);
+    expect(body.summary.cancelled).toBe(2);
+    const api = await platform.api('GET', '/v1/ledger/report', { token: TOKENS.auditor });
+    expect(api.status).toBe(200);
+    expect(api.body.from).toBe(body.from);
+
+    // A coordinator that is not there is named (a port just freed: nothing listens on it).
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const port = (free.address() as AddressInfo).port;
+    await new Promise((resolve) => free.close(resolve));
+    const down = await cli(['node', 'retention', 'status', id], {
+      out: () => {},
+      err: (t) => void (downErr = t),
+      env: { RETENTION_API_URL: `http://127.0.0.1:${port}`, RETENTION_API_TOKEN: TOKENS.requester },
+      sleep: async () => {},
+    });
+    expect(down).toBe(1);
+    expect(downErr).toContain(`cannot reach the coordinator at http://127.0.0.1:${port} (fetch failed: ECONNREFUSED)`);
   });
 
   it('survives a restart of the coordinator and is sent once with two replicas', async () => {
