@@ -126,11 +126,36 @@ wait_ready() {
   echo "$name did not become ready in 60 s; see $RUN_DIR/$name.log" >&2; exit 1
 }
 
+# The coordinator's migrations run as the stack's owner role, the coordinator as a role that may
+# only append to and read the ledger (made by up.sh; an external DATABASE_URL: one role, and a warning).
+coordinator_db=(DATABASE_URL="$(db_url coordinator)")
+if [ -n "${DATABASE_COORDINATOR_URL:-}" ]; then
+  coordinator_db=(DATABASE_MIGRATIONS_URL="$(db_url coordinator)" DATABASE_URL="$(base_url=$DATABASE_COORDINATOR_URL db_url coordinator)")
+fi
+
+# The setup steps a deployment runs as Jobs (docs/deploy.md), run here too: the topics, then every
+# database's migrations (in parallel). The processes then start as on a cluster: they create no
+# topic and run no DDL (RETENTION_CREATE_TOPICS=false, DATABASE_MIGRATE=false), they check. The
+# secured stack's topics and ACLs are made by deploy/local, as its admin.
+retention_cli() { node "$ROOT/services/cli/bin/retention.mjs" "$@" >>"$RUN_DIR/setup.log" 2>&1; }
+setup_failed() { echo "$1 failed; see $RUN_DIR/setup.log" >&2; tail -n 20 "$RUN_DIR/setup.log" >&2; exit 1; }
+if [ "$SECURITY" != sasl ]; then retention_cli topics apply || setup_failed "retention topics apply"; fi
+migrations=()
+for s in "${SERVICES[@]}"; do
+  (DATABASE_URL="$(db_url "$(echo "$s" | tr '-' '_')")" DATABASE_AUTO_CREATE=true retention_cli migrate "$s") &
+  migrations+=("$!:$s")
+done
+(export "${coordinator_db[@]}" DATABASE_AUTO_CREATE=true && retention_cli migrate coordinator) &
+migrations+=("$!:coordinator")
+for m in "${migrations[@]}"; do wait "${m%%:*}" || setup_failed "retention migrate ${m#*:}"; done
+say "topics and migrations applied (retention topics apply, retention migrate)"
+cluster=(RETENTION_CREATE_TOPICS=false DATABASE_MIGRATE=false)
+
 port=$FIRST_SERVICE_PORT
 for s in "${SERVICES[@]}"; do
   mkdir -p "$LOCAL_DIR/files/$s"
-  start "$s" "$port" "services/$s/src/main.ts" \
-    DATABASE_URL="$(db_url "$(echo "$s" | tr '-' '_')")" DATABASE_AUTO_CREATE=true DEMO_DATA=true \
+  start "$s" "$port" "services/$s/src/main.ts" "${cluster[@]}" \
+    DATABASE_URL="$(db_url "$(echo "$s" | tr '-' '_')")" DEMO_DATA=true \
     RETENTION_HASH_KEY="local-demo-hash-key-change-me" RETENTION_FILES_ROOT="$LOCAL_DIR/files/$s" \
     RETENTION_SIGNING_KEY_FILE="$KEYS_DIR/$s.key" RETENTION_SIGNING_KEY_ID="$s-local-1" \
     RETENTION_COORDINATOR_PUBLIC_KEYS="coordinator-local-1=$(public_key coordinator)" RETENTION_COMMAND_KEK="$COMMAND_KEK"
@@ -139,14 +164,8 @@ done
 port=$FIRST_SERVICE_PORT
 for s in "${SERVICES[@]}"; do wait_ready "$s" "$port"; port=$((port + 1)); done
 
-# The coordinator's migrations run as the stack's owner role, the coordinator as a role that may
-# only append to and read the ledger (made by up.sh; an external DATABASE_URL: one role, and a warning).
-coordinator_db=(DATABASE_URL="$(db_url coordinator)")
-if [ -n "${DATABASE_COORDINATOR_URL:-}" ]; then
-  coordinator_db=(DATABASE_MIGRATIONS_URL="$(db_url coordinator)" DATABASE_URL="$(base_url=$DATABASE_COORDINATOR_URL db_url coordinator)")
-fi
-start coordinator "$API_PORT" services/coordinator/src/main.ts \
-  "${coordinator_db[@]}" DATABASE_AUTO_CREATE=true \
+start coordinator "$API_PORT" services/coordinator/src/main.ts "${cluster[@]}" \
+  "${coordinator_db[@]}" \
   RETENTION_API_TOKENS="admin:$ADMIN_TOKEN,requester:$REQUESTER_TOKEN,auditor:$AUDITOR_TOKEN" \
   RETENTION_SUBJECT_HMAC_KEY="local-demo-hmac-key-change-me" \
   RETENTION_SIGNING_KEY_FILE="$KEYS_DIR/coordinator.key" RETENTION_SIGNING_KEY_ID=coordinator-local-1 \
