@@ -24,7 +24,7 @@ down_others() {
   [ -z "${RETENTION_LOCAL_DIR:-}" ] && [ -z "${RETENTION_KAFKA_SECURITY_GIVEN:-}" ] || return 0
   for dir in $(other_stacks); do
     log "the stack in $dir"
-    env -u RETENTION_KAFKA_SECURITY -u RETENTION_KAFKA_ONLY -u RETENTION_KAFKA_PORT -u RETENTION_KAFKA_CONTROLLER_PORT \
+    env -u RETENTION_KAFKA_SECURITY -u RETENTION_KAFKA_BROKERS -u RETENTION_KAFKA_ONLY -u RETENTION_KAFKA_PORT -u RETENTION_KAFKA_CONTROLLER_PORT \
       -u RETENTION_KAFKA_BROKER_PORT -u RETENTION_PG_PORT RETENTION_LOCAL_DIR="$dir" bash "$STACK_DIR/down.sh" "$@"
   done
 }
@@ -58,24 +58,37 @@ wait_gone() {
 
 # SIGTERM lets the broker shut down cleanly (it flushes and closes its logs, so the next start
 # skips log recovery); SIGKILL only if that has not happened within 30 s.
+# A cluster's nodes get SIGTERM together: a node that stops alone first hands its partitions and
+# the controller role to the others, one after the other that adds up.
 stop_kafka() {
-  local pid
-  pid=$(kafka_pid)
-  if ! kafka_running; then
-    [ -f "$KAFKA_PID_FILE" ] && log "kafka: removing stale $KAFKA_PID_FILE (pid $pid is not our broker)"
+  local pid node pids=() nodes=()
+  for node in $KAFKA_NODES; do
+    kafka_node "$node"
+    pid=$(kafka_pid)
+    if ! kafka_running; then
+      [ -f "$KAFKA_PID_FILE" ] && log "$KAFKA_NODE_NAME: removing stale $KAFKA_PID_FILE (pid $pid is not our broker)"
+      rm -f "$KAFKA_PID_FILE"
+      log "$KAFKA_NODE_NAME: not running"
+      continue
+    fi
+    log "$KAFKA_NODE_NAME: stopping pid $pid (SIGTERM)"
+    kill -TERM "$pid" 2>/dev/null || true
+    pids+=("$pid")
+    nodes+=("$node")
+  done
+  local i
+  for i in "${!pids[@]}"; do
+    kafka_node "${nodes[$i]}"
+    pid=${pids[$i]}
+    if ! wait_gone "$pid" 30; then
+      log "$KAFKA_NODE_NAME: still running after 30 s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_gone "$pid" 10 || die "$KAFKA_NODE_NAME: pid $pid survived SIGKILL"
+    fi
     rm -f "$KAFKA_PID_FILE"
-    log "kafka: not running"
-    return 0
-  fi
-  log "kafka: stopping pid $pid (SIGTERM)"
-  kill -TERM "$pid" 2>/dev/null || true
-  if ! wait_gone "$pid" 30; then
-    log "kafka: still running after 30 s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_gone "$pid" 10 || die "kafka: pid $pid survived SIGKILL"
-  fi
-  rm -f "$KAFKA_PID_FILE"
-  log "kafka: stopped"
+    log "$KAFKA_NODE_NAME: stopped"
+  done
+  kafka_node 1
 }
 
 # pg_ctl's fast mode: roll back open transactions, disconnect clients, write a checkpoint. If
@@ -122,20 +135,28 @@ stop_postgres
 # or data path, and nothing listens on our ports (a leftover would make the next up.sh fail on
 # a taken port).
 leftovers=""
+kafka_configs=()
+kafka_ports_all=()
+for node in $KAFKA_NODES; do
+  kafka_node "$node"
+  kafka_configs+=("$KAFKA_CONFIG")
+  kafka_ports_all+=("$KAFKA_NODE_PORT" "$KAFKA_NODE_CONTROLLER_PORT")
+done
+kafka_node 1
 for cmdline in /proc/[0-9]*/cmdline; do
   args=$(tr '\0' '\n' 2>/dev/null <"$cmdline") || continue
   case "${args%%$'\n'*}" in
-    java | */java) ours="$KAFKA_CONFIG" ;;
-    postgres | */postgres) ours="$PG_DATA" ;;
+    java | */java) ours=("${kafka_configs[@]}") ;;
+    postgres | */postgres) ours=("$PG_DATA") ;;
     *) continue ;;
   esac
-  if printf '%s\n' "$args" | grep -qxF -- "$ours"; then
+  if printf '%s\n' "$args" | grep -qxF "${ours[@]/#/-e}"; then
     p=${cmdline#/proc/}
     leftovers="$leftovers ${p%/cmdline}"
   fi
 done
 [ -z "$leftovers" ] || die "processes still running from $STATE_DIR:$leftovers"
-for port in "$RETENTION_KAFKA_PORT" "$RETENTION_KAFKA_CONTROLLER_PORT" ${RETENTION_KAFKA_BROKER_PORT:+"$RETENTION_KAFKA_BROKER_PORT"} "$RETENTION_PG_PORT"; do
+for port in "${kafka_ports_all[@]}" ${RETENTION_KAFKA_BROKER_PORT:+"$RETENTION_KAFKA_BROKER_PORT"} "$RETENTION_PG_PORT"; do
   if port_open "$port"; then
     log "note: 127.0.0.1:$port still accepts connections, but not from a process of this stack"
   fi

@@ -31,23 +31,33 @@ load_stack_conf() {
   [ -f "$file" ] || return 0
   while IFS='=' read -r key value; do
     case "$key" in
-      RETENTION_KAFKA_SECURITY | RETENTION_KAFKA_PORT | RETENTION_KAFKA_CONTROLLER_PORT | RETENTION_KAFKA_BROKER_PORT | RETENTION_PG_PORT | RETENTION_KAFKA_ONLY)
+      RETENTION_KAFKA_SECURITY | RETENTION_KAFKA_BROKERS | RETENTION_KAFKA_PORT | RETENTION_KAFKA_CONTROLLER_PORT | RETENTION_KAFKA_BROKER_PORT | RETENTION_PG_PORT | RETENTION_KAFKA_ONLY)
         case "$value" in *[!A-Za-z0-9]*) continue ;; esac
         [ -n "${!key:-}" ] || printf -v "$key" '%s' "$value"
         ;;
     esac
   done <"$file"
 }
-# Whether the caller chose the stack (down.sh/status.sh then handle that one only).
-RETENTION_KAFKA_SECURITY_GIVEN=${RETENTION_KAFKA_SECURITY:+1}
+# Whether the caller chose the stack (down.sh/status.sh then handle that one only): by its
+# security mode or by its number of brokers.
+RETENTION_KAFKA_SECURITY_GIVEN=${RETENTION_KAFKA_SECURITY:+1}${RETENTION_KAFKA_BROKERS:+1}
 if [ -n "${RETENTION_LOCAL_DIR:-}" ]; then load_stack_conf "$RETENTION_LOCAL_DIR"; fi
 
 # none: one PLAINTEXT listener, no authentication. sasl: SASL/SCRAM on the client listener, the
 # StandardAuthorizer with ACLs, one principal per process (see README.md, "The secured stack").
 # The secured stack is a stack of its own: other state dir, other ports, so both can run at once.
 RETENTION_KAFKA_SECURITY="${RETENTION_KAFKA_SECURITY:-none}"
+# RETENTION_KAFKA_BROKERS=N (N > 1): a cluster of N KRaft nodes (each broker and controller), a
+# stack of its own as well: <root>/cluster, ports 19292-19297 for 3 nodes, PostgreSQL 15632.
+case "${RETENTION_KAFKA_BROKERS:-1}" in
+  [1-9]) ;;
+  *)
+    printf '[stack] error: RETENTION_KAFKA_BROKERS must be a number from 1 to 9 (got "%s")\n' "$RETENTION_KAFKA_BROKERS" >&2
+    exit 2
+    ;;
+esac
 case "$RETENTION_KAFKA_SECURITY" in
-  none) default_state_dir="$DEFAULT_ROOT" ;;
+  none) if [ "${RETENTION_KAFKA_BROKERS:-1}" -gt 1 ]; then default_state_dir="$DEFAULT_ROOT/cluster"; else default_state_dir="$DEFAULT_ROOT"; fi ;;
   sasl) default_state_dir="$DEFAULT_ROOT/secure" ;;
   *)
     printf '[stack] error: RETENTION_KAFKA_SECURITY must be none or sasl (got "%s")\n' "$RETENTION_KAFKA_SECURITY" >&2
@@ -61,12 +71,31 @@ STATE_DIR="${RETENTION_LOCAL_DIR:-$default_state_dir}"
 # without requiring the directory to exist yet.
 STATE_DIR="$(realpath -m -- "$STATE_DIR")"
 if [ -z "${RETENTION_LOCAL_DIR:-}" ]; then load_stack_conf "$STATE_DIR"; fi
+RETENTION_KAFKA_BROKERS="${RETENTION_KAFKA_BROKERS:-1}"
+case "$RETENTION_KAFKA_BROKERS" in
+  [1-9]) ;;
+  *)
+    printf '[stack] error: RETENTION_KAFKA_BROKERS must be a number from 1 to 9 (got "%s")\n' "$RETENTION_KAFKA_BROKERS" >&2
+    exit 2
+    ;;
+esac
+if [ "$RETENTION_KAFKA_BROKERS" -gt 1 ] && [ "$RETENTION_KAFKA_SECURITY" != none ]; then
+  printf '[stack] error: a cluster (RETENTION_KAFKA_BROKERS=%s) runs with RETENTION_KAFKA_SECURITY=none only\n' "$RETENTION_KAFKA_BROKERS" >&2
+  exit 2
+fi
 case "$RETENTION_KAFKA_SECURITY" in
   none)
-    RETENTION_KAFKA_PORT="${RETENTION_KAFKA_PORT:-19092}"
-    RETENTION_KAFKA_CONTROLLER_PORT="${RETENTION_KAFKA_CONTROLLER_PORT:-19093}"
+    if [ "$RETENTION_KAFKA_BROKERS" -gt 1 ]; then
+      # Node i listens on RETENTION_KAFKA_PORT + 2(i-1) and RETENTION_KAFKA_CONTROLLER_PORT + 2(i-1).
+      RETENTION_KAFKA_PORT="${RETENTION_KAFKA_PORT:-19292}"
+      RETENTION_KAFKA_CONTROLLER_PORT="${RETENTION_KAFKA_CONTROLLER_PORT:-19293}"
+      RETENTION_PG_PORT="${RETENTION_PG_PORT:-15632}"
+    else
+      RETENTION_KAFKA_PORT="${RETENTION_KAFKA_PORT:-19092}"
+      RETENTION_KAFKA_CONTROLLER_PORT="${RETENTION_KAFKA_CONTROLLER_PORT:-19093}"
+      RETENTION_PG_PORT="${RETENTION_PG_PORT:-15432}"
+    fi
     RETENTION_KAFKA_BROKER_PORT="${RETENTION_KAFKA_BROKER_PORT:-}"
-    RETENTION_PG_PORT="${RETENTION_PG_PORT:-15432}"
     ;;
   sasl)
     RETENTION_KAFKA_PORT="${RETENTION_KAFKA_PORT:-19192}"
@@ -95,12 +124,39 @@ fi
 KAFKA_CACHE_DIR="$KAFKA_CACHE_ROOT/kafka-$RETENTION_KAFKA_VERSION"
 KAFKA_LIBS="$KAFKA_CACHE_DIR/libs"
 KAFKA_DIR="$STATE_DIR/kafka"
-KAFKA_DATA="$KAFKA_DIR/data"
-KAFKA_LOGS_DIR="$KAFKA_DIR/logs"
-KAFKA_CONFIG="$KAFKA_DIR/server.properties"
-KAFKA_PID_FILE="$KAFKA_DIR/kafka.pid"
-KAFKA_LOG="$KAFKA_DIR/kafka.log"
+# Shared by every node of a cluster: they are formatted with the same id.
 KAFKA_CLUSTER_ID_FILE="$KAFKA_DIR/cluster.id"
+KAFKA_NODES=$(seq 1 "$RETENTION_KAFKA_BROKERS")
+
+# Selects KRaft node $1 (1..RETENTION_KAFKA_BROKERS): its directory, files and ports. A single
+# broker keeps everything in <state>/kafka (as before clusters existed); node i of a cluster in
+# <state>/kafka/node-<i>. Node ids are 1..N.
+kafka_node() {
+  KAFKA_NODE=$1
+  if [ "$RETENTION_KAFKA_BROKERS" -eq 1 ]; then KAFKA_NODE_DIR="$KAFKA_DIR"; else KAFKA_NODE_DIR="$KAFKA_DIR/node-$1"; fi
+  KAFKA_DATA="$KAFKA_NODE_DIR/data"
+  KAFKA_LOGS_DIR="$KAFKA_NODE_DIR/logs"
+  KAFKA_CONFIG="$KAFKA_NODE_DIR/server.properties"
+  KAFKA_PID_FILE="$KAFKA_NODE_DIR/kafka.pid"
+  KAFKA_LOG="$KAFKA_NODE_DIR/kafka.log"
+  KAFKA_NODE_PORT=$((RETENTION_KAFKA_PORT + 2 * ($1 - 1)))
+  KAFKA_NODE_CONTROLLER_PORT=$((RETENTION_KAFKA_CONTROLLER_PORT + 2 * ($1 - 1)))
+  # "kafka" for a single broker, "kafka node 2" in a cluster (log and status lines).
+  if [ "$RETENTION_KAFKA_BROKERS" -eq 1 ]; then KAFKA_NODE_NAME=kafka; else KAFKA_NODE_NAME="kafka node $1"; fi
+}
+# Every node's client port, comma-separated (KAFKA_BROKERS), and the static KRaft voter set.
+kafka_bootstrap() {
+  local i out=""
+  for i in $KAFKA_NODES; do out="$out${out:+,}127.0.0.1:$((RETENTION_KAFKA_PORT + 2 * (i - 1)))"; done
+  echo "$out"
+}
+kafka_quorum_voters() {
+  local i out=""
+  for i in $KAFKA_NODES; do out="$out${out:+,}$i@127.0.0.1:$((RETENTION_KAFKA_CONTROLLER_PORT + 2 * (i - 1)))"; done
+  echo "$out"
+}
+# Ports are validated by up.sh before they reach this arithmetic.
+case "$RETENTION_KAFKA_PORT$RETENTION_KAFKA_CONTROLLER_PORT" in '' | *[!0-9]*) ;; *) kafka_node 1 ;; esac
 # The security mode the storage was formatted for (SCRAM users exist only if formatted with them).
 KAFKA_SECURITY_FILE="$KAFKA_DIR/security"
 # sasl: one file per principal, <name>.password (mode 0600), generated once before formatting.
@@ -203,6 +259,7 @@ other_stacks() {
     # The two default stacks, recorded or not (state dirs made before the list existed).
     echo "$DEFAULT_ROOT"
     echo "$DEFAULT_ROOT/secure"
+    echo "$DEFAULT_ROOT/cluster"
     [ -f "$STACKS_LIST" ] && cat "$STACKS_LIST"
   } | while IFS= read -r dir; do
     if [ -z "$dir" ] || [ "$dir" = "$STATE_DIR" ]; then continue; fi
@@ -259,6 +316,16 @@ kafka_pid() { read_pid_file "$KAFKA_PID_FILE"; }
 pg_pid() { read_pid_file "$PG_DATA/postmaster.pid"; }
 
 kafka_running() { pid_has_arg "$(kafka_pid)" "$KAFKA_CONFIG"; }
+# Every node of the stack runs (these select each node in turn, and node 1 again at the end).
+kafka_all_running() {
+  local i status=0
+  for i in $KAFKA_NODES; do
+    kafka_node "$i"
+    kafka_running || status=1
+  done
+  kafka_node 1
+  return "$status"
+}
 pg_running() { pid_has_arg "$(pg_pid)" "$PG_DATA"; }
 
 # True when something accepts TCP connections on 127.0.0.1:PORT.

@@ -26,14 +26,18 @@ describe() {
 }
 
 echo "state: $STATE_DIR"
-if kafka_running; then
-  extra=""
-  [ "$RETENTION_KAFKA_SECURITY" = sasl ] && extra=" SASL/SCRAM+ACLs"
-  describe kafka "$(kafka_pid)" "$RETENTION_KAFKA_PORT" "$extra"
-else
-  echo "kafka: stopped"
-  code=3
-fi
+# A cluster: one line per node, "kafka node <id>: ...".
+for node in $KAFKA_NODES; do
+  kafka_node "$node"
+  if kafka_running; then
+    extra=""
+    [ "$RETENTION_KAFKA_SECURITY" = sasl ] && extra=" SASL/SCRAM+ACLs"
+    describe "$KAFKA_NODE_NAME" "$(kafka_pid)" "$KAFKA_NODE_PORT" "$extra"
+  else
+    echo "$KAFKA_NODE_NAME: stopped"
+    code=3
+  fi
+done
 if pg_running; then
   describe postgres "$(pg_pid)" "$RETENTION_PG_PORT" ""
 elif [ "${RETENTION_KAFKA_ONLY:-false}" = true ] && [ ! -d "$PG_DATA" ]; then
@@ -50,7 +54,7 @@ if [ -z "${RETENTION_LOCAL_DIR:-}" ] && [ -z "$RETENTION_KAFKA_SECURITY_GIVEN" ]
   for dir in $(other_stacks); do
     echo
     # Its own settings come from its stack.conf; the caller's port variables are not its own.
-    env -u RETENTION_KAFKA_SECURITY -u RETENTION_KAFKA_ONLY -u RETENTION_KAFKA_PORT -u RETENTION_KAFKA_CONTROLLER_PORT \
+    env -u RETENTION_KAFKA_SECURITY -u RETENTION_KAFKA_BROKERS -u RETENTION_KAFKA_ONLY -u RETENTION_KAFKA_PORT -u RETENTION_KAFKA_CONTROLLER_PORT \
       -u RETENTION_KAFKA_BROKER_PORT -u RETENTION_PG_PORT RETENTION_LOCAL_DIR="$dir" \
       bash "$STACK_DIR/status.sh" || true
   done

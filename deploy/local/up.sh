@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the local stack without Docker: a single-node Apache Kafka broker (KRaft), whose jars
 # Maven fetches from Maven Central once, and PostgreSQL from this machine's server binaries.
+# RETENTION_KAFKA_BROKERS=3: a 3-node KRaft cluster instead (same jars, a stack of its own).
 # Both listen on 127.0.0.1 only and keep their data under the state dir (default <repo>/.local).
 #
 # Idempotent: a component that already runs from this state dir is reused, not restarted, so
@@ -40,11 +41,24 @@ esac
 case "$STATE_DIR" in
   *[\'\"\\]* | *[[:cntrl:]]*) die "the state dir '$STATE_DIR' contains a quote, a backslash or a control character; set RETENTION_LOCAL_DIR to a plain path" ;;
 esac
-kafka_ports=("$RETENTION_KAFKA_PORT" "$RETENTION_KAFKA_CONTROLLER_PORT")
-[ "$RETENTION_KAFKA_SECURITY" = sasl ] && kafka_ports+=("$RETENTION_KAFKA_BROKER_PORT")
-for port in "${kafka_ports[@]}" "$RETENTION_PG_PORT"; do
+for port in "$RETENTION_KAFKA_PORT" "$RETENTION_KAFKA_CONTROLLER_PORT" ${RETENTION_KAFKA_BROKER_PORT:+"$RETENTION_KAFKA_BROKER_PORT"} "$RETENTION_PG_PORT"; do
   case "$port" in '' | *[!0-9]*) die "ports must be numbers (got '$port')" ;; esac
 done
+# The ports of the selected node (kafka_node), and of every node.
+node_ports() {
+  kafka_ports=("$KAFKA_NODE_PORT" "$KAFKA_NODE_CONTROLLER_PORT")
+  if [ "$RETENTION_KAFKA_SECURITY" = sasl ]; then kafka_ports+=("$RETENTION_KAFKA_BROKER_PORT"); fi
+}
+all_kafka_ports=()
+for node in $KAFKA_NODES; do
+  kafka_node "$node"
+  node_ports
+  all_kafka_ports+=("${kafka_ports[@]}")
+done
+kafka_node 1
+if [ "$(printf '%s\n' "${all_kafka_ports[@]}" "$RETENTION_PG_PORT" | sort -u | wc -l)" -ne $((${#all_kafka_ports[@]} + 1)) ]; then
+  die "the ports overlap: ${all_kafka_ports[*]} $RETENTION_PG_PORT (node i of a cluster listens on RETENTION_KAFKA_PORT + 2(i-1) and RETENTION_KAFKA_CONTROLLER_PORT + 2(i-1))"
+fi
 
 # A listen port inside the kernel's ephemeral range can be taken at any moment as the local end
 # of an outgoing connection (the broker's own connection to its controller port, say), and then
@@ -53,7 +67,7 @@ done
 ephemeral_port_hint() {
   local port eph_low eph_high
   read -r eph_low eph_high 2>/dev/null </proc/sys/net/ipv4/ip_local_port_range || return 0
-  for port in "${kafka_ports[@]}" "$RETENTION_PG_PORT"; do
+  for port in "${all_kafka_ports[@]}" "$RETENTION_PG_PORT"; do
     if [ "$port" -ge "$eph_low" ] && [ "$port" -le "$eph_high" ]; then
       log "hint: port $port is in the ephemeral port range $eph_low-$eph_high, where outgoing connections take ports at random; prefer ports below $eph_low"
     fi
@@ -203,12 +217,22 @@ kafka_java_opts() {
 }
 
 render_kafka_config() {
-  local esc_data
+  local esc_data replication=1 min_insync=1
+  # 3 replicas where there are 3 brokers, and acks=all then needs 2 of them (see the template).
+  if [ "$RETENTION_KAFKA_BROKERS" -ge 3 ]; then
+    replication=3 min_insync=2
+  elif [ "$RETENTION_KAFKA_BROKERS" -eq 2 ]; then
+    replication=2
+  fi
   # sed replacement text: escape the characters that are special there (& \ and our | delimiter).
   esc_data=$(printf '%s' "$KAFKA_DATA" | sed 's/[&|\\]/\\&/g')
   cat "$STACK_DIR/kafka/server.properties.in" "$STACK_DIR/kafka/listeners-$RETENTION_KAFKA_SECURITY.properties.in" \
-    | sed -e "s|@KAFKA_PORT@|$RETENTION_KAFKA_PORT|g" \
-      -e "s|@CONTROLLER_PORT@|$RETENTION_KAFKA_CONTROLLER_PORT|g" \
+    | sed -e "s|@KAFKA_PORT@|$KAFKA_NODE_PORT|g" \
+      -e "s|@CONTROLLER_PORT@|$KAFKA_NODE_CONTROLLER_PORT|g" \
+      -e "s|@NODE_ID@|$KAFKA_NODE|g" \
+      -e "s|@QUORUM_VOTERS@|$(kafka_quorum_voters)|g" \
+      -e "s|@REPLICATION_FACTOR@|$replication|g" \
+      -e "s|@MIN_INSYNC_REPLICAS@|$min_insync|g" \
       -e "s|@BROKER_PORT@|$RETENTION_KAFKA_BROKER_PORT|g" \
       -e "s|@DATA_DIR@|$esc_data|g" >"$KAFKA_CONFIG.tmp"
   mv "$KAFKA_CONFIG.tmp" "$KAFKA_CONFIG"
@@ -295,10 +319,11 @@ check_kafka_security_mode() {
   fi
 }
 
+# Starts the selected node (kafka_node) unless it runs; records it in kafka_started / kafka_reused.
 start_kafka() {
   check_kafka_security_mode
   if kafka_running; then
-    kafka_state="reused"
+    kafka_reused+=("$KAFKA_NODE")
     return 0
   fi
   if [ -f "$KAFKA_PID_FILE" ]; then
@@ -306,6 +331,7 @@ start_kafka() {
     rm -f "$KAFKA_PID_FILE"
   fi
   local port
+  node_ports
   for port in "${kafka_ports[@]}"; do
     if port_open "$port"; then
       die "127.0.0.1:$port is already taken by another process; choose other ports (RETENTION_KAFKA_PORT / RETENTION_KAFKA_CONTROLLER_PORT / RETENTION_KAFKA_BROKER_PORT) or use that broker with KAFKA_BROKERS"
@@ -336,7 +362,7 @@ start_kafka() {
     sleep 0.1
   done
   [ -s "$KAFKA_PID_FILE" ] || die "the Kafka launcher did not write $KAFKA_PID_FILE"
-  kafka_state="started"
+  kafka_started+=("$KAFKA_NODE")
 }
 
 # Ready = the broker port accepts TCP and the broker logged that it finished starting (the port
@@ -351,15 +377,15 @@ wait_kafka() {
       tail -n 40 "$KAFKA_LOG" >&2
       rm -f "$KAFKA_PID_FILE"
       grep -q 'Address already in use' "$KAFKA_LOG" && ephemeral_port_hint
-      die "Kafka exited while starting (log: $KAFKA_LOG)"
+      die "$KAFKA_NODE_NAME exited while starting (log: $KAFKA_LOG)"
     fi
-    if port_open "$RETENTION_KAFKA_PORT" && grep -q "Kafka Server started" "$KAFKA_LOG"; then
+    if port_open "$KAFKA_NODE_PORT" && grep -q "Kafka Server started" "$KAFKA_LOG"; then
       return 0
     fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
       log "last 40 lines of $KAFKA_LOG:"
       tail -n 40 "$KAFKA_LOG" >&2
-      die "Kafka did not become ready within ${RETENTION_KAFKA_START_TIMEOUT}s (log: $KAFKA_LOG)"
+      die "$KAFKA_NODE_NAME did not become ready within ${RETENTION_KAFKA_START_TIMEOUT}s (log: $KAFKA_LOG)"
     fi
     sleep 0.5
   done
@@ -555,12 +581,20 @@ quote_env_value() {
 # leaves nothing behind (before: Kafka started, then PostgreSQL failed on the state dir's access,
 # and the orphaned broker made the next attempt fail on its port).
 check_preconditions() {
-  local port problems=()
-  if [ -n "$use_kafka" ] && ! kafka_running; then
-    check_kafka_security_mode
-    for port in "${kafka_ports[@]}"; do
-      port_open "$port" && problems+=("127.0.0.1:$port (Kafka) is already taken by another process; choose other ports (RETENTION_KAFKA_PORT / RETENTION_KAFKA_CONTROLLER_PORT / RETENTION_KAFKA_BROKER_PORT) or use that broker with KAFKA_BROKERS")
+  local port problems=() node
+  if [ -n "$use_kafka" ]; then
+    for node in $KAFKA_NODES; do
+      kafka_node "$node"
+      kafka_running && continue
+      check_kafka_security_mode
+      node_ports
+      for port in "${kafka_ports[@]}"; do
+        port_open "$port" && problems+=("127.0.0.1:$port (Kafka) is already taken by another process; choose other ports (RETENTION_KAFKA_PORT / RETENTION_KAFKA_CONTROLLER_PORT / RETENTION_KAFKA_BROKER_PORT) or use that broker with KAFKA_BROKERS")
+      done
     done
+    kafka_node 1
+  fi
+  if [ -n "$use_kafka" ] && ! kafka_all_running; then
     if [ "$RETENTION_KAFKA_SECURITY" = sasl ]; then
       command -v node >/dev/null 2>&1 || problems+=("the secured broker's ACLs are created with Node.js, which is not on PATH")
       [ -d "$REPO_ROOT/node_modules/kafkajs" ] || problems+=("the secured broker's ACLs are created with the project's kafkajs: run npm ci first")
@@ -588,14 +622,16 @@ on_exit() {
   local status=$?
   [ -n "${FETCH_TMP:-}" ] && rm -rf "$FETCH_TMP"
   [ "$status" -eq 0 ] && return 0
-  if [ "${kafka_state:-}" = started ] && kafka_running; then
-    log "stopping the broker this run started (pid $(kafka_pid))"
+  local node _
+  for node in "${kafka_started[@]}"; do
+    kafka_node "$node"
+    kafka_running || continue
+    log "stopping the broker this run started ($KAFKA_NODE_NAME, pid $(kafka_pid))"
     kill -TERM "$(kafka_pid)" 2>/dev/null || true
-    local _
     for _ in $(seq 1 150); do kafka_running || break; sleep 0.2; done
     kafka_running && kill -KILL "$(kafka_pid)" 2>/dev/null
     rm -f "$KAFKA_PID_FILE"
-  fi
+  done
   if [ "${pg_state:-}" = started ] && pg_running; then
     log "stopping the PostgreSQL server this run started (pid $(pg_pid))"
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 </dev/null 9>&- || kill -TERM "$(pg_pid)" 2>/dev/null || true
@@ -605,13 +641,19 @@ on_exit() {
 FETCH_TMP=""
 trap on_exit EXIT
 
-kafka_state="external"
+kafka_started=()
+kafka_reused=()
 pg_state="external"
 ensure_prerequisites
 check_preconditions
 
 if [ -n "$use_kafka" ]; then
-  start_kafka
+  # Every node starts before any is waited for: a cluster's brokers finish starting only once a
+  # majority of its controllers is up.
+  for node in $KAFKA_NODES; do
+    kafka_node "$node"
+    start_kafka
+  done
 else
   log "kafka: using the external broker(s) KAFKA_BROKERS=$KAFKA_BROKERS (not starting one)"
 fi
@@ -626,11 +668,15 @@ else
   log "postgresql: using the external server DATABASE_URL (not starting one)"
 fi
 if [ -n "$use_kafka" ]; then
-  wait_kafka
+  for node in $KAFKA_NODES; do
+    kafka_node "$node"
+    wait_kafka
+  done
+  kafka_node 1
   [ "$RETENTION_KAFKA_SECURITY" = sasl ] && setup_kafka_acls
 fi
 
-brokers="${KAFKA_BROKERS:-127.0.0.1:$RETENTION_KAFKA_PORT}"
+brokers="${KAFKA_BROKERS:-$(kafka_bootstrap)}"
 database_url="${DATABASE_URL:-postgres://retention:retention@127.0.0.1:$RETENTION_PG_PORT/retention}"
 {
   printf 'KAFKA_BROKERS=%s\n' "$(quote_env_value "$brokers")"
@@ -649,6 +695,7 @@ mv "$STACK_ENV.tmp" "$STACK_ENV"
 # What down.sh/status.sh/stop need to find this stack again without repeated variables.
 {
   printf 'RETENTION_KAFKA_SECURITY=%s\n' "$RETENTION_KAFKA_SECURITY"
+  printf 'RETENTION_KAFKA_BROKERS=%s\n' "$RETENTION_KAFKA_BROKERS"
   printf 'RETENTION_KAFKA_PORT=%s\n' "$RETENTION_KAFKA_PORT"
   printf 'RETENTION_KAFKA_CONTROLLER_PORT=%s\n' "$RETENTION_KAFKA_CONTROLLER_PORT"
   if [ -n "$RETENTION_KAFKA_BROKER_PORT" ]; then printf 'RETENTION_KAFKA_BROKER_PORT=%s\n' "$RETENTION_KAFKA_BROKER_PORT"; fi
@@ -656,18 +703,24 @@ mv "$STACK_ENV.tmp" "$STACK_ENV"
   if [ -n "$no_pg" ]; then printf 'RETENTION_KAFKA_ONLY=true\n'; fi
 } >"$STATE_DIR/stack.conf.tmp"
 mv "$STATE_DIR/stack.conf.tmp" "$STATE_DIR/stack.conf"
-if [ "$STATE_DIR" != "$DEFAULT_ROOT" ] && [ "$STATE_DIR" != "$DEFAULT_ROOT/secure" ]; then
+if [ "$STATE_DIR" != "$DEFAULT_ROOT" ] && [ "$STATE_DIR" != "$DEFAULT_ROOT/secure" ] && [ "$STATE_DIR" != "$DEFAULT_ROOT/cluster" ]; then
   mkdir -p "$DEFAULT_ROOT"
   grep -qxF -- "$STATE_DIR" "$STACKS_LIST" 2>/dev/null || echo "$STATE_DIR" >>"$STACKS_LIST"
 fi
 
 elapsed_ms=$(($(now_ms) - started_ms))
 if [ -n "$use_kafka" ]; then
-  if [ "$RETENTION_KAFKA_SECURITY" = sasl ]; then
-    log "kafka: $kafka_state (Apache Kafka $RETENTION_KAFKA_VERSION, pid $(kafka_pid), 127.0.0.1:$RETENTION_KAFKA_PORT, SASL/SCRAM-SHA-512 with ACLs)"
-  else
-    log "kafka: $kafka_state (Apache Kafka $RETENTION_KAFKA_VERSION, pid $(kafka_pid), 127.0.0.1:$RETENTION_KAFKA_PORT)"
-  fi
+  for node in $KAFKA_NODES; do
+    kafka_node "$node"
+    kafka_state=reused
+    [[ " ${kafka_started[*]} " == *" $node "* ]] && kafka_state=started
+    if [ "$RETENTION_KAFKA_SECURITY" = sasl ]; then
+      log "kafka: $kafka_state (Apache Kafka $RETENTION_KAFKA_VERSION, pid $(kafka_pid), 127.0.0.1:$KAFKA_NODE_PORT, SASL/SCRAM-SHA-512 with ACLs)"
+    else
+      log "$KAFKA_NODE_NAME: $kafka_state (Apache Kafka $RETENTION_KAFKA_VERSION, pid $(kafka_pid), 127.0.0.1:$KAFKA_NODE_PORT)"
+    fi
+  done
+  kafka_node 1
 fi
 if [ -n "$use_pg" ]; then
   log "postgresql: $pg_state (PostgreSQL $(pg_major "$PG_BIN"), pid $(pg_pid), 127.0.0.1:$RETENTION_PG_PORT)"

@@ -90,8 +90,8 @@ async function setupStack(project: TestProject): Promise<() => Promise<void>> {
     };
   }
 
-  // The plain stack, whatever RETENTION_KAFKA_SECURITY the caller's shell has.
-  const plainEnv = { ...process.env, RETENTION_KAFKA_SECURITY: 'none' };
+  // The plain stack, whatever RETENTION_KAFKA_SECURITY / RETENTION_KAFKA_BROKERS the caller's shell has.
+  const plainEnv = { ...process.env, RETENTION_KAFKA_SECURITY: 'none', RETENTION_KAFKA_BROKERS: '1' };
   const running = spawnSync('bash', [script('status.sh')], { stdio: 'ignore', env: plainEnv }).status === 0;
   if (!running) execFileSync('bash', [script('up.sh')], { stdio: 'inherit', env: { ...plainEnv, KAFKA_BROKERS: '', DATABASE_URL: '' } });
   const env = readStackEnv();

@@ -30,7 +30,8 @@ export function startSecuredBroker(root: string): SecuredBrokerStart {
     DATABASE_URL: '',
   };
   // Ports chosen for the plain stack must not move the secured one onto them.
-  for (const name of ['RETENTION_KAFKA_PORT', 'RETENTION_KAFKA_CONTROLLER_PORT', 'RETENTION_KAFKA_BROKER_PORT', 'RETENTION_PG_PORT']) delete env[name];
+  for (const name of ['RETENTION_KAFKA_BROKERS', 'RETENTION_KAFKA_PORT', 'RETENTION_KAFKA_CONTROLLER_PORT', 'RETENTION_KAFKA_BROKER_PORT', 'RETENTION_PG_PORT'])
+    delete env[name];
   const script = (name: string): string => resolve(root, 'deploy/local', name);
   const statusFile = join(tmpdir(), `retention-secured-${process.pid}-${randomBytes(4).toString('hex')}.json`);
   const report = (status: SecuredStackStatus): void => {
