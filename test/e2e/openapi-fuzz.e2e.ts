@@ -41,6 +41,23 @@ describe('the OpenAPI document declares what the server answers (schemathesis)',
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  it('declares path id formats, a 400 on every operation and the cross-field rules of a hold', async () => {
+    const { body: doc } = await platform.api('GET', '/v1/openapi.json', { token: TOKENS.auditor });
+    const paths = doc.paths as Record<
+      string,
+      Record<string, { parameters: Array<{ name: string; in: string; schema: { format?: string } }>; responses: object; requestBody?: any }>
+    >;
+    for (const [path, operations] of Object.entries(paths)) {
+      for (const operation of Object.values(operations)) {
+        expect(Object.keys(operation.responses), path).toContain('400');
+        for (const p of operation.parameters.filter((x) => x.in === 'path' && x.name === 'id')) expect(p.schema.format, path).toBe('uuid');
+      }
+    }
+    const hold = paths['/v1/legal-holds']!.post!.requestBody.content['application/json'].schema;
+    expect(hold.oneOf).toEqual(expect.arrayContaining([{ properties: { scope: { const: 'policy' } }, required: ['policy'] }]));
+    expect(Object.keys(paths['/v1/erasure-requests/{id}/cancel']!.post!.responses)).toEqual(expect.arrayContaining(['200', '403', '404', '409']));
+  });
+
   for (const role of ['requester', 'auditor', 'admin'] as const) {
     it(`as ${role}: no server error, no undeclared status`, async () => {
       const { body: document } = await platform.api('GET', '/v1/openapi.json', { token: TOKENS[role] });
