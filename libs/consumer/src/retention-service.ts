@@ -63,6 +63,30 @@ export interface RetentionServiceDefinition {
   seedDemoData?: (dataSource: DataSource, context: { filesRoot?: string }) => Promise<number>;
 }
 
+/** What the runtime needs of the service's database: open and migrated, with the policies bound to its tables. */
+export interface RetentionStore {
+  dataSource: DataSource;
+  bound: BoundPolicies;
+}
+
+/**
+ * The runtime's view of a service, whatever describes its tables: the SDK binds the policies to
+ * TypeORM entities ({@link startRetentionService}); the retention agent binds them to the live
+ * catalog. Everything after `open` (manifest, holds, commands, inbox, outbox, metrics) is shared.
+ */
+export interface RetentionRuntimeDefinition {
+  policies: Policies;
+  version: string;
+  /**
+   * Opens the database with the retention tables migrated (inbox, outbox, holds, audit) and binds
+   * the policies; a bad policy throws here. `onStop` registers cleanup, run at stop or when a later
+   * start step fails.
+   */
+  open(context: { logger: Logger; onStop(stop: () => Promise<void>): void }): Promise<RetentionStore>;
+  /** Inserts demo data into an empty database when `DEMO_DATA=true`; returns the rows inserted. */
+  seedDemoData?: RetentionServiceDefinition['seedDemoData'];
+}
+
 export interface RunningRetentionService {
   service: string;
   dataSource: DataSource;
@@ -86,6 +110,55 @@ export async function startRetentionService(
   config: ServiceConfig,
   options: { logger?: Logger; registry?: Registry } = {},
 ): Promise<RunningRetentionService> {
+  return startRetentionRuntime(
+    {
+      policies: definition.policies,
+      version: definition.version,
+      seedDemoData: definition.seedDemoData,
+      open: async ({ logger, onStop }) => {
+        if (config.DATABASE_AUTO_CREATE) await ensureDatabase(config.DATABASE_URL);
+        const dataSource = createDataSource({
+          url: config.DATABASE_URL,
+          entities: [...(Array.isArray(definition.entities) ? definition.entities : Object.values(definition.entities)), OutboxMessage],
+          migrations: [...retentionMigrations, ...definition.migrations],
+          logger: new TypeOrmPinoLogger(logger),
+          applicationName: `retention-${definition.policies.service}`,
+        });
+        // DATABASE_MIGRATE=false: `retention migrate` applied them; this role needs no DDL rights.
+        await openDatabase(dataSource, { migrate: config.DATABASE_MIGRATE });
+        onStop(() => dataSource.destroy());
+        if (!config.DATABASE_MIGRATE) await assertMigrated(dataSource, definition.policies.service);
+        const bound = bindPolicies(definition.policies, dataSource, {
+          hashKey: config.RETENTION_HASH_KEY,
+          filesRoot: config.RETENTION_FILES_ROOT,
+          minPeriodDays: config.RETENTION_MIN_PERIOD_DAYS,
+        });
+        return { dataSource, bound };
+      },
+    },
+    config,
+    options,
+  );
+}
+
+/** The migrations of the retention runtime's own tables (outbox, holds, audit, file deletions, inbox, deletion journal), in order. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export const retentionMigrations: Function[] = [
+  ...outboxMigrations,
+  ...policyMigrations,
+  CreateRetentionInbox1763800000200,
+  CreateDeletionJournal1765500000900,
+];
+
+/**
+ * {@link startRetentionService} for any description of the tables: `definition.open` opens the
+ * database and binds the policies; the rest is the same for the SDK and the retention agent.
+ */
+export async function startRetentionRuntime(
+  definition: RetentionRuntimeDefinition,
+  config: ServiceConfig,
+  options: { logger?: Logger; registry?: Registry } = {},
+): Promise<RunningRetentionService> {
   const service = definition.policies.service;
   const logger = options.logger ?? createLogger({ service, level: config.LOG_LEVEL });
   const registry = options.registry ?? createMetricsRegistry(service);
@@ -100,23 +173,7 @@ export async function startRetentionService(
   };
 
   try {
-    if (config.DATABASE_AUTO_CREATE) await ensureDatabase(config.DATABASE_URL);
-    const dataSource = createDataSource({
-      url: config.DATABASE_URL,
-      entities: [...(Array.isArray(definition.entities) ? definition.entities : Object.values(definition.entities)), OutboxMessage],
-      migrations: [...outboxMigrations, ...policyMigrations, CreateRetentionInbox1763800000200, CreateDeletionJournal1765500000900, ...definition.migrations],
-      logger: new TypeOrmPinoLogger(logger),
-      applicationName: `retention-${service}`,
-    });
-    // DATABASE_MIGRATE=false: `retention migrate` applied them; this role needs no DDL rights.
-    await openDatabase(dataSource, { migrate: config.DATABASE_MIGRATE });
-    stops.push(() => dataSource.destroy());
-    if (!config.DATABASE_MIGRATE) await assertMigrated(dataSource, service);
-    const bound = bindPolicies(definition.policies, dataSource, {
-      hashKey: config.RETENTION_HASH_KEY,
-      filesRoot: config.RETENTION_FILES_ROOT,
-      minPeriodDays: config.RETENTION_MIN_PERIOD_DAYS,
-    });
+    const { dataSource, bound } = await definition.open({ logger, onStop: (stop) => stops.push(stop) });
     // Missing indexes do not stop the service (retention still works), but batches and the gauge
     // scan instead of seeking: say so at every start, with the statement that fixes it.
     for (const missing of await missingIndexes(dataSource.manager, bound)) logger.warn(missing, 'retention needs an index this table lacks');

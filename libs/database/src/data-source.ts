@@ -11,6 +11,12 @@ export interface DataSourceOptions {
   /** Connection pool size. */
   poolSize?: number;
   applicationName?: string;
+  /**
+   * Schemas every connection searches, first one first: unqualified tables (the migrations' own,
+   * the outbox entity, TypeORM's migrations table) are created and found in the first. Default:
+   * the server's search path. Plain identifiers only (`[a-z_][a-z0-9_]*`).
+   */
+  searchPath?: readonly string[];
 }
 
 /**
@@ -24,6 +30,7 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     entities: options.entities,
     migrations: options.migrations,
     migrationsTableName: 'typeorm_migrations',
+    ...(options.searchPath?.length ? { schema: options.searchPath[0] } : {}),
     migrationsTransactionMode: 'each',
     synchronize: false,
     // TypeORM would run CREATE EXTENSION "uuid-ossp" at every start (DDL that a role without DDL
@@ -35,12 +42,18 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     extra: {
       max: options.poolSize ?? 10,
       application_name: options.applicationName ?? 'retention',
+      ...(options.searchPath?.length ? { options: `-c search_path=${searchPath(options.searchPath)}` } : {}),
       statement_timeout: 60_000,
       idle_in_transaction_session_timeout: 120_000,
       // Lets retry decisions recognise a dropped connection, which pg reports without a code.
       onConnect: watchConnectionLoss,
     },
   });
+}
+
+function searchPath(schemas: readonly string[]): string {
+  for (const s of schemas) if (!/^[a-z_][a-z0-9_]{0,62}$/.test(s)) throw new Error(`schema "${s}" must be a plain identifier ([a-z_][a-z0-9_]*)`);
+  return schemas.join(',');
 }
 
 /** Initializes the DataSource and applies pending migrations. */
