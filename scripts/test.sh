@@ -7,7 +7,6 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_deps
 ensure_test_tools
-ensure_schemathesis
 start=$(date +%s)
 say "type check (every project in one pass; per project: npx nx run-many -t typecheck)"
 npx tsc -p tsconfig.runtime.json --noEmit

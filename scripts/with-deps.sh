@@ -5,7 +5,4 @@
 source "$(dirname "$0")/lib.sh"
 ensure_deps >&2
 # --test-tools: also kcat, openssl, promtool, python3 (Debian packages some tests run) and schemathesis (PyPI).
-if [ "${1:-}" = --test-tools ]; then
-  ensure_test_tools >&2
-  ensure_schemathesis >&2
-fi
+if [ "${1:-}" = --test-tools ]; then ensure_test_tools >&2; fi
