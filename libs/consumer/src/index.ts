@@ -10,3 +10,6 @@ export * from './file-deletions.gauge';
 export { CreateDeletionJournal1765500000900 } from './deletion-journal.migration';
 export * from './subject-hash';
 export * from './probe.handler';
+export * from './replay.handler';
+export * from './subject-finder';
+export * from './journal-position';

@@ -1,9 +1,9 @@
 import { encodeEvent, EventTypes, type ProbeRequested, type ProbeResult, type TopicNames } from '@retention/contracts';
 import { currentTraceHeaders, type Logger } from '@retention/observability';
 import { enqueueOutbox } from '@retention/outbox';
-import { activeScopedHolds, type BoundPolicies, countStep, planErasure, quoteIdent } from '@retention/policy';
-import type { DataSource, EntityManager } from 'typeorm';
-import { subjectHash } from './subject-hash';
+import { activeScopedHolds, type BoundPolicies, countStep, planErasure } from '@retention/policy';
+import type { DataSource } from 'typeorm';
+import { findSubjectIds } from './subject-finder';
 
 export interface ProbeHandlerDeps {
   dataSource: DataSource;
@@ -40,26 +40,6 @@ export function createProbeHandler(deps: ProbeHandlerDeps): (probe: ProbeRequest
   const now = deps.now ?? (() => new Date());
   const page = deps.scanPage ?? 10_000;
 
-  /** Every distinct value of `column` whose hash is in `wanted` (hash → value). */
-  async function findValues(manager: EntityManager, type: string, table: string, column: string, wanted: ReadonlySet<string>): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
-    const col = `x.${quoteIdent(column)}`;
-    let last: unknown;
-    for (;;) {
-      const rows = (await manager.query(
-        `SELECT DISTINCT ${col} AS v FROM ${quoteIdent(table)} x WHERE ${col} IS NOT NULL${last === undefined ? '' : ` AND ${col} > $1`} ORDER BY 1 LIMIT ${page}`,
-        last === undefined ? [] : [last],
-      )) as Array<{ v: unknown }>;
-      for (const { v } of rows) {
-        const value = String(v);
-        const hash = subjectHash(deps.journalKey, type, value);
-        if (wanted.has(hash)) found.set(hash, value);
-      }
-      if (rows.length < page) return found;
-      last = rows[rows.length - 1]!.v;
-    }
-  }
-
   async function count(probe: ProbeRequested, startedAt: Date): Promise<ProbeResult> {
     return dataSource.transaction('REPEATABLE READ', async (manager) => {
       const journal = (await manager.query(`SELECT request_id, subject_type, subject_hash FROM retention_deletion_journal WHERE request_id = ANY($1::uuid[])`, [
@@ -79,11 +59,7 @@ export function createProbeHandler(deps: ProbeHandlerDeps): (probe: ProbeRequest
         wanted.get(item.subjectType)!.add(hash);
       }
       const values = new Map<string, Map<string, string>>();
-      for (const [type, hashes] of wanted) {
-        const found = new Map<string, string>();
-        for (const s of bound.policies.subjects[type] ?? []) for (const [h, v] of await findValues(manager, type, s.table, s.column, hashes)) found.set(h, v);
-        values.set(type, found);
-      }
+      for (const [type, hashes] of wanted) values.set(type, await findSubjectIds(manager, bound, deps.journalKey, type, hashes, page));
       for (const item of probe.items) {
         if (!bound.policies.subjects[item.subjectType]?.length) {
           items.push({ requestId: item.requestId, status: 'not_applicable', remaining: 0, held: 0, tables: [] });

@@ -45,6 +45,8 @@ import { type HoldsReplica, startHoldsReplica } from './holds-replica';
 import { CreateRetentionInbox1763800000200 } from './inbox.migration';
 import { CreateDeletionJournal1765500000900 } from './deletion-journal.migration';
 import { createProbeHandler } from './probe.handler';
+import { createReplayHandler } from './replay.handler';
+import { journalPosition } from './journal-position';
 import { journalKeyFrom } from './subject-hash';
 import { safeErrorMessage } from './pg-errors';
 import { createRetentionMetrics } from './metrics';
@@ -224,7 +226,11 @@ export async function startRetentionRuntime(
       ...buildManifest(definition.policies, definition.version),
       signingKey: { keyId: signer.keyId, publicKey: publicKeyOf(signer.privateKey) },
       consumerGroup: commandGroup,
+      // The journal's state: the coordinator compares it with the erasures this service acked, and
+      // replays the missing ones (a database restored from a backup) without any raw id.
+      journal: await journalPosition(dataSource.manager),
     };
+    logger.info({ journalEntries: manifest.journal.entries, lastErasedAt: manifest.journal.lastErasedAt ?? null }, 'deletion journal');
     const { value } = encodeEvent(EventTypes.serviceRegistered, manifest, { source: `/retention/services/${service}` });
     await publisher.publish([{ topic: topics.registry, key: service, value }]);
 
@@ -263,6 +269,17 @@ export async function startRetentionRuntime(
     const metrics = createRetentionMetrics(registry);
     const journalKey = journalKeyFrom(config.RETENTION_JOURNAL_KEY ?? config.RETENTION_HASH_KEY);
     const probe = createProbeHandler({ dataSource, bound, topics, logger, journalKey, policyHash: manifest.policyHash, onResultQueued: () => relay.wake() });
+    const replay = createReplayHandler({
+      dataSource,
+      bound,
+      topics,
+      logger,
+      metrics,
+      journalKey,
+      policyHash: manifest.policyHash,
+      onResultQueued: () => relay.wake(),
+      afterCommit: flushFiles,
+    });
     const handle = createCommandHandler({
       dataSource,
       bound,
@@ -286,12 +303,17 @@ export async function startRetentionRuntime(
       topics: [topics.commands],
       verify: (message, headers) => verifyMessage(coordinatorKeys, message, headers, { ...skew, maxAgeMs: config.RETENTION_MESSAGE_MAX_AGE_SECONDS * 1000 }),
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-      accept: [EventTypes.erasureRequested, EventTypes.sweepRequested, EventTypes.probeRequested],
+      accept: [EventTypes.erasureRequested, EventTypes.sweepRequested, EventTypes.probeRequested, EventTypes.replayRequested],
       name: service,
       logger,
       partitionsConsumedConcurrently: config.RETENTION_CONCURRENCY,
       deadLetters: { topic: topics.dlq, publisher, counter: deadLetterCounter },
       handle: async (event, ctx) => {
+        if (event.type === EventTypes.replayRequested) {
+          const result = await replay(event.data);
+          metrics.commandsTotal.inc({ kind: 'replay', outcome: result === 'ignored' ? 'ignored' : 'completed' });
+          return;
+        }
         if (event.type === EventTypes.probeRequested) {
           const result = await probe(event.data);
           metrics.commandsTotal.inc({ kind: 'probe', outcome: result === 'ignored' ? 'ignored' : 'completed' });

@@ -185,6 +185,27 @@ const SAMPLES: Record<EventType, Record<number, Array<Record<string, Json>>>> = 
       },
     ],
   },
+  [EventTypes.replayRequested]: {
+    1: [{ replayId: UUID, requestedAt: T, targets: ['sessions'], since: T, items: [{ requestId: UUID, subjectType: 'user', subjectHash: HEX }] }],
+  },
+  [EventTypes.replayResult]: {
+    1: [
+      {
+        replayId: UUID,
+        service: 'sessions',
+        startedAt: T,
+        finishedAt: T2,
+        items: [
+          {
+            requestId: UUID,
+            status: 'reapplied',
+            tables: [{ table: 'sessions', action: 'delete', matched: 2, deleted: 2, anonymized: 0, archived: 0, held: 0 }],
+          },
+          { requestId: UUID, status: 'failed', tables: [], error: { code: 'rows_locked', message: 'rows stayed locked', retriable: true } },
+        ],
+      },
+    ],
+  },
   [EventTypes.ledgerCheckpoint]: {
     1: [{ treeSize: 1, rootHash: HEX, lastEntryHash: 'b'.repeat(64), timestamp: T, keyId: 'coordinator-1', signature: 'A'.repeat(86) }],
   },

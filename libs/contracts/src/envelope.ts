@@ -65,7 +65,7 @@ export const CurrentVersions: Readonly<Record<EventType, `${number}.${number}`>>
   [EventTypes.sweepRequested]: '1.1',
   [EventTypes.ack]: '1.1',
   [EventTypes.holdPlaced]: '2.0',
-  [EventTypes.serviceRegistered]: '1.2',
+  [EventTypes.serviceRegistered]: '1.3',
   [EventTypes.deadLetter]: '1.1',
   [EventTypes.commandKey]: '1.0',
   [EventTypes.ledgerCheckpoint]: '1.0',

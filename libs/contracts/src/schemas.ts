@@ -233,7 +233,10 @@ export const ReplayRequestedV1 = z.object({
   targets: z.array(ServiceName).min(1).max(100),
   /** The backup's time, as the operator gave it: erasures acked since then are listed. */
   since: Timestamp,
-  items: z.array(ProbeItem.extend({ subjectHash: SubjectHash })).min(1).max(1000),
+  items: z
+    .array(ProbeItem.extend({ subjectHash: SubjectHash }))
+    .min(1)
+    .max(1000),
 });
 export type ReplayRequested = z.infer<typeof ReplayRequestedV1>;
 
@@ -394,6 +397,13 @@ export const ServiceRegisteredV1 = z.object({
    * whether it is behind; absent = the SDK's `retention.<service>` (with the topic prefix).
    */
   consumerGroup: z.string().min(1).max(255).optional(),
+  /**
+   * Since 1.3: the service's deletion journal as it starts (entries, newest `erased_at`). The
+   * coordinator compares it with the erasures the service acked (with a keyed hash) before
+   * `publishedAt`: fewer entries than that means the database was restored from a backup (or
+   * lost), and the coordinator replays the erasures acked since the newest entry.
+   */
+  journal: z.object({ entries: z.int().min(0), lastErasedAt: Timestamp.optional() }).optional(),
 });
 export type ServiceRegistered = z.infer<typeof ServiceRegisteredV1>;
 

@@ -191,6 +191,15 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     .action(async (id: string) => print(io, await client().call('POST', `/v1/erasure-requests/${encodeURIComponent(id)}/cancel`)));
 
   program
+    .command('replay')
+    .description("after a service's database was restored from a backup: re-apply every erasure it completed since the backup's time (no raw id needed)")
+    .requiredOption('--service <name>', 'the restored service')
+    .requiredOption('--since <time>', "the backup's time, ISO 8601 with offset (e.g. 2026-12-01T00:00:00Z)")
+    .action(async (o: { service: string; since: string }) =>
+      print(io, await client().call('POST', `/v1/services/${encodeURIComponent(o.service)}/replay`, { body: { since: o.since } })),
+    );
+
+  program
     .command('sweep')
     .description('run retention sweeps now')
     .option('--service <name>')

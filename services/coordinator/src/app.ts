@@ -6,6 +6,7 @@ import {
   EventTypes,
   parseKek,
   type ProbeResult,
+  type ReplayResult,
   serviceCommandGroup,
   SignatureError,
   topicNames,
@@ -57,9 +58,11 @@ import { createCoordinatorPrivacy } from './privacy/coordinator-privacy';
 import { runPrivacyMaintenance, sealLegacySubjectIds } from './privacy/privacy-maintenance';
 import { scheduleDueSweeps } from './maintenance/sweep-scheduler';
 import { createCoordinatorMetrics } from './metrics';
+import { detectRestore } from './probes/detect-restore';
 import { issueDueProbes } from './probes/issue-probes';
 import { createProbeMetrics } from './probes/probe-metrics';
 import { createProbeResultHandler } from './probes/probe-result.handler';
+import { createReplayResultHandler } from './probes/replay-result.handler';
 import type { CheckpointOutcome } from './ledger/checkpoint-publisher';
 import { startLedgerService } from './ledger/ledger-service';
 import { activeServiceGroups, recordRegistration, retireService } from './registry/registry.repository';
@@ -159,6 +162,17 @@ export async function startCoordinator(
           recordRegistration(manager, manifest, trust, now(), { autoEnablePolicies: config.POLICIES_AUTO_ENABLE }),
         );
         if (outcome === 'registered' || outcome === 'updated') await keyring.reload();
+        // A journal shorter than what this service acked: its database was restored from a backup.
+        if (trust === 'trusted') {
+          const replay = await detectRestore(dataSource, topics, manifest, now());
+          if (replay) {
+            relay.wake();
+            logger.warn(
+              { target: manifest.service, journalEntries: manifest.journal?.entries, requests: replay.requests, withoutHash: replay.withoutHash },
+              'restore detected: the deletion journal lacks erasures this service acked; replaying them',
+            );
+          }
+        }
         const fields = { registered: manifest.service, version: manifest.version, policyHash: manifest.policyHash, keyId: manifest.signingKey.keyId, outcome };
         if (trust === 'trusted') logger.info(fields, 'service registered');
         else logger.warn(fields, 'service registration waits for an admin approval (POST /v1/services/{name}/approve)');
@@ -202,11 +216,23 @@ export async function startCoordinator(
       logger.warn(fields, 'ack rejected');
       await ctx.deadLetter({ code: result.outcome, message: result.detail ?? result.outcome });
     };
+    // Answers to replays after a restore (replay.result, keyed by replay id), also on the ack topic.
+    const replayAnswered = createReplayResultHandler({ dataSource, now });
+    const answerReplay = async (result: ReplayResult, ctx: MessageContext): Promise<void> => {
+      if (result.service !== ctx.signer?.owner)
+        throw new SignatureError('signer_mismatch', `replay result for service "${result.service}" is signed by a key of "${ctx.signer?.owner ?? 'nobody'}"`);
+      const outcome = await replayAnswered(result);
+      const fields = { replayId: result.replayId, replayFrom: result.service, items: result.items.length, outcome };
+      if (outcome === 'unknown_replay') {
+        logger.warn(fields, 'replay result rejected');
+        await ctx.deadLetter({ code: 'unknown_replay', message: 'no replay with this id was sent to this service' });
+      } else logger.info(fields, 'replay result recorded');
+    };
     const ackConsumer = await runConsumer({
       kafka,
       groupId: `${config.RETENTION_TOPIC_PREFIX}retention.coordinator.acks`,
       topics: [topics.acks],
-      accept: [EventTypes.ack, EventTypes.probeResult],
+      accept: [EventTypes.ack, EventTypes.probeResult, EventTypes.replayResult],
       name: 'coordinator.acks',
       logger,
       deadLetters: { topic: topics.dlq, publisher, counter: metrics.deadLetters },
@@ -214,12 +240,16 @@ export async function startCoordinator(
         keyring.verifyServiceMessage(message, headers, { maxSkewMs: skewMs, maxAgeMs: config.RETENTION_MESSAGE_MAX_AGE_SECONDS * 1000 }),
       handle: async (event, ctx) => {
         if (event.type === EventTypes.probeResult) return answerProbe(event.data, ctx);
+        if (event.type === EventTypes.replayResult) return answerReplay(event.data, ctx);
         assertSignedByService(event.data, ctx.signer?.owner);
         await reported(event.data, await acks.one(event.data), ctx);
       },
       // The acks fetched together are reconciled in one transaction; each keeps a span in its trace.
       handleBatch: async (fetched) => {
-        for (const { event, ctx } of fetched) if (event.type === EventTypes.probeResult) await answerProbe(event.data, ctx);
+        for (const { event, ctx } of fetched) {
+          if (event.type === EventTypes.probeResult) await answerProbe(event.data, ctx);
+          else if (event.type === EventTypes.replayResult) await answerReplay(event.data, ctx);
+        }
         const items = fetched.filter((i): i is { event: Envelope<typeof EventTypes.ack>; ctx: MessageContext } => i.event.type === EventTypes.ack);
         if (items.length === 0) return;
         // An ack signed by another service's key: the run is handled one by one, where it is dead-lettered.
@@ -443,6 +473,7 @@ export async function startCoordinator(
     registerAuditorPage(app);
     const routes = buildRoutes({
       dataSource,
+      replay: { dataSource, topics, onQueued: () => relay.wake(), now },
       hmacKey: config.RETENTION_SUBJECT_HMAC_KEY,
       createErasureRequest,
       requestSweep: gatedSweep(sweeps.requestSweep, approvals, approvalSettings),

@@ -38,6 +38,7 @@ export const ROLE_MATRIX = {
   'POST /v1/services/{name}/approve': ['admin'],
   'DELETE /v1/services/{name}': ['admin'],
   'POST /v1/services/{name}/policies/{policy}/enable': ['admin'],
+  'POST /v1/services/{name}/replay': ['admin'],
   'GET /v1/approvals': ['auditor', 'admin'],
   'GET /v1/approvals/{id}': ['requester', 'auditor', 'admin'],
   'POST /v1/approvals/{id}/approve': ['admin'],

@@ -13,6 +13,7 @@ import type { requestSweepUseCase } from '../sweeps/request-sweep.use-case';
 import { type AnyRoute, defineRoute } from './route';
 import { manifestsWithPolicyStates } from '../registry/policy-enablement';
 import { serviceRoutes } from '../registry/services.routes';
+import { replayRoutes, type ReplayRouteDeps } from '../probes/replay.routes';
 import type { DataSource } from 'typeorm';
 
 export interface RouteDeps {
@@ -27,6 +28,8 @@ export interface RouteDeps {
   onRetry: () => void;
   /** After a service was approved or retired (the keys acks are checked with change). */
   onServicesChanged?: () => Promise<void>;
+  /** Replay after restore (`POST /v1/services/{name}/replay`). */
+  replay?: ReplayRouteDeps;
   /** Checkpoints, verification and receipts. */
   ledger: Pick<LedgerService, 'verify' | 'receipt' | 'latestCheckpoint'>;
   now?: () => Date;
@@ -356,5 +359,6 @@ export function buildRoutes(deps: RouteDeps): AnyRoute[] {
       handler: ({ query }) => deps.ledger.verify({ full: query.full }),
     }),
     ...serviceRoutes(deps),
+    ...(deps.replay ? replayRoutes(deps.replay) : []),
   ];
 }

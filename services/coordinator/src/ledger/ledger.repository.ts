@@ -13,6 +13,8 @@ export type LedgerEntryType =
   | 'request.released'
   | 'request.cancelled'
   | 'probe.result'
+  | 'replay.requested'
+  | 'replay.result'
   | 'target.retry'
   | 'hold.placed'
   | 'hold.released'

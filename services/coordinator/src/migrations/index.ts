@@ -10,6 +10,7 @@ import { HeldRequests1765200000600 } from './1765200000600-held-requests';
 import { ErasureGrace1765400000800 } from './1765400000800-erasure-grace';
 import { Approvals1765400000900 } from './1765400000900-approvals';
 import { ErasureProbes1765600001000 } from './1765600001000-erasure-probes';
+import { ErasureReplays1765600001100 } from './1765600001100-erasure-replays';
 
 export const coordinatorMigrations = [
   CoordinatorInitial1763800001000,
@@ -21,6 +22,7 @@ export const coordinatorMigrations = [
   HeldRequests1765200000600,
   Privacy1765300000700,
   ErasureProbes1765600001000,
+  ErasureReplays1765600001100,
   SweepDefinitions1765400005000,
   ErasureGrace1765400000800,
   Approvals1765400000900,
