@@ -185,3 +185,53 @@ describe('approvals (four eyes)', () => {
     expect((await ledger(asked.body.id)).map((e) => e.entry_type)).toEqual(['approval.requested', 'approval.approved']);
   });
 });
+
+/** A pending approval does not keep its subjects forever: it expires as an open request forgets its subject. */
+describe('approvals expire', () => {
+  let platform: Platform;
+  let clock = new Date();
+  const now = () => new Date(clock);
+
+  beforeAll(async () => {
+    platform = await startPlatform([sessionsService], {
+      now,
+      coordinatorEnv: {
+        RETENTION_APPROVALS: 'bulk',
+        RETENTION_APPROVAL_BULK_THRESHOLD: '0',
+        RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: '600',
+        MAINTENANCE_INTERVAL_MS: '600000',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+  });
+
+  it('after RETENTION_SUBJECT_ID_MAX_AGE_SECONDS a pending approval is rejected as expired and its sealed ids deleted; nothing is sent', async () => {
+    const asked = await platform.api('POST', '/v1/erasure-requests/bulk', {
+      token: TOKENS.requester,
+      body: { items: [{ subject: { type: 'user', id: 'late-1' } }] },
+    });
+    expect(asked.body.status).toBe('awaiting_approval');
+    const db = platform.coordinator.dataSource;
+    const subjects = async () =>
+      ((await db.query(`SELECT count(*)::int AS n FROM approval_subjects WHERE approval_id = $1`, [asked.body.id])) as Array<{ n: number }>)[0]!.n;
+    clock = new Date(clock.getTime() + 300_000);
+    expect(await platform.coordinator.maintain()).toBe(true);
+    expect((await platform.api('GET', `/v1/approvals/${asked.body.id}`)).body.status).toBe('pending');
+    expect(await subjects()).toBe(1);
+
+    clock = new Date(clock.getTime() + 400_000);
+    await platform.coordinator.maintain();
+    const expired = (await platform.api('GET', `/v1/approvals/${asked.body.id}`)).body;
+    expect(expired).toMatchObject({ status: 'rejected', decidedBy: 'expired', result: null });
+    expect(await subjects()).toBe(0);
+    expect((await platform.api('POST', `/v1/approvals/${asked.body.id}/approve`, { body: {} })).status).toBe(409);
+    const [entry] = (await db.query(`SELECT body FROM ledger_entries WHERE entry_type = 'approval.rejected' AND body->>'approvalId' = $1`, [
+      asked.body.id,
+    ])) as Array<{ body: Record<string, unknown> }>;
+    expect(entry!.body).toMatchObject({ rejectedBy: 'expired', expired: true });
+    expect(((await db.query(`SELECT count(*)::int AS n FROM retention_requests`)) as Array<{ n: number }>)[0]!.n).toBe(0);
+  });
+});

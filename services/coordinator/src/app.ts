@@ -395,6 +395,9 @@ export async function startCoordinator(
         if (forgot.keysDestroyed || forgot.holdsExpired || forgot.subjectsForgotten) logger.info(forgot, 'privacy maintenance');
         // Holds that expired (a release resumes its erasures itself; this also catches any it missed).
         const resumed = await step('resume', () => resumeHeld(dataSource, topics, at, resumeOptions), 0);
+        // Pending approvals expire as open requests forget their subject: their sealed ids are deleted.
+        const expired = await step('approvals', () => approvals.expire(new Date(at.getTime() - privacy.subjectMaxAgeMs), at), 0);
+        if (expired) logger.info({ expired }, 'pending approvals expired');
         // Deletion probes: every target of an erasure that just completed, and a random sample of older ones.
         const probes = await step(
           'probes',

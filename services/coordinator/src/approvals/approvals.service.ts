@@ -218,6 +218,41 @@ export function createApprovalsService(deps: {
     return view;
   }
 
+  /**
+   * Pending approvals asked for before `askedBefore` expire (RETENTION_SUBJECT_ID_MAX_AGE_SECONDS,
+   * as an open request forgets its subject): rejected by `expired`, a bulk erasure's sealed ids
+   * deleted, `approval.rejected` with `expired: true` in the ledger. Nothing is sent. Returns how many.
+   */
+  async function expire(askedBefore: Date, at: Date): Promise<number> {
+    return deps.dataSource.transaction(async (manager) => {
+      const [rows] = (await manager.query(
+        `UPDATE approvals SET status = 'rejected', decided_by = 'expired', decided_at = $2, action = action - 'reason'
+         WHERE status = 'pending' AND requested_at < $1 RETURNING id, kind, requested_by, requested_at`,
+        [askedBefore, at],
+      )) as [Array<{ id: string; kind: ApprovalKind; requested_by: string; requested_at: Date }>, number];
+      if (rows.length === 0) return 0;
+      await manager.query(`DELETE FROM approval_subjects WHERE approval_id = ANY($1::uuid[])`, [rows.map((r) => r.id)]);
+      await appendLedger(
+        manager,
+        rows.map((r) => ({
+          requestId: null,
+          type: 'approval.rejected' as const,
+          body: {
+            approvalId: r.id,
+            kind: r.kind,
+            requestedBy: r.requested_by,
+            requestedAt: new Date(r.requested_at).toISOString(),
+            rejectedBy: 'expired',
+            expired: true,
+            noteRef: null,
+          },
+        })),
+        at,
+      );
+      return rows.length;
+    });
+  }
+
   async function get(id: string): Promise<ApprovalView> {
     const [row] = (await deps.dataSource.query(`SELECT * FROM approvals WHERE id = $1`, [id])) as ApprovalRow[];
     if (!row) throw new NotFoundError(`approval ${id} does not exist`);
@@ -234,6 +269,7 @@ export function createApprovalsService(deps: {
 
   return {
     ask,
+    expire,
     pendingFor,
     byKey,
     get,
