@@ -243,7 +243,18 @@ describe('coordinator and completion ledger', () => {
     }
     const json = await platform.api('GET', '/v1/ledger/report?from=2026-08-01T00:00:00Z&to=2026-08-02T00:00:00Z', { token: TOKENS.auditor });
     expect(json.status).toBe(200);
-    expect(json.body.summary).toEqual({ total: 3, completed: 3, pending: 0, overdue: 0, failed: 0, held: 0, keptUnderHold: 0, dryRun: 3 });
+    expect(json.body.summary).toEqual({
+      total: 3,
+      completed: 3,
+      pending: 0,
+      overdue: 0,
+      failed: 0,
+      held: 0,
+      keptUnderHold: 0,
+      dryRun: 3,
+      scheduled: 0,
+      cancelled: 0,
+    });
     expect(json.body.requests[0]).toMatchObject({ kind: 'erasure', dryRun: true, subjectRef: expect.stringMatching(/^[0-9a-f]{64}$/) });
     const csv = await platform.api('GET', '/v1/ledger/report?from=2026-08-01T00:00:00Z&to=2026-08-02T00:00:00Z&format=csv', { token: TOKENS.auditor });
     const lines = (csv.body as string).trim().split('\n');
