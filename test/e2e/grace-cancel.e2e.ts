@@ -199,6 +199,27 @@ describe('erasure grace period and cancel', () => {
     expect(await platform.waitForRequest(now1.id)).toMatchObject({ status: 'completed', notBefore: null });
   });
 
+  it('a cancel racing the release: exactly one of them happens, for each request', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await erase(`race-${i}`, { notBefore: new Date(clock.getTime() + 30_000).toISOString() })).id);
+    advance(31);
+    // The leader's release and every cancel at once: each request is locked by one of them first.
+    const [, ...cancels] = await Promise.all([
+      platform.coordinator.maintain(),
+      ...ids.map((id) => platform.api('POST', `/v1/erasure-requests/${id}/cancel`, { token: TOKENS.requester })),
+    ]);
+    for (const [i, id] of ids.entries()) {
+      const types = (await ledger(id)).map((e) => e.entry_type);
+      if (cancels[i]!.status === 200) {
+        expect(types).toEqual(['request.created', 'request.cancelled']);
+      } else {
+        expect(cancels[i]!.status).toBe(409);
+        expect(types.slice(0, 3)).toEqual(['request.created', 'request.released', 'command.sent']);
+        expect(types).not.toContain('request.cancelled');
+      }
+    }
+  });
+
   it('works from the command line: erase --not-before, status, cancel, report without a window', async () => {
     const run = async (token: string, ...args: string[]) => {
       const out: string[] = [];
@@ -237,7 +258,9 @@ describe('erasure grace period and cancel', () => {
     expect(body.to).toBe(clock.toISOString());
     expect(new Date(body.to).getTime() - new Date(body.from).getTime()).toBe(30 * 86_400_000);
     expect(body.requests.map((r) => r.id)).toContain(id);
-    expect(body.summary.cancelled).toBe(2);
+    const cancelledSoFar = (await platform.api('GET', '/v1/erasure-requests?status=cancelled&limit=500', { token: TOKENS.auditor })).body.items.length;
+    expect(body.summary.cancelled).toBe(cancelledSoFar);
+    expect(cancelledSoFar).toBeGreaterThanOrEqual(2);
     const api = await platform.api('GET', '/v1/ledger/report', { token: TOKENS.auditor });
     expect(api.status).toBe(200);
     expect(api.body.from).toBe(body.from);
