@@ -23,7 +23,9 @@ describe('held erasures resume', () => {
     platform = await startPlatform([sessionsService, mlDataService], {
       serviceEnv: { 'ml-data': { RETENTION_FILES_ROOT: filesRoot } },
       // Expiry is noticed by the leader's maintenance loop: tick often.
-      coordinatorEnv: { MAINTENANCE_INTERVAL_MS: '200' },
+      // The coordinator's gauges are computed on an interval, not per scrape: refresh them every second here.
+      // No deletion probes: the ledger entries of each request are compared exactly.
+      coordinatorEnv: { MAINTENANCE_INTERVAL_MS: '200', METRICS_REFRESH_SECONDS: '1', RETENTION_PROBE_AFTER_COMPLETION: 'false', RETENTION_PROBE_SAMPLE: '0' },
       // `bridge` registers from the test (no process) and is retired while a request waits on it.
       trustedServices: ['bridge'],
     });
@@ -107,7 +109,9 @@ describe('held erasures resume', () => {
       new RegExp(`^"${id}","erasure","held",.*"sessions","","delete","2","0","0","0","2","${holdId}"`),
     );
     expect(lines.find((l) => l.includes('"inference_logs"'))).toMatch(new RegExp(`^"${id}","erasure","held",.*"ml-data","completed"`));
-    expect(await platform.coordinator.registry.metrics()).toMatch(/retention_requests\{kind="erasure",status="held"[^}]*\} 1\n/);
+    await waitFor('the held-requests gauge to say 1', async () =>
+      /retention_requests\{kind="erasure",status="held"[^}]*\} 1\n/.test(await platform.coordinator.registry.metrics()) ? true : undefined,
+    );
     expect(await ledgerTypes(id)).toEqual(['request.created', 'command.sent', 'ack.received', 'ack.received', 'request.held']);
 
     // Released: the erasure is re-issued to the held target only, and completes.
@@ -136,7 +140,9 @@ describe('held erasures resume', () => {
       id,
     ])) as Array<{ body: any }>;
     expect(resumed!.body).toEqual({ services: ['sessions'], endedHolds: [holdId], holds: [] });
-    expect(await platform.coordinator.registry.metrics()).toMatch(/retention_requests\{kind="erasure",status="held"[^}]*\} 0\n/);
+    await waitFor('the held-requests gauge to say 0', async () =>
+      /retention_requests\{kind="erasure",status="held"[^}]*\} 0\n/.test(await platform.coordinator.registry.metrics()) ? true : undefined,
+    );
   });
 
   it('a hold that expires: held, then the leader notices the expiry, re-issues the erasure, and it completes', async () => {
