@@ -95,7 +95,8 @@ describe('the OpenAPI document declares what the server answers (schemathesis)',
           '1',
           '--no-color',
         ],
-        { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_TELEMETRY: 'false' } },
+        // In the temporary directory: schemathesis keeps its cache (.schemathesis/) in its working directory.
+        { cwd: dir, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_TELEMETRY: 'false' } },
       ).then(
         (r) => ({ code: 0, output: r.stdout + r.stderr }),
         (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, output: `${e.stdout}${e.stderr}` }),
