@@ -21,11 +21,18 @@ const defined = new Set(
   ),
 );
 
-/** Tables the migrations create (`CREATE TABLE retention_...`): the runbooks name them too. */
+/**
+ * Tables the migrations create (`CREATE TABLE retention_...`), and schemas named in a config schema's
+ * default (the agent's `retention_agent`): the runbooks and the README name them too.
+ */
 const tables = new Set(
-  [...sources(join(root, 'libs')), ...sources(join(root, 'services'))].flatMap((file) =>
-    [...readFileSync(file, 'utf8').matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(retention_[a-z_]+)/g)].map((m) => m[1]!),
-  ),
+  [...sources(join(root, 'libs')), ...sources(join(root, 'services'))].flatMap((file) => {
+    const text = readFileSync(file, 'utf8');
+    return [
+      ...[...text.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(retention_[a-z_]+)/g)].map((m) => m[1]!),
+      ...[...text.matchAll(/_SCHEMA: [^\n]*\.default\('(retention_[a-z_]+)'\)/g)].map((m) => m[1]!),
+    ];
+  }),
 );
 
 function referenced(text: string): string[] {
