@@ -27,7 +27,7 @@ describe('the auditor page', () => {
   let heldId: string;
 
   beforeAll(async () => {
-    platform = await startPlatform([sessionsService]);
+    platform = await startPlatform([sessionsService], { coordinatorEnv: { RETENTION_PROBE_AFTER_COMPLETION: 'true' } });
     const sessions = platform.services.get('sessions')!.dataSource;
     for (const s of subjects) await sessions.query(`INSERT INTO sessions (user_id, started_at) VALUES ($1, now())`, [s]);
     const erase = async (id: string): Promise<string> =>

@@ -31,6 +31,7 @@ describe('deletion probes', () => {
     platform = await startPlatform([sessionsService], {
       coordinatorEnv: {
         MAINTENANCE_INTERVAL_MS: '300',
+        RETENTION_PROBE_AFTER_COMPLETION: 'true',
         // Sampled probes every 2 s over every completed erasure (the test's database has few).
         RETENTION_PROBE_SAMPLE: '1000',
         RETENTION_PROBE_INTERVAL_SECONDS: '2',

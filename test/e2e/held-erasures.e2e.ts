@@ -24,8 +24,7 @@ describe('held erasures resume', () => {
       serviceEnv: { 'ml-data': { RETENTION_FILES_ROOT: filesRoot } },
       // Expiry is noticed by the leader's maintenance loop: tick often.
       // The coordinator's gauges are computed on an interval, not per scrape: refresh them every second here.
-      // No deletion probes: the ledger entries of each request are compared exactly.
-      coordinatorEnv: { MAINTENANCE_INTERVAL_MS: '200', METRICS_REFRESH_SECONDS: '1', RETENTION_PROBE_AFTER_COMPLETION: 'false', RETENTION_PROBE_SAMPLE: '0' },
+      coordinatorEnv: { MAINTENANCE_INTERVAL_MS: '200', METRICS_REFRESH_SECONDS: '1' },
       // `bridge` registers from the test (no process) and is retired while a request waits on it.
       trustedServices: ['bridge'],
     });

@@ -106,6 +106,10 @@ export async function startPlatform(definitions: RetentionServiceDefinition[], o
       SWEEP_MISFIRE_GRACE_SECONDS: '0',
       // Test services' policies may run for real at once; test/e2e/safe-onboarding.e2e.ts turns this off.
       POLICIES_AUTO_ENABLE: 'true',
+      // No deletion probes unless a test asks (deletion-probes, auditor-page): their probe.result
+      // entries and messages would land, at times of their own, among what other tests compare exactly.
+      RETENTION_PROBE_AFTER_COMPLETION: 'false',
+      RETENTION_PROBE_SAMPLE: '0',
       ...keys.coordinatorEnv(),
       ...options.coordinatorEnv,
     }),
