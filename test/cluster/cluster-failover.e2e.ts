@@ -275,6 +275,9 @@ describe('3-broker cluster: the leader of the command partitions dies mid-fan-ou
       catchUpTimeoutsLogged: catchUpTimeouts(),
     };
     report('fan-out', figures);
+    // The kill came mid-work: requests were still to complete, some of them on the dead broker's partitions.
+    expect(completedAtKill).toBeLessThan(ERASURES);
+    expect(figures.inFlightAtKillOnDeadLeadersPartitions).toBeGreaterThan(0);
   }, 300_000);
 
   it('a sweep survives a SIGKILL of the leader of its command partition: it completes with exact counts, no batch applied twice', async () => {
@@ -338,6 +341,8 @@ describe('3-broker cluster: the leader of the command partitions dies mid-fan-ou
       sweep.body.id,
     ])) as Array<{ batches: number; deleted: number }>;
     expect(audit!.deleted).toBe(SWEEP_ROWS);
+    // The kill came mid-sweep: batches were still to run.
+    expect(batchesAtKill).toBeLessThan(audit!.batches);
     const [inbox] = (await sessions().query(`SELECT status, deliveries FROM retention_inbox WHERE request_id = $1`, [sweep.body.id])) as Array<{
       status: string;
       deliveries: number;

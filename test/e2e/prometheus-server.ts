@@ -99,7 +99,14 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
   );
   child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Set by the exit event: a child killed by a signal keeps exitCode null, and its PID may be reused.
+  let gone = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      gone = true;
+      resolve();
+    }),
+  );
 
   const api = async <T>(path: string): Promise<T> => {
     const response = await fetch(`${url}${path}`);
@@ -125,10 +132,10 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       return (await api<{ activeTargets: Array<{ scrapeUrl: string; health: string; lastError: string }> }>('/api/v1/targets')).activeTargets;
     },
     async stop() {
-      if (child.exitCode === null && child.pid) {
-        process.kill(child.pid, 'SIGTERM');
+      if (!gone) {
+        child.kill('SIGTERM');
         await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-        if (child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+        if (!gone) child.kill('SIGKILL');
       }
       await rm(dir, { recursive: true, force: true });
     },

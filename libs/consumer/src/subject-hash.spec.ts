@@ -18,4 +18,13 @@ describe('subject hash of the deletion journal', () => {
     expect(subjectHash(key, 'user', '0B6D3C1E-8C1C-4B7E-9D55-2F0C6F1A9E11')).toBe(subjectHash(key, 'user', '0b6d3c1e-8c1c-4b7e-9d55-2f0c6f1a9e11'));
     expect(subjectHash(key, 'user', 'Alice')).not.toBe(subjectHash(key, 'user', 'alice'));
   });
+
+  it('hashes an integer as PostgreSQL returns it from an integer column (no leading zeros, no -0)', () => {
+    expect(subjectHash(key, 'user', '0042')).toBe(subjectHash(key, 'user', '42'));
+    expect(subjectHash(key, 'user', '-0')).toBe(subjectHash(key, 'user', '0'));
+    expect(subjectHash(key, 'user', '-007')).toBe(subjectHash(key, 'user', '-7'));
+    expect(subjectHash(key, 'user', '42')).not.toBe(subjectHash(key, 'user', '420'));
+    // Beyond what an integer column holds: left as it is.
+    expect(subjectHash(key, 'user', '0'.repeat(19) + '1')).not.toBe(subjectHash(key, 'user', '1'));
+  });
 });

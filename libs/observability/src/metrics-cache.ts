@@ -35,7 +35,8 @@ export interface MetricsCacheOptions {
 export function createMetricsCache(registry: Registry, options: MetricsCacheOptions): MetricsCache {
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? Math.min(5000, options.intervalMs);
-  const sources = new Map<string, { load: () => Promise<unknown>; value?: unknown; at?: number }>();
+  // `busy`: the source's last load has not settled (it may outlive its time box): it is not started again.
+  const sources = new Map<string, { load: () => Promise<unknown>; value?: unknown; at?: number; busy?: boolean }>();
   const failures = new Counter({
     name: 'retention_metrics_refresh_failures_total',
     help: 'Refreshes of cached gauge values that failed or timed out (the gauges keep their last values), by source',
@@ -57,12 +58,23 @@ export function createMetricsCache(registry: Registry, options: MetricsCacheOpti
   const refreshAll = async (): Promise<void> => {
     await Promise.all(
       [...sources].map(async ([name, s]) => {
-        let failed = false;
-        const value = await boundedCollect(s.load, timeoutMs, (error) => {
-          failed = true;
+        // A load that timed out still runs on the database: never start a second one beside it.
+        if (s.busy) {
           failures.inc({ source: name });
-          options.logger.warn({ source: name, err: error instanceof Error ? error.message : String(error) }, 'cached metric values not refreshed');
-        });
+          return;
+        }
+        s.busy = true;
+        const load = s.load().finally(() => (s.busy = false));
+        let failed = false;
+        const value = await boundedCollect(
+          () => load,
+          timeoutMs,
+          (error) => {
+            failed = true;
+            failures.inc({ source: name });
+            options.logger.warn({ source: name, err: error instanceof Error ? error.message : String(error) }, 'cached metric values not refreshed');
+          },
+        );
         if (!failed) Object.assign(s, { value, at: now() });
       }),
     );
@@ -70,11 +82,11 @@ export function createMetricsCache(registry: Registry, options: MetricsCacheOpti
   const cache: MetricsCache = {
     source<T>(name: string, load: () => Promise<T>) {
       if (sources.has(name)) throw new Error(`metrics cache source "${name}" registered twice`);
-      const entry: { load: () => Promise<unknown>; value?: unknown; at?: number } = { load };
+      const entry: { load: () => Promise<unknown>; value?: unknown; at?: number; busy?: boolean } = { load };
       sources.set(name, entry);
       return () => entry.value as T | undefined;
     },
-    // One refresh at a time: a slow database does not pile them up.
+    // One refresh at a time, and one load per source until it settles: a slow database does not pile them up.
     refresh: () => (running ??= refreshAll().finally(() => (running = undefined))),
     start() {
       timer ??= setInterval(() => void cache.refresh(), options.intervalMs);
