@@ -147,7 +147,10 @@ for s in "${SERVICES[@]}"; do
 done
 (export "${coordinator_db[@]}" DATABASE_AUTO_CREATE=true && retention_cli migrate coordinator) &
 migrations+=("$!:coordinator")
-for m in "${migrations[@]}"; do wait "${m%%:*}" || setup_failed "retention migrate ${m#*:}"; done
+# Every migration this started is waited for, a failed one too: none is left running behind the exit.
+failed_migration=""
+for m in "${migrations[@]}"; do wait "${m%%:*}" || failed_migration="${failed_migration:-${m#*:}}"; done
+[ -z "$failed_migration" ] || setup_failed "retention migrate $failed_migration"
 say "topics and migrations applied (retention topics apply, retention migrate)"
 cluster=(RETENTION_CREATE_TOPICS=false DATABASE_MIGRATE=false)
 

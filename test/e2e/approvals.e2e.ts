@@ -124,9 +124,31 @@ describe('approvals (four eyes)', () => {
     expect(await count(coordinatorDb(), `SELECT count(*)::int AS n FROM retention_requests WHERE kind = 'erasure'`)).toBe(3);
   });
 
+  it('chunks of one file sent with one key are an approval each; approved, every line of every chunk is erased', async () => {
+    // What `retention erase --csv` sends when its chunk size is above the threshold: one key, other lines.
+    const users = ['chunk-a', 'chunk-b', 'chunk-c', 'chunk-d', 'chunk-e', 'chunk-f'];
+    await sessions().query(`INSERT INTO sessions (user_id, started_at) SELECT unnest($1::text[]), now()`, [users]);
+    const chunk = (from: number) => ({ items: users.slice(from, from + 3).map((id, i) => ({ subject: { type: 'user', id }, line: from + i + 2 })) });
+    const send = (from: number) =>
+      platform.api('POST', '/v1/erasure-requests/bulk', { token: TOKENS.requester, body: chunk(from), headers: { 'idempotency-key': 'csv-run-1' } });
+    const first = await send(0);
+    const second = await send(3);
+    expect(first.body.status).toBe('awaiting_approval');
+    expect(second.body.status).toBe('awaiting_approval');
+    expect(second.body.id).not.toBe(first.body.id);
+    expect((await send(3)).body.id).toBe(second.body.id);
+    for (const id of [first.body.id, second.body.id]) {
+      const approved = await platform.api('POST', `/v1/approvals/${id}/approve`, { body: {} });
+      expect(approved.status).toBe(200);
+      for (const item of approved.body.result.items as Array<{ id: string }>) expect((await platform.waitForRequest(item.id)).status).toBe('completed');
+    }
+    expect(await count(sessions(), `SELECT count(*)::int AS n FROM sessions WHERE user_id = ANY($1)`, [users])).toBe(0);
+  });
+
   it('a rejected bulk erasure sends nothing and forgets its subjects', async () => {
     await sessions().query(`INSERT INTO sessions (user_id, started_at) SELECT unnest($1::text[]), now()`, [['rej-a', 'rej-b', 'rej-c']]);
     const body = { items: ['rej-a', 'rej-b', 'rej-c'].map((id) => ({ subject: { type: 'user', id } })) };
+    const requestsBefore = await count(coordinatorDb(), `SELECT count(*)::int AS n FROM retention_requests WHERE kind = 'erasure'`);
     const asked = await platform.api('POST', '/v1/erasure-requests/bulk', { token: TOKENS.requester, body });
     expect(asked.body.status).toBe('awaiting_approval');
     const rejected = await platform.api('POST', `/v1/approvals/${asked.body.id}/reject`, { token: ADMIN2, body: { note: 'wrong list' } });
@@ -134,7 +156,7 @@ describe('approvals (four eyes)', () => {
     expect(rejected.body).toMatchObject({ status: 'rejected', result: null });
     expect((await platform.api('POST', `/v1/approvals/${asked.body.id}/approve`, { body: {} })).status).toBe(409);
     expect(await count(coordinatorDb(), `SELECT count(*)::int AS n FROM approval_subjects WHERE approval_id = $1`, [asked.body.id])).toBe(0);
-    expect(await count(coordinatorDb(), `SELECT count(*)::int AS n FROM retention_requests WHERE kind = 'erasure'`)).toBe(3);
+    expect(await count(coordinatorDb(), `SELECT count(*)::int AS n FROM retention_requests WHERE kind = 'erasure'`)).toBe(requestsBefore);
     expect(await count(sessions(), `SELECT count(*)::int AS n FROM sessions WHERE user_id LIKE 'rej-%'`)).toBe(3);
     expect((await ledger(asked.body.id)).map((e) => e.entry_type)).toEqual(['approval.requested', 'approval.rejected']);
   });
@@ -233,5 +255,47 @@ describe('approvals expire', () => {
     ])) as Array<{ body: Record<string, unknown> }>;
     expect(entry!.body).toMatchObject({ rejectedBy: 'expired', expired: true });
     expect(((await db.query(`SELECT count(*)::int AS n FROM retention_requests`)) as Array<{ n: number }>)[0]!.n).toBe(0);
+  });
+});
+
+/**
+ * Under `sweep-first-run`, enabling a policy is not a second pair of eyes: its scheduled slots run
+ * dry until one real sweep of its current definition was approved. (Before, one admin could enable
+ * a policy and let the scheduler give it its first real run.)
+ */
+describe('four eyes: the scheduler does not give a policy its first real run', () => {
+  let platform: Platform;
+  let clock = new Date('2026-11-01T03:30:00.000Z');
+  const now = () => new Date(clock);
+
+  beforeAll(async () => {
+    platform = await startPlatform([sessionsService], {
+      now,
+      coordinatorEnv: {
+        RETENTION_APPROVALS: 'sweep-first-run',
+        SWEEP_DEFAULT_SCHEDULE: '0 3 * * *',
+        SWEEP_MISFIRE_GRACE_SECONDS: '3600',
+        MAINTENANCE_INTERVAL_MS: '600000',
+      },
+    });
+    await platform.services.get('sessions')!.dataSource.query(`INSERT INTO sessions (user_id, started_at) VALUES ('sched-old', now() - interval '200 days')`);
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+  });
+
+  it('an enabled policy that never ran for real runs dry in its slot, and nothing is deleted', async () => {
+    const policy = (await platform.api('GET', '/v1/policies', { token: TOKENS.auditor })).body.services[0].policies[0];
+    expect(policy).toMatchObject({ name: 'session_logs', enabled: true });
+    clock = new Date('2026-11-02T03:00:30.000Z');
+    expect(await platform.coordinator.maintain()).toBe(true);
+    const [scheduled] = (await platform.coordinator.dataSource.query(
+      `SELECT id, dry_run, reason FROM retention_requests WHERE kind = 'sweep' AND requested_by = 'scheduler'`,
+    )) as Array<{ id: string; dry_run: boolean; reason: string }>;
+    expect(scheduled).toMatchObject({ dry_run: true, reason: expect.stringContaining('sweep-first-run') });
+    expect((await platform.waitForRequest(scheduled!.id)).status).toBe('completed');
+    const [{ n }] = (await platform.services.get('sessions')!.dataSource.query(`SELECT count(*)::int AS n FROM sessions`)) as Array<{ n: number }>;
+    expect(n).toBe(1);
   });
 });

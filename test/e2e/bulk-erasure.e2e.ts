@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ApiClient, createApiClient, main } from '@retention/cli';
@@ -22,8 +22,10 @@ describe('bulk erasure from a CSV file', () => {
     await platform.services.get('sessions')!.dataSource.query(`INSERT INTO sessions (user_id, started_at) SELECT unnest($1::text[]), now()`, [users]);
   });
 
+  const dirs: string[] = [];
   afterAll(async () => {
     await platform?.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   const run = async (file: string, client: ApiClient) => {
@@ -41,6 +43,7 @@ describe('bulk erasure from a CSV file', () => {
 
   it('resumes after a run died with a chunk accepted but not acknowledged, and erases every subject once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'csv-e2e-'));
+    dirs.push(dir);
     const file = join(dir, 'subjects.csv');
     writeFileSync(file, ['type,id', ...users.map((u) => `user,${u}`)].join('\n') + '\n');
     const real = createApiClient(platform.coordinator.url, TOKENS.requester);

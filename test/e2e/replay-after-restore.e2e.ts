@@ -99,10 +99,6 @@ describe('replay after restore', () => {
       {
         env: { ...process.env, RETENTION_API_URL: platform.coordinator.url, RETENTION_API_TOKEN: TOKENS.admin },
       },
-    ).catch(() =>
-      run(process.execPath, [resolve(root, 'services/cli/bin/retention.mjs'), 'replay', '--service', 'sessions', '--since', since], {
-        env: { ...process.env, RETENTION_API_URL: platform.coordinator.url, RETENTION_API_TOKEN: TOKENS.admin },
-      }),
     );
     const issued = JSON.parse(stdout) as { requests: number; withoutHash: number; replays: Array<{ id: string }> };
     expect(issued).toMatchObject({ requests: 2, withoutHash: 0 });

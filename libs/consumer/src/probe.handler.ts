@@ -15,6 +15,8 @@ export interface ProbeHandlerDeps {
   policyHash?: string;
   /** Called after the result was written to the outbox, so the relay publishes it at once. */
   onResultQueued: () => void;
+  /** Resolves once the holds replica has read the holds topic to its end (held rows count as held, not found). */
+  holdsCaughtUp: () => Promise<void>;
   /** Distinct subject values read per query while scanning a subject column (default 10,000). */
   scanPage?: number;
   now?: () => Date;
@@ -96,6 +98,7 @@ export function createProbeHandler(deps: ProbeHandlerDeps): (probe: ProbeRequest
 
   return async function handleProbe(probe: ProbeRequested): Promise<'ignored' | ProbeResult> {
     if (!probe.targets.includes(service)) return 'ignored';
+    await deps.holdsCaughtUp();
     const result = await count(probe, now());
     const { value } = encodeEvent(EventTypes.probeResult, result, { source: `/retention/services/${service}` });
     await dataSource.transaction((manager) => enqueueOutbox(manager, [{ topic: deps.topics.acks, key: probe.probeId, value, headers: currentTraceHeaders() }]));

@@ -19,6 +19,12 @@ export interface ReplayHandlerDeps {
   onResultQueued: () => void;
   /** Runs after the replay's batches committed (deletes the files their rows named). */
   afterCommit?: () => Promise<void>;
+  /**
+   * Resolves once the holds replica has read the holds topic to its end. A replay follows a restore,
+   * which brought back the replica as it was in the backup: a hold placed since must be in force
+   * before anything is erased again.
+   */
+  holdsCaughtUp: () => Promise<void>;
   /** Passes over rows other transactions keep locked before an item fails `rows_locked` (default 50, 100 ms apart). */
   maxLockedPasses?: number;
   now?: () => Date;
@@ -157,6 +163,7 @@ export function createReplayHandler(deps: ReplayHandlerDeps): (replay: ReplayReq
 
   return async function handleReplay(replay: ReplayRequested): Promise<'ignored' | ReplayResult> {
     if (!replay.targets.includes(service)) return 'ignored';
+    await deps.holdsCaughtUp();
     const startedAt = now();
     const items = await apply(replay);
     await deps.afterCommit?.();

@@ -268,7 +268,16 @@ export async function startRetentionRuntime(
 
     const metrics = createRetentionMetrics(registry);
     const journalKey = journalKeyFrom(config.RETENTION_JOURNAL_KEY ?? config.RETENTION_HASH_KEY);
-    const probe = createProbeHandler({ dataSource, bound, topics, logger, journalKey, policyHash: manifest.policyHash, onResultQueued: () => relay.wake() });
+    const probe = createProbeHandler({
+      dataSource,
+      bound,
+      topics,
+      logger,
+      journalKey,
+      policyHash: manifest.policyHash,
+      onResultQueued: () => relay.wake(),
+      holdsCaughtUp: () => holds.caughtUp(),
+    });
     const replay = createReplayHandler({
       dataSource,
       bound,
@@ -279,6 +288,7 @@ export async function startRetentionRuntime(
       policyHash: manifest.policyHash,
       onResultQueued: () => relay.wake(),
       afterCommit: flushFiles,
+      holdsCaughtUp: () => holds.caughtUp(),
     });
     const handle = createCommandHandler({
       dataSource,

@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { SealedValue } from './subject-seal';
 
 /** Names of services, policies, tables and subject types: safe to log and to use as metric labels. */
+/**
+ * An Ed25519 public key as unpadded base64url in its one canonical spelling: 32 bytes are 43
+ * characters whose last carries 2 unused bits, which must be zero (else four spellings would name one
+ * key, and a comparison of the text could be fooled).
+ */
+export const CANONICAL_PUBLIC_KEY = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+
 export const ServiceName = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter');
 export const PolicyName = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lowercase letters, digits and underscores, starting with a letter');
 export const SubjectType = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lowercase letters, digits and underscores, starting with a letter');
@@ -390,7 +397,10 @@ export const ServiceRegisteredV1 = z.object({
    * an admin approved the registration, or when its own configuration already names it.
    */
   signingKey: z
-    .object({ keyId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be base64url of 32 bytes') })
+    .object({
+      keyId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+      publicKey: z.string().regex(CANONICAL_PUBLIC_KEY, 'must be the canonical base64url of 32 bytes'),
+    })
     .optional(),
   /**
    * The consumer group that reads the command topic for this service, so the coordinator can see

@@ -20,6 +20,7 @@ export const AGENT_TABLES = [
   'retention_file_deletions',
   'retention_released_holds',
   'retention_inbox',
+  'retention_deletion_journal',
   'typeorm_migrations',
 ] as const;
 

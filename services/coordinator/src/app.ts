@@ -423,7 +423,11 @@ export async function startCoordinator(
           () =>
             scheduleDueSweeps(
               { dataSource, issueSweep: sweeps.issueSweep, logger },
-              { defaultSchedule: config.SWEEP_DEFAULT_SCHEDULE, misfireGraceSeconds: config.SWEEP_MISFIRE_GRACE_SECONDS },
+              {
+                defaultSchedule: config.SWEEP_DEFAULT_SCHEDULE,
+                misfireGraceSeconds: config.SWEEP_MISFIRE_GRACE_SECONDS,
+                firstRunNeedsApproval: config.RETENTION_APPROVALS.has('sweep-first-run'),
+              },
               at,
             ),
           0,

@@ -38,7 +38,7 @@ export function approvalExecutors(deps: {
       return { requestId };
     },
     bulk_erasure: async (manager, approved, at) => {
-      const a = approved.action as { dryRun: boolean; reason?: string };
+      const a = approved.action as { dryRun: boolean; reason?: string; idempotencyKey?: string };
       const items = await issueErasuresBulk(
         manager,
         {
@@ -46,7 +46,8 @@ export function approvalExecutors(deps: {
           dryRun: a.dryRun,
           reason: a.reason,
           requestedBy: approved.requestedBy,
-          idempotencyKey: approved.idempotencyKey ?? undefined,
+          // The call's key (an approval's own key also names its lines); older approvals kept only that one.
+          idempotencyKey: a.idempotencyKey ?? approved.idempotencyKey ?? undefined,
         },
         deps.requestDeps,
         at,

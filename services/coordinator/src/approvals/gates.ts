@@ -9,7 +9,8 @@ import type { ApprovalsService } from './approvals.service';
 /**
  * `POST /v1/sweeps` under the `sweep-first-run` rule: a real sweep that would run a policy for the
  * first time, or the first time since its definition changed, waits for a second admin. Scheduled
- * sweeps are not gated (a policy runs on its schedule only once an admin enabled its definition).
+ * slots of such a policy run dry meanwhile (maintenance/sweep-scheduler.ts), so enabling a policy
+ * alone never gives it a real run.
  */
 export function gatedSweep(
   requestSweep: ReturnType<typeof requestSweepUseCase>['requestSweep'],

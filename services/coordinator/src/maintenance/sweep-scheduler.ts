@@ -10,6 +10,11 @@ export interface SchedulerOptions {
   defaultSchedule: string;
   /** A slot missed (coordinator down) is still run if it is at most this old. */
   misfireGraceSeconds: number;
+  /**
+   * The `sweep-first-run` approval rule is on: a policy whose current definition never ran for real
+   * runs dry in its slots, since its first real run needs a second admin (an approved `POST /v1/sweeps`).
+   */
+  firstRunNeedsApproval?: boolean;
 }
 
 /** The latest slot of `schedule` in (now - grace, now], or null. */
@@ -40,6 +45,15 @@ export async function scheduleDueSweeps(
 ): Promise<number> {
   const manifests = await activeManifests(deps.dataSource.manager);
   const states = new Map((await policyStates(deps.dataSource.manager)).map((p) => [`${p.service}/${p.policy}`, p]));
+  const ranForReal = options.firstRunNeedsApproval
+    ? new Set(
+        (
+          (await deps.dataSource.query(
+            `SELECT service || '/' || policy AS key FROM policy_enablement WHERE last_real_run_hash IS NOT NULL AND last_real_run_hash = definition_hash`,
+          )) as Array<{ key: string }>
+        ).map((r) => r.key),
+      )
+    : undefined;
   let issued = 0;
   for (const m of manifests) {
     for (const p of m.policies) {
@@ -53,7 +67,9 @@ export async function scheduleDueSweeps(
       const state = states.get(`${m.service}/${p.name}`);
       if (!slot || !state || slot < state.firstSeenAt) continue;
       const at = slot;
-      const dryRun = !state.enabled;
+      // Under `sweep-first-run`, enabling a policy is not enough for its first real run: that one is approved.
+      const awaitsFirstRun = ranForReal !== undefined && !ranForReal.has(`${m.service}/${p.name}`);
+      const dryRun = !state.enabled || awaitsFirstRun;
       const claimAndIssue = () =>
         deps.dataSource.transaction(async (manager) => {
           const [claimed] = (await manager.query(
@@ -74,7 +90,11 @@ export async function scheduleDueSweeps(
             policy: p.name,
             dryRun,
             requestedBy: 'scheduler',
-            reason: dryRun ? `scheduled for ${at.toISOString()}; dry run: the policy is not enabled yet` : `scheduled for ${at.toISOString()}`,
+            reason: !state.enabled
+              ? `scheduled for ${at.toISOString()}; dry run: the policy is not enabled yet`
+              : awaitsFirstRun
+                ? `scheduled for ${at.toISOString()}; dry run: its first real run waits for an approved sweep (sweep-first-run)`
+                : `scheduled for ${at.toISOString()}`,
           });
           await manager.query(`UPDATE sweep_schedule_runs SET request_id = $4 WHERE service = $1 AND policy = $2 AND scheduled_for = $3`, [
             m.service,

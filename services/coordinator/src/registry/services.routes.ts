@@ -1,4 +1,4 @@
-import { PolicyName, ServiceName } from '@retention/contracts';
+import { CANONICAL_PUBLIC_KEY, PolicyName, ServiceName } from '@retention/contracts';
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { type AnyRoute, defineRoute } from '../http/route';
@@ -45,7 +45,7 @@ export function serviceRoutes(deps: ServiceRouteDeps): AnyRoute[] {
       roles: ['admin'],
       params: NameParams,
       // The key the admin checked: approval pins exactly it, never whatever happens to be pending.
-      body: z.object({ publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be the base64url public key shown as pending.publicKey') }).strict(),
+      body: z.object({ publicKey: z.string().regex(CANONICAL_PUBLIC_KEY, 'must be the base64url public key shown as pending.publicKey') }).strict(),
       responses: { 200: 'The service, active', 404: 'No such service', 409: 'No registration waits for approval, or it presents another key' },
       handler: async ({ params, body, principal }) => {
         const view = await approveService(deps.dataSource, params.name, principal.name, now(), { expectedPublicKey: body.publicKey });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { TransientError, ValidationError } from '@retention/contracts';
 import { BULK_MAX_SUBJECTS, type ApprovalSettings } from '../approvals/approval-rules';
 import { TooManySubjectsError } from '../approvals/approval-errors';
@@ -39,10 +40,13 @@ export function bulkErasureUseCase(deps: RequestDeps & { approvals: ApprovalsSer
     if (repeated.length > 0) throw new ValidationError('invalid bulk erasure', repeated.slice(0, 20));
 
     if (deps.settings.rules.has('bulk') && input.lines.length > deps.settings.bulkThreshold) {
+      // One approval per call content: a CLI sends every chunk of a file with one key, and each chunk
+      // is its own approval (the same chunk again finds its approval; other lines never do).
+      const approvalKey = input.idempotencyKey ? `${input.idempotencyKey}#${chunkDigest(input, deps.hmacKey)}` : undefined;
       return deps.dataSource.transaction(async (manager) => {
-        if (input.idempotencyKey) {
-          await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`idem-bulk:${input.requestedBy}:${input.idempotencyKey}`]);
-          const before = await deps.approvals.byKey(manager, input.requestedBy, input.idempotencyKey);
+        if (approvalKey) {
+          await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`idem-bulk:${input.requestedBy}:${approvalKey}`]);
+          const before = await deps.approvals.byKey(manager, input.requestedBy, approvalKey);
           if (before) return awaitingOrDone(before);
         }
         const types = [...new Set(input.lines.map((l) => l.subject.type))];
@@ -64,9 +68,16 @@ export function bulkErasureUseCase(deps: RequestDeps & { approvals: ApprovalsSer
         for (const l of input.lines) subjectTypes[l.subject.type] = (subjectTypes[l.subject.type] ?? 0) + 1;
         const approval = await deps.approvals.ask(manager, {
           kind: 'bulk_erasure',
-          action: { subjects: input.lines.length, subjectTypes, dryRun: input.dryRun, ...(input.reason === undefined ? {} : { reason: input.reason }) },
+          action: {
+            subjects: input.lines.length,
+            subjectTypes,
+            dryRun: input.dryRun,
+            ...(input.reason === undefined ? {} : { reason: input.reason }),
+            // The call's own key: the approved lines are idempotent under `<key>#<line>` like an ungated call's.
+            ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+          },
           requestedBy: input.requestedBy,
-          idempotencyKey: input.idempotencyKey,
+          idempotencyKey: approvalKey,
           subjects: input.lines.map((l) => ({ ...l, ref: subjectRef(deps.hmacKey, l.subject) })),
         });
         return awaiting(approval);
@@ -95,4 +106,14 @@ function awaitingOrDone(approval: ApprovalView): BulkOutcome {
     return { status: 'accepted', created: 0, existing: items.length, items };
   }
   return awaiting(approval);
+}
+
+/** Lines and their subjects (by keyed subject ref, never the id), in line order, as one short digest. */
+function chunkDigest(input: BulkErasure, hmacKey: string): string {
+  const lines = [...input.lines].sort((a, b) => a.line - b.line);
+  const digest = createHash('sha256')
+    .update(JSON.stringify([input.dryRun, lines.map((l) => [l.line, subjectRef(hmacKey, l.subject)])]))
+    .digest('hex')
+    .slice(0, 32);
+  return `${lines[0]?.line ?? 0}-${lines.at(-1)?.line ?? 0}:${digest}`;
 }
