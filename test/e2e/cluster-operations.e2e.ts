@@ -4,7 +4,7 @@
  * error naming what is missing, and start once `retention topics apply` and `retention migrate`
  * (the CLI, run as its own process) have made them; they then run as PostgreSQL roles that may not
  * create anything (no CREATE on the database or its schema: proven by a refused CREATE TABLE), with
- * their secrets read from files (X_FILE).
+ * their database URLs and keys read from files (X_FILE; the message-signing key still inline here).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -284,7 +284,7 @@ describe('processes that may not create topics or run DDL (RETENTION_CREATE_TOPI
     }
   }, 300_000);
 
-  it('the coordinator stops naming its pending migrations; after `retention migrate coordinator` it starts as a role that may create nothing, with every secret from a file', async () => {
+  it('the coordinator stops naming its pending migrations; after `retention migrate coordinator` it starts as a role that may create nothing, its database URL, tokens and keys from files', async () => {
     const port = await freePort();
     const unmigrated = await runToEnd('services/coordinator/src/main.ts', [], coordinatorEnv(port));
     expect(unmigrated.code).toBe(1);
