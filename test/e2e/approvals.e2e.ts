@@ -295,7 +295,7 @@ describe('four eyes: the scheduler does not give a policy its first real run', (
     )) as Array<{ id: string; dry_run: boolean; reason: string }>;
     expect(scheduled).toMatchObject({ dry_run: true, reason: expect.stringContaining('sweep-first-run') });
     expect((await platform.waitForRequest(scheduled!.id)).status).toBe('completed');
-    const [{ n }] = (await platform.services.get('sessions')!.dataSource.query(`SELECT count(*)::int AS n FROM sessions`)) as Array<{ n: number }>;
-    expect(n).toBe(1);
+    const [rows] = (await platform.services.get('sessions')!.dataSource.query(`SELECT count(*)::int AS n FROM sessions`)) as Array<{ n: number }>;
+    expect(rows!.n).toBe(1);
   });
 });
