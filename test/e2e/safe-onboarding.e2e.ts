@@ -45,6 +45,30 @@ describe('safe onboarding of policies', () => {
       .find((s: { service: string }) => s.service === 'sessions')
       .policies.find((p: { name: string }) => p.name === 'session_logs');
 
+  /** The sessions service started again with services/sessions/src/retention.policy.ts at another period. */
+  const startSessionsKeeping = (days: number, name: string) =>
+    startRetentionService(
+      {
+        ...sessionsService,
+        policies: definePolicies({
+          service: 'sessions',
+          subjects: { user: { table: 'sessions', column: 'user_id', action: 'delete' } },
+          rules: [
+            {
+              name: 'session_logs',
+              table: 'sessions',
+              timestampColumn: 'started_at',
+              retention: { days },
+              action: 'delete',
+              legalBasis: `Legitimate interest (account security): login history kept ${days} days`,
+            },
+          ],
+        }),
+      },
+      platform.serviceConfigs.get('sessions')!,
+      { logger: createTestLogger(name).logger },
+    );
+
   it('a new policy is not enabled, and the scheduler does not reach back before it was registered', async () => {
     expect(await policy()).toMatchObject({ enabled: false, enabledBy: null, firstSeenAt: '2026-11-01T03:30:00.000Z' });
     expect(await platform.coordinator.maintain()).toBe(true);
@@ -97,23 +121,7 @@ describe('safe onboarding of policies', () => {
 
   it('a changed definition runs dry only again until it is enabled anew', async () => {
     await platform.stopService('sessions');
-    // services/sessions/src/retention.policy.ts with another period.
-    const changed = definePolicies({
-      service: 'sessions',
-      subjects: { user: { table: 'sessions', column: 'user_id', action: 'delete' } },
-      rules: [
-        {
-          name: 'session_logs',
-          table: 'sessions',
-          timestampColumn: 'started_at',
-          retention: { days: 60 },
-          action: 'delete',
-          legalBasis: 'Legitimate interest (account security): login history kept 60 days',
-        },
-      ],
-    });
-    const { logger } = createTestLogger('sessions-changed');
-    const restarted = await startRetentionService({ ...sessionsService, policies: changed }, platform.serviceConfigs.get('sessions')!, { logger });
+    const restarted = await startSessionsKeeping(60, 'sessions-changed');
     try {
       await waitFor('the changed definition to register', async () => ((await policy()).period === 'P60D' ? true : undefined));
       expect(await policy()).toMatchObject({ enabled: false });
@@ -134,22 +142,7 @@ describe('safe onboarding of policies', () => {
     if (real.status !== 202) await db.end();
     expect(real.status).toBe(202);
     // Then the service comes back with a rule the coordinator has not seen (30 days, which would delete the 45-day-old row).
-    const shorter = definePolicies({
-      service: 'sessions',
-      subjects: { user: { table: 'sessions', column: 'user_id', action: 'delete' } },
-      rules: [
-        {
-          name: 'session_logs',
-          table: 'sessions',
-          timestampColumn: 'started_at',
-          retention: { days: 30 },
-          action: 'delete',
-          legalBasis: 'Legitimate interest (account security): login history kept 30 days',
-        },
-      ],
-    });
-    const { logger } = createTestLogger('sessions-shorter');
-    const restarted = await startRetentionService({ ...sessionsService, policies: shorter }, platform.serviceConfigs.get('sessions')!, { logger });
+    const restarted = await startSessionsKeeping(30, 'sessions-shorter');
     try {
       const settled = await waitFor('the sweep to settle', async () => {
         const { body } = await platform.api('GET', `/v1/sweeps/${real.body.id}`);
