@@ -55,13 +55,47 @@ describe('crash recovery and scale-out', () => {
     }
   }
 
-  /** What a failed wait in these tests needs to be understood from a CI log alone. */
-  async function explain(client: pg.Client, requestId: string, error: unknown): Promise<never> {
-    const { body } = await platform.api('GET', `/v1/sweeps/${requestId}`).catch(() => ({ body: undefined }));
-    const { rows } = await client
-      .query(`SELECT status, started_at, deliveries FROM retention_inbox WHERE request_id = $1`, [requestId])
-      .catch(() => ({ rows: [] }));
-    throw new Error(`${String(error)}; sweep: ${JSON.stringify(body)}; inbox: ${JSON.stringify(rows)}; child exit code: ${child?.exitCode ?? 'running'}`);
+  // The child's last lines of stderr (warnings and errors) and when each phase of a test began:
+  // what a failed wait needs to be understood from a CI log alone.
+  let childLog: string[] = [];
+  let phases: string[] = [];
+  let testStart = Date.now();
+  const phase = (name: string): void => void phases.push(`${name} at +${((Date.now() - testStart) / 1000).toFixed(1)} s`);
+
+  async function explain(client: pg.Client, requestId: string | undefined, error: unknown): Promise<never> {
+    const { body } = requestId ? await platform.api('GET', `/v1/sweeps/${requestId}`).catch(() => ({ body: undefined })) : { body: undefined };
+    const { rows } = requestId
+      ? await client.query(`SELECT status, started_at, deliveries FROM retention_inbox WHERE request_id = $1`, [requestId]).catch(() => ({ rows: [] }))
+      : { rows: [] };
+    const { rows: audit } = requestId
+      ? await client
+          .query(`SELECT count(*)::int AS batches, max(created_at) AS last FROM retention_audit WHERE request_id = $1`, [requestId])
+          .catch(() => ({ rows: [] }))
+      : { rows: [] };
+    throw new Error(
+      [
+        String(error),
+        `phases: ${phases.join(', ')}`,
+        `sweep: ${JSON.stringify(body)}`,
+        `inbox: ${JSON.stringify(rows)}`,
+        `audit: ${JSON.stringify(audit)}`,
+        `child exit code: ${child?.exitCode ?? 'running'}`,
+        `child stderr (last lines): ${childLog.join('\n')}`,
+      ].join('\n'),
+    );
+  }
+
+  /** Resolves with the child's exit code, or explains why it did not exit within `timeoutMs`. */
+  function childExit(client: pg.Client, requestId: string | undefined, timeoutMs: number): Promise<number | null> {
+    const proc = child!;
+    if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
+    return new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the sessions child did not exit within ${timeoutMs} ms`)), timeoutMs);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    }).catch((error) => explain(client, requestId, error));
   }
 
   function spawnSessions(): ChildProcess {
@@ -79,8 +113,21 @@ describe('crash recovery and scale-out', () => {
         ...platform.keys.serviceEnv('sessions'),
         LOG_LEVEL: process.env.TEST_LOG ? 'debug' : 'warn',
       },
-      stdio: ['ignore', process.env.TEST_LOG ? 'inherit' : 'ignore', 'inherit'],
+      stdio: ['ignore', process.env.TEST_LOG ? 'inherit' : 'ignore', 'pipe'],
     });
+    childLog = [];
+    proc.stderr!.setEncoding('utf8');
+    proc.stderr!.on('data', (chunk: string) => {
+      process.stderr.write(chunk);
+      childLog.push(
+        ...chunk
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.slice(0, 400)),
+      );
+      childLog = childLog.slice(-15);
+    });
+    phase(`sessions child ${proc.pid} started`);
     return proc;
   }
 
@@ -147,19 +194,24 @@ describe('crash recovery and scale-out', () => {
   });
 
   it('on SIGTERM a service stops after a committed batch and exits; the sweep resumes after restart', async () => {
+    testStart = Date.now();
+    phases = [];
     child = spawnSessions();
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
       // The table is there from the first test: wait for this process to hold the partitions, so
       // that the sweep below is its work and not a leftover member's.
-      await waitForSessionsGroup(1);
+      await waitForSessionsGroup(1).catch((error) => explain(client, undefined, error));
+      phase('group stable');
       const expired = 200_000;
       await client.query(`INSERT INTO sessions (user_id, started_at) SELECT 'v' || (g % 500), now() - interval '95 days' FROM generate_series(1, $1) g`, [
         expired,
       ]);
+      phase('rows inserted');
       const sweep = await platform.api('POST', '/v1/sweeps', { body: { service: 'sessions' } });
       expect(sweep.status).toBe(202);
+      phase('sweep accepted');
       await waitFor(
         'a few batches',
         async () => {
@@ -168,9 +220,11 @@ describe('crash recovery and scale-out', () => {
         },
         { intervalMs: 20, timeoutMs: 90_000 },
       ).catch((error) => explain(client, sweep.body.id, error));
+      phase('batches committed');
       const stoppedAt = Date.now();
       child.kill('SIGTERM');
-      const code = await new Promise<number | null>((r) => child!.once('exit', (c) => r(c)));
+      const code = await childExit(client, sweep.body.id, 30_000);
+      phase('child exited');
       expect(code).toBe(0);
       expect(Date.now() - stoppedAt).toBeLessThan(15_000);
       const { rows: inbox } = await client.query(`SELECT status FROM retention_inbox WHERE request_id = $1`, [sweep.body.id]);
@@ -184,14 +238,15 @@ describe('crash recovery and scale-out', () => {
           return body.status === 'completed' ? body : undefined;
         },
         { timeoutMs: 120_000 },
-      );
+      ).catch((error) => explain(client, sweep.body.id, error));
       expect(done.targets[0].tables[0]).toMatchObject({ policy: 'session_logs', deleted: expired });
     } finally {
       child?.kill('SIGTERM');
-      await new Promise((r) => (child?.exitCode !== null ? r(undefined) : child.once('exit', r)));
+      await childExit(client, undefined, 30_000).catch(() => child?.kill('SIGKILL'));
       await client.end();
     }
-  });
+    // Every wait above is bounded and explains itself: this is their sum, not an expected duration.
+  }, 420_000);
 
   it('two instances of a service share the commands, and none is applied twice', async () => {
     const base = loadConfig(ServiceEnv, {

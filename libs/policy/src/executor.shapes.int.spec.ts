@@ -32,6 +32,14 @@ class Event {
 @Entity({ name: 'events_archive' })
 class ArchivedEvent extends Event {}
 
+/** A plain (not partitioned) table with an index on its timestamp, as most services have. */
+@Entity({ name: 'visits' })
+class Visit {
+  @PrimaryGeneratedColumn({ type: 'bigint' }) id!: string;
+  @Column({ type: 'text', name: 'user_id' }) userId!: string;
+  @Column({ type: 'timestamptz', name: 'seen_at' }) seenAt!: Date;
+}
+
 const asOf = new Date('2026-06-01T00:00:00Z');
 const base = { reason: 'r', placedBy: 'test', placedAt: '2026-01-01T00:00:00Z' };
 
@@ -48,7 +56,7 @@ describe('policy executor: per-record and partitioned retention', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase(testStack().databaseUrl, 'int_shapes');
-    ds = createDataSource({ url: db.url, entities: [Sample, Event, ArchivedEvent], migrations: [...policyMigrations] });
+    ds = createDataSource({ url: db.url, entities: [Sample, Event, ArchivedEvent, Visit], migrations: [...policyMigrations] });
     await openDatabase(ds);
     await ds.query(`CREATE TABLE samples (id bigserial PRIMARY KEY, owner text NOT NULL, created_at timestamptz NOT NULL,
       retention_days int, expires_at timestamptz, label text)`);
@@ -298,6 +306,32 @@ describe('policy executor: per-record and partitioned retention', () => {
       expect(state.results[0]!.partitions).toBeUndefined();
       expect(batches.some((b) => b.partition)).toBe(false);
       expect(await partitionsOf('events')).toHaveLength(6);
+    });
+  });
+
+  describe('a plain table whose statistics are stale', () => {
+    it('deletes a batch by key lookups even when the planner thinks no row is due (many inserted since the last ANALYZE)', async () => {
+      await ds.query(`CREATE TABLE visits (id bigserial PRIMARY KEY, user_id text NOT NULL, seen_at timestamptz NOT NULL) WITH (autovacuum_enabled = false)`);
+      await ds.query(`CREATE INDEX visits_seen_at ON visits (seen_at)`);
+      // What the planner last saw: a small table of recent rows (as after a sweep that emptied it).
+      await ds.query(`INSERT INTO visits (user_id, seen_at) SELECT 'u' || g, $1::timestamptz - interval '1 day' FROM generate_series(1, 1000) g`, [asOf]);
+      await ds.query(`ANALYZE visits`);
+      // Then many due rows arrive before autovacuum analyzes again.
+      await ds.query(`INSERT INTO visits (user_id, seen_at) SELECT 'v' || (g % 500), $1::timestamptz - interval '95 days' FROM generate_series(1, 200000) g`, [
+        asOf,
+      ]);
+      const bound = bind({ table: 'visits', timestampColumn: 'seen_at', retention: { days: 90 }, batchSize: 5000 });
+      const plan = planSweep(bound, { asOf }, []);
+      if (plan.status !== 'run') throw new Error(plan.status);
+      // One batch is 5,000 key lookups (milliseconds). The plan this guards against nests the batch
+      // inside a scan of every due row (5,000 x 200,000 comparisons, about a minute here): the
+      // statement timeout turns it into a failure instead of a slow pass.
+      const result = await ds.transaction(async (m) => {
+        await m.query(`SET LOCAL statement_timeout = '15s'`);
+        return runJobBatch(m, bound, plan.steps, initialJobState(), false);
+      });
+      expect(result.batches).toEqual([expect.objectContaining({ table: 'visits', affected: 5000 })]);
+      expect(await ds.query(`SELECT count(*)::int AS n FROM visits`)).toEqual([{ n: 196_000 }]);
     });
   });
 });

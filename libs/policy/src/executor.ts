@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { BoundPolicies, TableInfo } from './bind-policies';
 import type { ColumnStrategy } from './define-policies';
 import { ACTIVE_HOLD_SQL } from './holds.repository';
+import { isPartitionedTable } from './partitions';
 import { Params, quoteIdent } from './sql-builder';
 import { strategies } from './strategies';
 
@@ -153,8 +154,14 @@ export async function runBatch(manager: EntityManager, bound: BoundPolicies, ste
 
   // On a table partitioned by the timestamp, the join on the key alone probes every partition's
   // key index; the cutoff lets the planner prune the DELETE to the partitions the batch came from.
-  const prune = (p: Params): string =>
-    step.dropPartitions && step.cutoff && step.timestampColumn ? ` AND ${t}.${quoteIdent(step.timestampColumn)} < ${p.bind(step.cutoff.toISOString())}` : '';
+  // Only there: on a plain table the extra range gains nothing, and when its statistics are stale
+  // (many rows inserted since the last ANALYZE) the planner may take that range for one row and
+  // nest the batch inside an index scan of it, comparing every due row with every batch row.
+  const pruneTo =
+    step.dropPartitions && step.cutoff && step.timestampColumn && (await isPartitionedTable(manager, step.table))
+      ? { column: step.timestampColumn, cutoff: step.cutoff }
+      : undefined;
+  const prune = (p: Params): string => (pruneTo ? ` AND ${t}.${quoteIdent(pruneTo.column)} < ${p.bind(pruneTo.cutoff.toISOString())}` : '');
   let sql: string;
   switch (step.action) {
     case 'delete':

@@ -43,6 +43,12 @@ export async function expiredPartitions(manager: EntityManager, table: string, c
   return rows;
 }
 
+/** Whether `table` is a partitioned table (of any strategy). */
+export async function isPartitionedTable(manager: EntityManager, table: string): Promise<boolean> {
+  const rows = (await manager.query(`SELECT 1 FROM pg_class WHERE oid = to_regclass(quote_ident($1)) AND relkind = 'p'`, [table])) as unknown[];
+  return rows.length > 0;
+}
+
 /** Whether `table` is range-partitioned on `column` alone (an archive table that can take a partition as is). */
 export async function isRangePartitionedOn(manager: EntityManager, table: string, column: string): Promise<boolean> {
   const rows = (await manager.query(
