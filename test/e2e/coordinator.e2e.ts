@@ -24,7 +24,13 @@ describe('coordinator and completion ledger', () => {
   beforeAll(async () => {
     platform = await startPlatform([sessionsService], {
       now,
-      coordinatorEnv: { RETRY_BASE_SECONDS: '1', MAINTENANCE_INTERVAL_MS: '600000', SWEEP_DEFAULT_SCHEDULE: '0 3 * * *', SWEEP_MISFIRE_GRACE_SECONDS: '120' },
+      coordinatorEnv: {
+        RETRY_BASE_SECONDS: '1',
+        MAINTENANCE_INTERVAL_MS: '600000',
+        METRICS_REFRESH_SECONDS: '1',
+        SWEEP_DEFAULT_SCHEDULE: '0 3 * * *',
+        SWEEP_MISFIRE_GRACE_SECONDS: '120',
+      },
       trustedServices: ['bridge'],
     });
   });
@@ -100,12 +106,24 @@ describe('coordinator and completion ledger', () => {
     expect(view).toMatchObject({ status: 'overdue', overdue: true });
     const overdueList = (await platform.api('GET', '/v1/erasure-requests?status=overdue', { token: TOKENS.auditor })).body;
     expect(overdueList.items.map((r: any) => r.id)).toContain(id);
-    const metrics = (await platform.api('GET', '/metrics', { token: null })).body as string;
-    expect(metrics).toMatch(/retention_requests\{kind="erasure",status="overdue",service="coordinator"\} 1/);
-    expect(metrics).toMatch(/retention_pending_acks\{target="sessions",service="coordinator"\} 1/);
-    expect(metrics).toMatch(/retention_oldest_unacked_command_seconds\{target="sessions",service="coordinator"\} \d+/);
-
-    await platform.startService('sessions');
+    // Gauges from the database are refreshed on an interval (METRICS_REFRESH_SECONDS, 1 s here), not per scrape.
+    try {
+      await waitFor(
+        'the request gauges to show the overdue request',
+        async () => {
+          const metrics = (await platform.api('GET', '/metrics', { token: null })).body as string;
+          return /retention_requests\{kind="erasure",status="overdue",service="coordinator"\} 1\n/.test(metrics) &&
+            /retention_pending_acks\{target="sessions",service="coordinator"\} 1\n/.test(metrics) &&
+            Number(/retention_oldest_unacked_command_seconds\{target="sessions",service="coordinator"\} (\S+)\n/.exec(metrics)?.[1]) > 0
+            ? true
+            : undefined;
+        },
+        { timeoutMs: 15_000 },
+      );
+    } finally {
+      // The tests after this one need the service whether or not the gauges showed.
+      await platform.startService('sessions');
+    }
     const done = await platform.waitForRequest(id);
     expect(done).toMatchObject({ status: 'completed', overdue: false, targets: [{ service: 'sessions', status: 'completed', attempts: 2 }] });
     const entries = (await ledger(id)).map((e) => e.entry_type);
