@@ -6,6 +6,7 @@ import { CsvUsageError, eraseCsv } from './erase-csv';
 import { registerOperationsCommands } from './operations';
 import { formatOutput } from './output';
 import { progressLine } from './progress';
+import { registerTargetCommands } from './target-commands';
 import { ReceiptUsageError, verifyReceiptFile } from './verify-receipt';
 
 export interface CliIo {
@@ -79,7 +80,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
   const program = new Command('retention')
     .description(
-      'Erasure requests, sweeps, legal holds and the ledger, over the coordinator API.\nEnvironment: RETENTION_API_URL (default http://127.0.0.1:18080), RETENTION_API_TOKEN.',
+      'Erasure requests, sweeps, legal holds, webhook and manual targets (and their tasks) and the ledger, over the coordinator API.\nEnvironment: RETENTION_API_URL (default http://127.0.0.1:18080), RETENTION_API_TOKEN.',
     )
     .option('--json', "print the API's answers as JSON (for scripts) instead of tables")
     .exitOverride()
@@ -355,6 +356,15 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     });
 
   registerApprovalCommands(program, client, (value) => print(io, value));
+
+  // targets add webhook|manual, tasks, tasks confirm: systems that are not Kafka consumers.
+  registerTargetCommands(program, {
+    client,
+    print: (value) => print(io, value),
+    out: (text) => io.out(text),
+    err: (text) => io.err(text),
+    json: () => Boolean(program.opts<{ json?: boolean }>().json),
+  });
 
   // topics apply, migrate: setup steps against Kafka and PostgreSQL, not the API.
   registerOperationsCommands(program, io, (code) => (exitCode = code));

@@ -50,13 +50,23 @@ function record(value: Row): string {
   return parts.join('\n');
 }
 
-/** A request's targets show their counts summed per target (the per-table detail is in --json). */
+/**
+ * A request's targets show their counts summed per target (the per-table detail is in --json);
+ * their kind only when one is not a Kafka consumer (a webhook or a manual target), and a webhook's
+ * last delivery error while it is retried.
+ */
 function rows(name: string, list: Row[]): string {
   if (name === 'targets' && list.every((t) => 'service' in t && 'status' in t)) {
+    const shown = (t: Row, k: string): boolean =>
+      k === 'counts'
+        ? counts(t.tables) !== ''
+        : k === 'kind'
+          ? t.kind !== undefined && t.kind !== null && t.kind !== 'kafka'
+          : t[k] !== undefined && t[k] !== null && !(Array.isArray(t[k]) && !t[k].length);
     return table(
       list.map((t) => ({ ...t, counts: counts(t.tables), holdIds: t.holdIds, tables: undefined })),
-      ['service', 'status', 'attempts', 'lastSentAt', 'ackedAt', 'counts', 'holdIds', 'reason'].filter((k) =>
-        list.some((t) => (k === 'counts' ? counts(t.tables) !== '' : t[k] !== undefined && t[k] !== null && !(Array.isArray(t[k]) && !t[k].length))),
+      ['service', 'kind', 'status', 'attempts', 'lastSentAt', 'ackedAt', 'counts', 'holdIds', 'reason', 'lastError'].filter((k) =>
+        list.some((t) => shown(t, k)),
       ),
     );
   }
