@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import {
   type Ack,
   type Envelope,
@@ -70,6 +71,8 @@ import { createServiceKeyring } from './registry/service-keys';
 import { createErasureRequestUseCase } from './requests/create-erasure-request.use-case';
 import { releaseScheduled } from './requests/release-scheduled';
 import { resumeHeld, resumeHeldTargets } from './requests/resume-held';
+import { type DeliverExternalDeps, deliverExternalTargets, type DeliveryTally } from './targets/deliver-external';
+import { targetRoutes } from './targets/targets.routes';
 import { requestSweepUseCase } from './sweeps/request-sweep.use-case';
 import { approvalExecutors } from './approvals/approval-executors';
 import { approvalRoutes } from './approvals/approvals.routes';
@@ -352,6 +355,21 @@ export async function startCoordinator(
       return services.filter((_, i) => (lags[i] ?? 0) > 0).map((s) => s.service);
     };
 
+    const urlRules = { allowHttpLoopback: config.RETENTION_WEBHOOK_ALLOW_HTTP_LOOPBACK };
+    // Set once the API listens (HTTP_PORT may be 0): the callback URL webhooks are told.
+    let listeningUrl = '';
+    const webhookCa = config.RETENTION_WEBHOOK_CA_FILE ? await readFile(config.RETENTION_WEBHOOK_CA_FILE, 'utf8') : undefined;
+    const external: DeliverExternalDeps = {
+      dataSource,
+      vault: privacy.vault,
+      applyAck: (manager, ack, before) => acks.within(manager, ack, before),
+      publicUrl: () => config.RETENTION_PUBLIC_URL ?? listeningUrl,
+      timeoutMs: config.RETENTION_WEBHOOK_TIMEOUT_SECONDS * 1000,
+      resendMs: config.RETENTION_WEBHOOK_RESEND_SECONDS * 1000,
+      retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS, maxAttempts: config.RETRY_MAX_ATTEMPTS },
+      ...(webhookCa ? { ca: webhookCa } : {}),
+      logger,
+    };
     const leader = new LeaderLock(dataSource);
     const maintenance = new MaintenanceLoop(
       leader,
@@ -384,6 +402,16 @@ export async function startCoordinator(
             ),
           0,
         );
+        // Webhook deliveries and manual tasks (after redelivery, so a resumed target is sent in this tick).
+        const delivered = await step('external', () => deliverExternalTargets(external, at), {
+          delivered: 0,
+          answered: 0,
+          failed: 0,
+          held: 0,
+          tasksOpened: 0,
+        } as DeliveryTally);
+        if (delivered.delivered || delivered.answered || delivered.failed || delivered.held || delivered.tasksOpened)
+          logger.info(delivered, 'external targets');
         const overdue = await step('overdue', () => flagOverdue(dataSource, at), 0);
         const forgot = await step('privacy', () => runPrivacyMaintenance(dataSource, privacy, at), {
           keysDestroyed: 0,
@@ -493,11 +521,24 @@ export async function startCoordinator(
     });
     // Four eyes (approvals) and bulk erasures: routes of their own.
     routes.push(...approvalRoutes({ approvals }), ...bulkErasureRoutes({ submitBulk }));
+    // Targets that are not Kafka consumers: webhooks and manual tasks.
+    routes.push(
+      ...targetRoutes({
+        dataSource,
+        vault: privacy.vault,
+        acks,
+        textRef: (text) => privacy.reasonRef(text),
+        urlRules,
+        onChanged: () => void maintenance.runOnce().catch(() => undefined),
+        now,
+      }),
+    );
     registerRoutes(app, withOpenApiRoute(routes, { title: 'Retention coordinator API', version: VERSION }), createAuthenticator(config.RETENTION_API_TOKENS));
     await metricsCache.refresh();
     metricsCache.start();
     stops.push(async () => metricsCache.stop());
     const url = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+    listeningUrl = url;
     stops.push(() => app.close());
     // A port of its own for /metrics (METRICS_PORT): scrapers never reach the API port.
     const metricsServer =

@@ -92,6 +92,19 @@ export const CoordinatorEnv = requireSigningKey(
     RETENTION_PROBE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(86_400),
     HTTP_HOST: z.string().default('127.0.0.1'),
     HTTP_PORT: port.default(8080),
+    /**
+     * The coordinator's address as webhook targets reach it (their callback URL is built from it),
+     * e.g. https://retention.internal.example.com. Default: http://HTTP_HOST:HTTP_PORT.
+     */
+    RETENTION_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** Seconds a webhook delivery may take before it counts as failed (retried with backoff). */
+    RETENTION_WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().min(1).max(120).default(10),
+    /** An accepted webhook delivery whose result has not come back by callback is sent again after this. */
+    RETENTION_WEBHOOK_RESEND_SECONDS: z.coerce.number().int().min(1).max(2_592_000).default(21_600),
+    /** PEM file of the CA(s) that webhook endpoints' certificates chain to, beside the system's (a company CA). */
+    RETENTION_WEBHOOK_CA_FILE: z.string().min(1).optional(),
+    /** Allow plain-http webhook URLs to a loopback host (a local receiver in development and tests). Never in production. */
+    RETENTION_WEBHOOK_ALLOW_HTTP_LOOPBACK: boolFlag.default(false),
     /** A request whose headers and body have not all arrived within this is answered 408 (slow or stalled clients). */
     HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     /** A request not answered within this (a database that does not answer) is answered 503. */

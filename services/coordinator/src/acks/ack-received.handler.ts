@@ -114,6 +114,17 @@ export function createAckReceivedHandler(deps: { dataSource: DataSource; now?: (
 
   return {
     many,
+    /**
+     * Reconciles one ack in the caller's transaction (a result that is not a Kafka ack: a webhook's
+     * answer, an operator's confirmation), with `before` appended to the ledger ahead of its entries.
+     */
+    async within(manager: EntityManager, ack: Ack, before: LedgerEntryInput[] = []): Promise<AckResult> {
+      const at = now();
+      const entries: LedgerEntryInput[] = [...before];
+      const result = await apply(manager, ack, at, entries);
+      if (result.outcome === 'applied') await appendLedger(manager, entries, at);
+      return result;
+    },
     async one(ack: Ack): Promise<AckResult> {
       const [result] = await many([ack]);
       return result!;

@@ -4,7 +4,8 @@ import type { FastifyRequest } from 'fastify';
 import type { Role } from '../config';
 
 export interface Principal {
-  role: Role;
+  /** `null` on a route that takes no token (it authenticates the request itself, e.g. by a signature). */
+  role: Role | null;
   /** A non-secret name for the token (its role and a hash prefix), recorded as `requestedBy`. */
   name: string;
 }

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { toIssues, ValidationError } from '@retention/contracts';
 import { contextFromHeaders, inSpan, SpanKind } from '@retention/observability';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -28,6 +29,8 @@ export interface RouteSpec<B extends z.ZodType = z.ZodType, Q extends z.ZodType 
   responses: Record<number, string>;
   /** This route's body limit in bytes, when it needs more than the server's (a bulk call). */
   bodyLimit?: number;
+  /** The handler needs the body's exact bytes (a signature over them): they come as `rawBody`. */
+  rawBody?: boolean;
   handler: (input: {
     body: z.output<B>;
     query: z.output<Q>;
@@ -35,6 +38,8 @@ export interface RouteSpec<B extends z.ZodType = z.ZodType, Q extends z.ZodType 
     principal: Principal;
     request: FastifyRequest;
     reply: FastifyReply;
+    /** The body as received, when the route asks for it (`rawBody`); empty otherwise. */
+    rawBody: Buffer;
   }) => Promise<unknown>;
 }
 
@@ -65,14 +70,35 @@ export function registerRoutes(
   authenticate: (request: FastifyRequest, roles: readonly Role[]) => Principal,
 ): void {
   const principals = new WeakMap<FastifyRequest, Principal>();
+  const rawBodies = new WeakMap<FastifyRequest, Buffer>();
   for (const route of routes) {
+    const bodyLimit = route.bodyLimit ?? app.initialConfig.bodyLimit ?? 1_048_576;
     app.route({
       method: route.method,
       url: route.url.replace(/\{(\w+)\}/g, ':$1'),
       ...(route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}),
       onRequest: async (request) => {
-        principals.set(request, authenticate(request, route.roles));
+        // No roles: no token (the handler authenticates the request by other means, e.g. a signature).
+        principals.set(request, route.roles.length === 0 ? { role: null, name: 'unauthenticated' } : authenticate(request, route.roles));
       },
+      // Keeps the bytes as they came (within the body limit) and hands the parser the same bytes.
+      ...(route.rawBody
+        ? {
+            preParsing: async (request: FastifyRequest, _reply: FastifyReply, payload: NodeJS.ReadableStream) => {
+              const chunks: Buffer[] = [];
+              let length = 0;
+              for await (const chunk of payload) {
+                const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+                length += bytes.length;
+                if (length > bodyLimit) throw Object.assign(new Error('Request body is too large'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
+                chunks.push(bytes);
+              }
+              const raw = Buffer.concat(chunks);
+              rawBodies.set(request, raw);
+              return Object.assign(Readable.from([raw]), { receivedEncodedLength: raw.length });
+            },
+          }
+        : {}),
       // A server span per call: commands created here carry its trace into Kafka.
       handler: (request, reply) =>
         inSpan(
@@ -94,6 +120,7 @@ export function registerRoutes(
               principal,
               request,
               reply,
+              rawBody: rawBodies.get(request) ?? Buffer.alloc(0),
             };
             return route.handler(input);
           },
@@ -153,8 +180,8 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { title: stri
     paths[r.url] ??= {};
     paths[r.url]![r.method.toLowerCase()] = {
       summary: r.summary,
-      description: `Roles: ${r.roles.join(', ')}.`,
-      security: [{ bearer: [] }],
+      description: r.roles.length > 0 ? `Roles: ${r.roles.join(', ')}.` : 'No token: the request authenticates itself (see the summary).',
+      security: r.roles.length > 0 ? [{ bearer: [] }] : [],
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
       ...(r.body
         ? {

@@ -25,7 +25,9 @@ export type LedgerEntryType =
   | 'policy.enabled'
   | 'approval.requested'
   | 'approval.approved'
-  | 'approval.rejected';
+  | 'approval.rejected'
+  | 'target.registered'
+  | 'task.confirmed';
 
 export interface LedgerEntryInput {
   requestId: string | null;

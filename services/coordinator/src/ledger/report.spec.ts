@@ -25,6 +25,7 @@ describe('ledger report as CSV', () => {
           targets: [
             {
               service: 'orders',
+              kind: 'kafka',
               status: 'completed',
               attempts: 1,
               lastSentAt: 'x',
@@ -36,7 +37,7 @@ describe('ledger report as CSV', () => {
                 { table: 'notes', action: 'delete', matched: 1, deleted: 1, anonymized: 0, archived: 0, held: 0 },
               ],
             },
-            { service: 'sessions', status: 'not_applicable', attempts: 1, lastSentAt: 'x', ackedAt: 'y', holdIds: [], tables: [] },
+            { service: 'sessions', kind: 'kafka', status: 'not_applicable', attempts: 1, lastSentAt: 'x', ackedAt: 'y', holdIds: [], tables: [] },
           ],
         },
       ],
@@ -71,6 +72,7 @@ describe('ledger report as CSV', () => {
           targets: [
             {
               service: 'orders',
+              kind: 'kafka',
               status: 'completed',
               attempts: 1,
               lastSentAt: 'x',
@@ -80,6 +82,7 @@ describe('ledger report as CSV', () => {
             },
             {
               service: 'sessions',
+              kind: 'kafka',
               status: 'held',
               attempts: 1,
               lastSentAt: 'x',

@@ -38,6 +38,8 @@ export async function redeliverDue(
     const due = (await manager.query(
       `SELECT t.request_id, t.service, t.attempts FROM request_targets t JOIN retention_requests r ON r.id = t.request_id
        WHERE t.status = 'pending' AND r.status = 'pending' AND t.next_attempt_at <= $1 AND NOT (t.service = ANY($2::text[]))
+         -- Webhook and manual targets are delivered by deliver-external.ts, not by Kafka.
+         AND NOT EXISTS (SELECT 1 FROM registered_services s WHERE s.service = t.service AND s.target_kind <> 'kafka')
        ORDER BY t.next_attempt_at LIMIT 500 FOR UPDATE OF t SKIP LOCKED`,
       [now, behind],
     )) as Array<{ request_id: string; service: string; attempts: number }>;

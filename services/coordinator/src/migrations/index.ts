@@ -11,6 +11,7 @@ import { ErasureGrace1765400000800 } from './1765400000800-erasure-grace';
 import { Approvals1765400000900 } from './1765400000900-approvals';
 import { ErasureProbes1765600001000 } from './1765600001000-erasure-probes';
 import { ErasureReplays1765600001100 } from './1765600001100-erasure-replays';
+import { ExternalTargets1765700001200 } from './1765700001200-external-targets';
 
 export const coordinatorMigrations = [
   CoordinatorInitial1763800001000,
@@ -26,4 +27,5 @@ export const coordinatorMigrations = [
   SweepDefinitions1765400005000,
   ErasureGrace1765400000800,
   Approvals1765400000900,
+  ExternalTargets1765700001200,
 ];

@@ -10,9 +10,9 @@ const PREFIX = 'sealed:v1:';
  * ciphertext; the id is destroyed by clearing the column (see privacy-maintenance.ts).
  */
 export interface SubjectVault {
-  seal(scope: 'request' | 'hold' | 'approval', rowId: string, subjectId: string): string;
+  seal(scope: 'request' | 'hold' | 'approval' | 'webhook', rowId: string, subjectId: string): string;
   /** The id sealed in `stored`; a value written before ids were sealed is returned as it is. */
-  open(scope: 'request' | 'hold' | 'approval', rowId: string, stored: string | null): string | null;
+  open(scope: 'request' | 'hold' | 'approval' | 'webhook', rowId: string, stored: string | null): string | null;
 }
 
 export function createSubjectVault(hmacKey: string): SubjectVault {

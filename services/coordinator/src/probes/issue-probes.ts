@@ -69,6 +69,8 @@ export async function sendProbes(manager: EntityManager, topics: TopicNames, req
     `SELECT t.request_id, t.service, r.subject_type, t.ack->>'subjectHash' AS subject_hash
      FROM request_targets t JOIN retention_requests r ON r.id = t.request_id
      WHERE t.request_id = ANY($1::uuid[]) AND t.status = 'completed' AND r.subject_type IS NOT NULL
+       -- Webhook and manual targets keep no deletion journal and read no probes.
+       AND NOT EXISTS (SELECT 1 FROM registered_services s WHERE s.service = t.service AND s.target_kind <> 'kafka')
      ORDER BY t.service, t.request_id`,
     [requestIds],
   )) as Array<{ request_id: string; service: string; subject_type: string; subject_hash: string | null }>;

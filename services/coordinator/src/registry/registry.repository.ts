@@ -35,6 +35,7 @@ interface ServiceRow {
   pending: boolean;
   pending_key: string | null;
   retired_at: Date | null;
+  kind: 'kafka' | 'webhook' | 'manual';
 }
 
 /**
@@ -50,9 +51,13 @@ export async function recordRegistration(
   options: { autoEnablePolicies?: boolean } = {},
 ): Promise<RegistrationOutcome> {
   const [row] = (await manager.query(
-    `SELECT service, status, pending_manifest IS NOT NULL AS pending, pending_manifest->'signingKey'->>'publicKey' AS pending_key, retired_at FROM registered_services WHERE service = $1 FOR UPDATE`,
+    `SELECT service, status, pending_manifest IS NOT NULL AS pending, pending_manifest->'signingKey'->>'publicKey' AS pending_key, retired_at, target_kind AS kind
+     FROM registered_services WHERE service = $1 FOR UPDATE`,
     [manifest.service],
   )) as ServiceRow[];
+  if (row?.kind !== undefined && row.kind !== 'kafka') {
+    throw new ConflictError(`"${manifest.service}" is a ${row.kind} target registered through the API; a Kafka service cannot take its name`);
+  }
   const key = manifest.signingKey ?? null;
   // The registry is replayed from its start by every coordinator: a registration published before
   // the service was retired stays retired; only a later one asks for approval again.
@@ -239,7 +244,7 @@ export async function servicesStoring(manager: EntityManager, subjectType: strin
 
 /** Manifests of the active services (the targets of sweeps). */
 export async function activeManifests(manager: EntityManager): Promise<ServiceRegistered[]> {
-  const rows = (await manager.query(`SELECT manifest FROM registered_services WHERE status = 'active' ORDER BY service`)) as Array<{
+  const rows = (await manager.query(`SELECT manifest FROM registered_services WHERE status = 'active' AND target_kind = 'kafka' ORDER BY service`)) as Array<{
     manifest: ServiceRegistered;
   }>;
   return rows.map((r) => r.manifest);
@@ -264,6 +269,11 @@ export interface ServiceView {
   retiredReason: string | null;
   /** A registration waiting for approval: its version and key. */
   pending: { version: string; signingKeyId: string | null; publicKey: string | null; since: string } | null;
+  /** How it is reached: a Kafka consumer, a webhook (`url`), or a manual task (`instructions`). */
+  kind: 'kafka' | 'webhook' | 'manual';
+  subjectTypes: string[];
+  url?: string;
+  instructions?: string;
 }
 
 interface ServiceViewRow {
@@ -280,6 +290,10 @@ interface ServiceViewRow {
   retired_reason: string | null;
   pending_manifest: ServiceRegistered | null;
   pending_since: Date | null;
+  target_kind: 'kafka' | 'webhook' | 'manual';
+  subject_types: string[];
+  webhook_url: string | null;
+  instructions: string | null;
 }
 
 const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
@@ -305,11 +319,15 @@ function toView(r: ServiceViewRow): ServiceView {
           since: iso(r.pending_since)!,
         }
       : null,
+    kind: r.target_kind,
+    subjectTypes: r.subject_types,
+    ...(r.webhook_url ? { url: r.webhook_url } : {}),
+    ...(r.instructions ? { instructions: r.instructions } : {}),
   };
 }
 
 const VIEW_COLUMNS = `service, status, version, policy_hash, signing_key_id, consumer_group, approved_by, approved_at, retired_by, retired_at, retired_reason,
-  pending_manifest, pending_since`;
+  pending_manifest, pending_since, target_kind, subject_types, webhook_url, instructions`;
 
 export async function getService(dataSource: DataSource, service: string): Promise<ServiceView> {
   const [row] = (await dataSource.query(`SELECT ${VIEW_COLUMNS} FROM registered_services WHERE service = $1`, [service])) as ServiceViewRow[];
@@ -332,7 +350,7 @@ export async function pinnedServiceKeys(dataSource: DataSource): Promise<Array<{
 
 /** The consumer group each active service reads commands with (for its lag), by service. */
 export async function activeServiceGroups(dataSource: DataSource): Promise<Array<{ service: string; group: string | null }>> {
-  const rows = (await dataSource.query(`SELECT service, consumer_group FROM registered_services WHERE status = 'active'`)) as Array<{
+  const rows = (await dataSource.query(`SELECT service, consumer_group FROM registered_services WHERE status = 'active' AND target_kind = 'kafka'`)) as Array<{
     service: string;
     consumer_group: string | null;
   }>;

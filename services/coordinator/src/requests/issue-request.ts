@@ -6,6 +6,10 @@ import { appendLedger, type LedgerEntryInput } from '../ledger/ledger.repository
 import type { CoordinatorPrivacy } from '../privacy/coordinator-privacy';
 import { buildCommand, type StoredRequest } from './commands';
 
+/** `external` for a webhook or manual target, `kafka` otherwise, as SQL over a row `t` with a `service` column. */
+export const EXTERNAL_CASE = (external: string, kafka: string): string =>
+  `CASE WHEN EXISTS (SELECT 1 FROM registered_services s WHERE s.service = t.service AND s.target_kind <> 'kafka') THEN ${external} ELSE ${kafka} END`;
+
 export interface IssueRequest extends Omit<StoredRequest, 'traceHeaders'> {
   targets: string[];
   reason: string | null;
@@ -61,8 +65,12 @@ export async function issueRequest(manager: EntityManager, r: IssueRequest, topi
       [r.id, r.targets, r.createdAt],
     );
   } else {
+    // A webhook or manual target was not reached by the Kafka command: no attempt yet, due at once
+    // (deliver-external.ts). A Kafka target's first attempt is the command in the outbox.
     await manager.query(
-      `INSERT INTO request_targets (request_id, service, status, last_sent_at, next_attempt_at) SELECT $1, unnest($2::text[]), 'pending', $3, $4`,
+      `INSERT INTO request_targets (request_id, service, status, attempts, last_sent_at, next_attempt_at)
+       SELECT $1, t.service, 'pending', ${EXTERNAL_CASE('0', '1')}, $3, ${EXTERNAL_CASE('$3::timestamptz', '$4::timestamptz')}
+       FROM unnest($2::text[]) AS t(service)`,
       [r.id, r.targets, r.createdAt, r.firstRetryAt],
     );
   }

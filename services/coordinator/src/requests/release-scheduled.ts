@@ -5,6 +5,7 @@ import { activeSubjectHolds } from '../holds/legal-holds.service';
 import { appendLedger, type LedgerEntryInput } from '../ledger/ledger.repository';
 import type { CoordinatorPrivacy } from '../privacy/coordinator-privacy';
 import { buildCommand, STORED_REQUEST_COLUMNS, toStoredRequest } from './commands';
+import { EXTERNAL_CASE } from './issue-request';
 
 export interface ReleaseOptions {
   /** Seconds before the command is redelivered if a target does not ack. */
@@ -71,7 +72,8 @@ export async function releaseScheduled(dataSource: DataSource, topics: TopicName
       const { commandId, message } = buildCommand({ ...request, holds }, send, 1, topics, now, commandKey);
       await enqueueOutbox(manager, [message]);
       await manager.query(
-        `UPDATE request_targets SET status = 'pending', attempts = 1, last_sent_at = $3, next_attempt_at = $4 WHERE request_id = $1 AND service = ANY($2::text[])`,
+        `UPDATE request_targets t SET status = 'pending', attempts = ${EXTERNAL_CASE('0', '1')}, last_sent_at = $3,
+           next_attempt_at = ${EXTERNAL_CASE('$3::timestamptz', '$4::timestamptz')} WHERE request_id = $1 AND service = ANY($2::text[])`,
         [request.id, send, now, new Date(now.getTime() + options.retryBaseSeconds * 1000)],
       );
       await manager.query(`UPDATE retention_requests SET status = 'pending', hold_snapshot = $2 WHERE id = $1`, [request.id, JSON.stringify(holds)]);

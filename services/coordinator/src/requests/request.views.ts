@@ -6,8 +6,12 @@ import type { Ack, TableResult } from '@retention/contracts';
  */
 export type RequestStatus = 'scheduled' | 'pending' | 'completed' | 'failed' | 'held' | 'overdue' | 'cancelled';
 
+export type TargetKind = 'kafka' | 'webhook' | 'manual';
+
 export interface TargetView {
   service: string;
+  /** How it is reached: a Kafka consumer, a webhook, or a manual task an operator confirms. */
+  kind: TargetKind;
   status: 'scheduled' | 'pending' | 'completed' | 'failed' | 'held' | 'not_applicable' | 'retired' | 'cancelled';
   attempts: number;
   /** `null` while nothing was sent to it (scheduled, cancelled). */
@@ -17,6 +21,8 @@ export interface TargetView {
   holdIds: string[];
   reason?: string;
   error?: Ack['error'];
+  /** A webhook being retried: why its last delivery failed (an HTTP status or a connection error). */
+  lastError?: string;
 }
 
 export interface RequestView {
@@ -55,6 +61,8 @@ interface TargetRow {
   last_sent_at: Date;
   acked_at: Date | null;
   ack: Ack | null;
+  kind?: TargetKind;
+  last_error?: string | null;
 }
 
 /** A request as the API shows it: `overdue` is a pending request past its due date. */
@@ -74,6 +82,7 @@ export function toRequestView(r: RequestRow, targets: TargetRow[], now: Date): R
     overdue,
     targets: targets.map((t) => ({
       service: t.service,
+      kind: t.kind ?? 'kafka',
       status: t.status,
       attempts: t.attempts,
       lastSentAt: t.attempts > 0 ? new Date(t.last_sent_at).toISOString() : null,
@@ -82,6 +91,7 @@ export function toRequestView(r: RequestRow, targets: TargetRow[], now: Date): R
       holdIds: t.ack?.holdIds ?? [],
       ...(t.ack?.reason ? { reason: t.ack.reason } : {}),
       ...(t.ack?.error ? { error: t.ack.error } : {}),
+      ...(t.status === 'pending' && t.last_error ? { lastError: t.last_error } : {}),
     })),
   };
 }

@@ -3,15 +3,17 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { encodeCursor, type RequestCursor } from './request-cursor';
 import { type RequestRow, type RequestView, type TargetRow, toRequestView } from './request.views';
 
+/** A target as views show it, with its kind (a Kafka service, a webhook or a manual task). */
+const TARGET_COLUMNS = `t.service, t.status, t.attempts, t.last_sent_at, t.acked_at, t.ack, t.last_error, COALESCE(s.target_kind, 'kafka') AS kind
+  FROM request_targets t LEFT JOIN registered_services s ON s.service = t.service`;
+
 export async function getRequest(db: DataSource | EntityManager, id: string, now: Date = new Date()): Promise<RequestView> {
   const [row] = (await db.query(
     `SELECT id, kind, status, dry_run, subject_type, created_at, due_at, completed_at, not_before, cancelled_at FROM retention_requests WHERE id = $1`,
     [id],
   )) as RequestRow[];
   if (!row) throw new NotFoundError(`request ${id} does not exist`);
-  const targets = (await db.query(`SELECT service, status, attempts, last_sent_at, acked_at, ack FROM request_targets WHERE request_id = $1 ORDER BY service`, [
-    id,
-  ])) as TargetRow[];
+  const targets = (await db.query(`SELECT ${TARGET_COLUMNS} WHERE t.request_id = $1 ORDER BY t.service`, [id])) as TargetRow[];
   return toRequestView(row, targets, now);
 }
 
@@ -52,10 +54,9 @@ export async function listRequests(db: DataSource, filter: ListFilter, now: Date
   )) as RequestRow[];
   const page = rows.slice(0, filter.limit);
   const targets = page.length
-    ? ((await db.query(
-        `SELECT request_id, service, status, attempts, last_sent_at, acked_at, ack FROM request_targets WHERE request_id = ANY($1::uuid[]) ORDER BY service`,
-        [page.map((r) => r.id)],
-      )) as Array<TargetRow & { request_id: string }>)
+    ? ((await db.query(`SELECT t.request_id, ${TARGET_COLUMNS} WHERE t.request_id = ANY($1::uuid[]) ORDER BY t.service`, [page.map((r) => r.id)])) as Array<
+        TargetRow & { request_id: string }
+      >)
     : [];
   const last = page[page.length - 1];
   return {

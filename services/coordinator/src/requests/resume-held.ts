@@ -5,6 +5,7 @@ import { activeSubjectHolds } from '../holds/legal-holds.service';
 import { appendLedger, type LedgerEntryInput } from '../ledger/ledger.repository';
 import type { CoordinatorPrivacy } from '../privacy/coordinator-privacy';
 import { buildCommand, STORED_REQUEST_COLUMNS, toStoredRequest } from './commands';
+import { EXTERNAL_CASE } from './issue-request';
 
 /**
  * A held target may resume when it named at least one hold and none of the holds it named is in
@@ -62,7 +63,8 @@ export async function resumeHeldTargets(manager: EntityManager, topics: TopicNam
     const { commandId, message } = buildCommand({ ...request, holds }, services, attempt, topics, now, await options.privacy.commandKeys.current(manager, now));
     await enqueueOutbox(manager, [message]);
     await manager.query(
-      `UPDATE request_targets SET status = 'pending', attempts = attempts + 1, last_sent_at = $3, next_attempt_at = $4, acked_at = NULL, ack = NULL
+      `UPDATE request_targets t SET status = 'pending', attempts = attempts + ${EXTERNAL_CASE('0', '1')}, last_sent_at = $3,
+         next_attempt_at = ${EXTERNAL_CASE('$3::timestamptz', '$4::timestamptz')}, acked_at = NULL, ack = NULL
        WHERE request_id = $1 AND service = ANY($2::text[])`,
       [request.id, services, now, new Date(now.getTime() + options.retryBaseSeconds * 1000)],
     );

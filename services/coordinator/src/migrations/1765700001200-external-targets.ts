@@ -1,0 +1,44 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Targets that are not Kafka consumers: a webhook (the coordinator calls an HTTPS endpoint, the
+ * system answers on its callback endpoint) or a manual task (an operator confirms it with a note).
+ * They are rows of `registered_services` like any service, so they take part in erasures, overdue,
+ * retirement and the request views unchanged; `target_kind` tells the leader how to deliver.
+ */
+export class ExternalTargets1765700001200 implements MigrationInterface {
+  name = 'ExternalTargets1765700001200';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      ALTER TABLE registered_services
+        ADD COLUMN target_kind text NOT NULL DEFAULT 'kafka' CHECK (target_kind IN ('kafka', 'webhook', 'manual')),
+        ADD COLUMN webhook_url text,
+        -- Sealed (AES-256-GCM, see subject-vault.ts): it signs both directions, so a dump must not hold it.
+        ADD COLUMN webhook_secret text,
+        ADD COLUMN instructions text,
+        ADD CONSTRAINT registered_services_external_check CHECK (
+          (target_kind = 'kafka' AND webhook_url IS NULL AND webhook_secret IS NULL AND instructions IS NULL)
+          OR (target_kind = 'webhook' AND webhook_url IS NOT NULL AND webhook_secret IS NOT NULL)
+          OR (target_kind = 'manual' AND instructions IS NOT NULL))`);
+    await q.query(`
+      ALTER TABLE request_targets
+        -- Why the last webhook delivery failed (an HTTP status or a connection error code; never a body).
+        ADD COLUMN last_error text,
+        -- When the webhook last accepted a delivery (2xx); its result is awaited on the callback.
+        ADD COLUMN delivered_at timestamptz,
+        -- A manual task's confirmation: the note stays here only (the ledger has its keyed hash).
+        ADD COLUMN note text,
+        ADD COLUMN confirmed_by text,
+        ADD COLUMN confirmed_at timestamptz`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(
+      `ALTER TABLE request_targets DROP COLUMN last_error, DROP COLUMN delivered_at, DROP COLUMN note, DROP COLUMN confirmed_by, DROP COLUMN confirmed_at`,
+    );
+    await q.query(
+      `ALTER TABLE registered_services DROP CONSTRAINT registered_services_external_check, DROP COLUMN target_kind, DROP COLUMN webhook_url, DROP COLUMN webhook_secret, DROP COLUMN instructions`,
+    );
+  }
+}

@@ -1,0 +1,305 @@
+import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
+import type { Ack, TopicNames } from '@retention/contracts';
+import type { Logger } from '@retention/observability';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { AckResult } from '../acks/ack-received.handler';
+import { activeSubjectHolds } from '../holds/legal-holds.service';
+import { appendLedger, type LedgerEntryInput } from '../ledger/ledger.repository';
+import { nextDelaySeconds } from '../maintenance/redelivery';
+import type { SubjectVault } from '../privacy/subject-vault';
+import { ExternalAnswer } from './external-answer';
+import { externalAck, type ExternalResult, newCommandId, webhookTarget } from './external-targets';
+import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature';
+
+export interface DeliverExternalDeps {
+  dataSource: DataSource;
+  vault: SubjectVault;
+  /** Reconciles a result as an ack, in the caller's transaction (ack-received.handler.ts `within`). */
+  applyAck: (manager: EntityManager, ack: Ack, before?: LedgerEntryInput[]) => Promise<AckResult>;
+  /** Where the targets' callbacks go: `<publicUrl>/v1/targets/<name>/callback`. */
+  publicUrl: () => string;
+  timeoutMs: number;
+  /** An accepted delivery whose result has not come back is sent again after this. */
+  resendMs: number;
+  retry: { baseSeconds: number; maxSeconds: number; maxAttempts: number };
+  /** Extra CA certificates (PEM) beside the system's, for endpoints behind a company CA. */
+  ca?: string;
+  logger: Logger;
+  topics?: TopicNames;
+}
+
+interface DueTarget {
+  request_id: string;
+  service: string;
+  attempts: number;
+  target_kind: 'webhook' | 'manual';
+  subject_ref: string | null;
+  subject_type: string | null;
+  subject_id: string | null;
+  dry_run: boolean;
+  due_at: Date;
+}
+
+/** What one delivery did, for the leader's log line. */
+export interface DeliveryTally {
+  delivered: number;
+  answered: number;
+  failed: number;
+  held: number;
+  tasksOpened: number;
+}
+
+/** Webhook deliveries running at once at most (each may take up to the timeout). */
+const PARALLEL = 8;
+/** A webhook's answer is read up to this size; a longer body is not a result. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * The leader's delivery of erasures to targets that are not Kafka consumers, for every pending
+ * target whose next attempt is due:
+ * - a subject hold in force for the target: nothing is sent, the target is `held` naming the holds
+ *   (it resumes when they end, as a Kafka target does);
+ * - a manual target: its task is opened (it waits for an operator's confirmation; a dry run has no
+ *   task and is `not_applicable`);
+ * - a webhook: a signed POST. A 2xx with a result in its body is that result; another 2xx means
+ *   accepted (the result comes by callback; sent again after `resendMs` if it does not); anything
+ *   else is retried with the same backoff as Kafka redelivery, the reason kept as `lastError`.
+ * The HTTP call runs outside any transaction; what it changed is written after, only if the target
+ * is still pending then.
+ */
+export async function deliverExternalTargets(deps: DeliverExternalDeps, now: Date): Promise<DeliveryTally> {
+  const tally: DeliveryTally = { delivered: 0, answered: 0, failed: 0, held: 0, tasksOpened: 0 };
+  const due = (await deps.dataSource.query(
+    `SELECT t.request_id, t.service, t.attempts, s.target_kind, r.subject_ref, r.subject_type, r.subject_id, r.dry_run, r.due_at
+     FROM request_targets t JOIN registered_services s ON s.service = t.service AND s.target_kind <> 'kafka'
+     JOIN retention_requests r ON r.id = t.request_id
+     WHERE t.status = 'pending' AND r.status = 'pending' AND r.kind = 'erasure' AND t.next_attempt_at <= $1
+     ORDER BY t.next_attempt_at LIMIT 100`,
+    [now],
+  )) as DueTarget[];
+  const queue = [...due];
+  const worker = async (): Promise<void> => {
+    for (let t = queue.shift(); t; t = queue.shift()) {
+      try {
+        await deliverOne(deps, t, now, tally);
+      } catch (error) {
+        tally.failed++;
+        deps.logger.error(
+          { target: t.service, requestId: t.request_id, err: error instanceof Error ? error.message : String(error) },
+          'external delivery failed',
+        );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, worker));
+  return tally;
+}
+
+async function deliverOne(deps: DeliverExternalDeps, t: DueTarget, now: Date, tally: DeliveryTally): Promise<void> {
+  const holds = t.subject_ref ? (await activeSubjectHolds(deps.dataSource.manager, t.subject_ref)).filter((h) => !h.service || h.service === t.service) : [];
+  if (holds.length > 0) {
+    const applied = await answer(
+      deps,
+      t,
+      { status: 'held', holdIds: holds.map((h) => h.holdId), reason: 'a legal hold on the subject is in force for this target' },
+      newCommandId(t.target_kind),
+    );
+    if (applied) tally.held++;
+    return;
+  }
+  if (t.target_kind === 'manual') {
+    if (t.dry_run) {
+      await answer(deps, t, { status: 'not_applicable', reason: 'a manual task has no dry run' }, newCommandId('manual'));
+      return;
+    }
+    // Open: it waits for an operator (next_attempt_at NULL); the ledger says when it was opened.
+    await deps.dataSource.transaction(async (manager) => {
+      const [row] = (await manager.query(
+        `UPDATE request_targets SET attempts = attempts + 1, last_sent_at = $3, next_attempt_at = NULL WHERE request_id = $1 AND service = $2 AND status = 'pending'
+         RETURNING attempts`,
+        [t.request_id, t.service, now],
+      )) as [Array<{ attempts: number }>, number][0];
+      if (!row) return;
+      await appendLedger(
+        manager,
+        [
+          {
+            requestId: t.request_id,
+            type: 'command.sent',
+            body: { commandId: newCommandId('manual'), attempt: row.attempts, targets: [t.service], via: 'manual_task' },
+          },
+        ],
+        now,
+      );
+      tally.tasksOpened++;
+    });
+    return;
+  }
+
+  const webhook = await webhookTarget(deps.dataSource.manager, t.service, deps.vault);
+  const subjectId = deps.vault.open('request', t.request_id, t.subject_id);
+  // Its subject forgotten meanwhile (age limit): nothing can be delivered; privacy maintenance fails it.
+  if (!webhook || !subjectId || !t.subject_type) return;
+  const deliveryId = randomUUID();
+  const attempt = t.attempts + 1;
+  const body = JSON.stringify({
+    type: 'erasure.requested',
+    deliveryId,
+    requestId: t.request_id,
+    target: t.service,
+    subject: { type: t.subject_type, id: subjectId },
+    dryRun: t.dry_run,
+    dueAt: new Date(t.due_at).toISOString(),
+    attempt,
+    callbackUrl: `${deps.publicUrl().replace(/\/+$/, '')}/v1/targets/${t.service}/callback`,
+  });
+  const response = await post(
+    webhook.url,
+    body,
+    { [SIGNATURE_HEADER]: signatureHeader(webhook.secret, body, now), 'retention-delivery': deliveryId },
+    { timeoutMs: deps.timeoutMs, ca: deps.ca },
+  );
+  const commandId = `webhook:${deliveryId}`;
+  if (response.ok) {
+    // A result in the answer: the same fields as a callback (its requestId may be left out).
+    const result = response.json === undefined ? undefined : ExternalAnswer.partial({ requestId: true }).safeParse(response.json);
+    if (result?.success && (result.data.requestId ?? t.request_id) === t.request_id) {
+      const applied = await answer(deps, t, result.data as ExternalResult, commandId, {
+        attempt,
+        outcome: 'answered',
+        httpStatus: response.status ?? 200,
+      });
+      if (applied) tally.answered++;
+      return;
+    }
+  }
+  const exhausted = !response.ok && attempt >= deps.retry.maxAttempts;
+  const next = response.ok
+    ? new Date(now.getTime() + deps.resendMs)
+    : exhausted
+      ? null
+      : new Date(now.getTime() + nextDelaySeconds(attempt, deps.retry) * 1000);
+  await deps.dataSource.transaction(async (manager) => {
+    const [row] = (await manager.query(
+      `UPDATE request_targets SET attempts = attempts + 1, last_sent_at = $3, next_attempt_at = $4, last_error = $5,
+         delivered_at = CASE WHEN $6 THEN $3 ELSE delivered_at END
+       WHERE request_id = $1 AND service = $2 AND status = 'pending' RETURNING 1 AS ok`,
+      [t.request_id, t.service, now, next, response.ok ? null : response.error, response.ok],
+    )) as [Array<{ ok: number }>, number][0];
+    if (!row) return;
+    await appendLedger(
+      manager,
+      [
+        {
+          requestId: t.request_id,
+          type: 'command.sent',
+          body: {
+            commandId,
+            attempt,
+            targets: [t.service],
+            via: 'webhook',
+            outcome: response.ok ? 'accepted' : 'failed',
+            ...(response.status ? { httpStatus: response.status } : {}),
+            ...(response.ok ? {} : { error: response.error }),
+          },
+        },
+      ],
+      now,
+    );
+  });
+  if (response.ok) tally.delivered++;
+  else {
+    tally.failed++;
+    deps.logger.warn(
+      { target: t.service, requestId: t.request_id, attempt, error: response.error, retryAt: next?.toISOString() ?? null },
+      'webhook delivery failed',
+    );
+  }
+}
+
+/** Applies a result to a target as its ack; false when the target had moved on meanwhile. */
+async function answer(
+  deps: DeliverExternalDeps,
+  t: DueTarget,
+  result: ExternalResult,
+  commandId: string,
+  sent?: { attempt: number; outcome: 'answered'; httpStatus: number },
+): Promise<boolean> {
+  return deps.dataSource.transaction(async (manager) => {
+    const at = new Date();
+    const before: LedgerEntryInput[] = sent
+      ? [
+          {
+            requestId: t.request_id,
+            type: 'command.sent',
+            body: { commandId, attempt: sent.attempt, targets: [t.service], via: 'webhook', outcome: sent.outcome, httpStatus: sent.httpStatus },
+          },
+        ]
+      : [];
+    if (sent)
+      await manager.query(`UPDATE request_targets SET attempts = attempts + 1, last_sent_at = $3, last_error = NULL WHERE request_id = $1 AND service = $2`, [
+        t.request_id,
+        t.service,
+        at,
+      ]);
+    const r = await deps.applyAck(manager, externalAck({ id: t.request_id, dryRun: t.dry_run }, t.service, result, commandId, at), before);
+    if (r.outcome !== 'applied' && r.outcome !== 'duplicate') {
+      deps.logger.warn({ target: t.service, requestId: t.request_id, outcome: r.outcome, detail: r.detail }, 'external result not applied');
+    }
+    return r.outcome === 'applied';
+  });
+}
+
+interface PostResult {
+  ok: boolean;
+  status?: number;
+  /** A 2xx answer's JSON body, when it has one. */
+  json?: unknown;
+  /** Why it failed: `http <status>`, `timeout`, or a connection error code. Never a body. */
+  error: string;
+}
+
+/** One POST, no redirects followed, bounded in time and in the answer's size. */
+function post(url: string, body: string, headers: Record<string, string>, { timeoutMs, ca }: { timeoutMs: number; ca?: string }): Promise<PostResult> {
+  const target = new URL(url);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<PostResult>((resolve) => {
+    const req = send(
+      target,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'retention-coordinator', ...headers },
+        ...(target.protocol === 'https:' && ca ? { ca: [...rootCertificates, ca] } : {}),
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
+        });
+        res.on('end', () => {
+          const ok = status >= 200 && status < 300;
+          let json: unknown;
+          if (ok && size <= MAX_ANSWER_BYTES && /application\/json/i.test(String(res.headers['content-type'] ?? ''))) {
+            try {
+              json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            } catch {
+              json = undefined;
+            }
+          }
+          resolve({ ok, status, ...(json === undefined ? {} : { json }), error: ok ? '' : `http ${status}` });
+        });
+        res.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, status, error: error.code ?? 'response_error' }));
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code ?? 'request_error' }));
+    req.end(body);
+  });
+}

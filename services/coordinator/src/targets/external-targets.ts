@@ -1,0 +1,280 @@
+import { randomUUID } from 'node:crypto';
+import { type Ack, ConflictError, NotFoundError, ValidationError } from '@retention/contracts';
+import type { DataSource, EntityManager } from 'typeorm';
+import { appendLedger, type LedgerEntryInput } from '../ledger/ledger.repository';
+import type { SubjectVault } from '../privacy/subject-vault';
+import { newWebhookSecret } from './webhook-signature';
+
+export type ExternalKind = 'webhook' | 'manual';
+
+export interface NewExternalTarget {
+  name: string;
+  kind: ExternalKind;
+  subjectTypes: string[];
+  url?: string;
+  instructions?: string;
+}
+
+export interface UrlRules {
+  /** Plain http to a loopback host is allowed (local development and tests). */
+  allowHttpLoopback: boolean;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Refuses a webhook URL the coordinator must not call: not https (but for loopback when allowed), or with credentials in it. */
+export function checkWebhookUrl(text: string, rules: UrlRules): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ValidationError('invalid request body', [{ path: 'url', message: 'must be an absolute URL' }]);
+  }
+  const loopback = LOOPBACK.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback && rules.allowHttpLoopback)) {
+    throw new ValidationError('invalid request body', [
+      {
+        path: 'url',
+        message: rules.allowHttpLoopback
+          ? 'must be https (or http to a loopback host)'
+          : 'must be https (RETENTION_WEBHOOK_ALLOW_HTTP_LOOPBACK allows http to loopback)',
+      },
+    ]);
+  }
+  if (url.username || url.password)
+    throw new ValidationError('invalid request body', [{ path: 'url', message: 'must not carry credentials (the payload is signed)' }]);
+  if (url.hash) throw new ValidationError('invalid request body', [{ path: 'url', message: 'must not have a fragment' }]);
+  return url;
+}
+
+/**
+ * Registers a webhook or manual target: a row of `registered_services` (active at once: an admin
+ * made it), so every later erasure of a subject type it lists names it as a target. Sweeps never
+ * go to it (it has no policies). Returns the webhook's secret, which is shown only now.
+ */
+export async function createExternalTarget(
+  dataSource: DataSource,
+  input: NewExternalTarget,
+  options: { vault: SubjectVault; by: string; at: Date; urlRules: UrlRules },
+): Promise<{ service: string; kind: ExternalKind; status: 'active'; subjectTypes: string[]; url?: string; instructions?: string; secret?: string }> {
+  const url = input.kind === 'webhook' ? checkWebhookUrl(input.url!, options.urlRules).toString() : null;
+  const secret = input.kind === 'webhook' ? newWebhookSecret() : undefined;
+  return dataSource.transaction(async (manager) => {
+    const [existing] = (await manager.query(`SELECT status, target_kind FROM registered_services WHERE service = $1 FOR UPDATE`, [input.name])) as Array<{
+      status: string;
+      target_kind: string;
+    }>;
+    // A retired name stays taken: its history in the ledger must keep meaning one thing.
+    if (existing) throw new ConflictError(`the name "${input.name}" is taken (a ${existing.target_kind} target, ${existing.status})`);
+    const subjectTypes = [...new Set(input.subjectTypes)].sort();
+    await manager.query(
+      `INSERT INTO registered_services (service, version, policy_hash, subject_types, manifest, status, approved_by, approved_at, target_kind, webhook_url, webhook_secret, instructions)
+       VALUES ($1, 'external', '', $2, $3, 'active', $4, $5, $6, $7, $8, $9)`,
+      [
+        input.name,
+        subjectTypes,
+        JSON.stringify({ service: input.name, kind: input.kind, subjectTypes }),
+        options.by,
+        options.at,
+        input.kind,
+        url,
+        secret ? options.vault.seal('webhook', input.name, secret) : null,
+        input.instructions ?? null,
+      ],
+    );
+    await appendLedger(
+      manager,
+      [
+        {
+          requestId: null,
+          type: 'target.registered',
+          service: input.name,
+          // The URL and the task's text are configuration, not personal data; the secret is never here.
+          body: { kind: input.kind, subjectTypes, url, instructions: input.instructions ?? null, registeredBy: options.by },
+        },
+      ],
+      options.at,
+    );
+    return {
+      service: input.name,
+      kind: input.kind,
+      status: 'active' as const,
+      subjectTypes,
+      ...(url ? { url } : {}),
+      ...(input.instructions ? { instructions: input.instructions } : {}),
+      ...(secret ? { secret } : {}),
+    };
+  });
+}
+
+/** A webhook target's address and secret (opened), or `null` when there is no such active webhook. */
+export async function webhookTarget(
+  manager: EntityManager,
+  name: string,
+  vault: SubjectVault,
+): Promise<{ url: string; secret: string; status: string } | null> {
+  const [row] = (await manager.query(`SELECT webhook_url, webhook_secret, status FROM registered_services WHERE service = $1 AND target_kind = 'webhook'`, [
+    name,
+  ])) as Array<{ webhook_url: string; webhook_secret: string; status: string }>;
+  if (!row) return null;
+  return { url: row.webhook_url, secret: vault.open('webhook', name, row.webhook_secret)!, status: row.status };
+}
+
+/** What a webhook or an operator reports for one target of one erasure. */
+export interface ExternalResult {
+  status: 'completed' | 'not_applicable' | 'failed' | 'held';
+  deleted?: number;
+  anonymized?: number;
+  reason?: string;
+  error?: Ack['error'];
+  holdIds?: string[];
+}
+
+/**
+ * The result as an ack, so that it goes through the same reconciliation as a Kafka service's
+ * (complete means complete, contradictions refused, the ledger entry): its counts as one row named
+ * after the target (a system outside reports no tables of its own).
+ */
+export function externalAck(request: { id: string; dryRun: boolean }, target: string, result: ExternalResult, commandId: string, at: Date): Ack {
+  const deleted = result.deleted ?? 0;
+  const anonymized = result.anonymized ?? 0;
+  const counted = result.status === 'completed' && (result.deleted !== undefined || result.anonymized !== undefined);
+  return {
+    requestId: request.id,
+    commandId,
+    kind: 'erasure',
+    service: target,
+    status: result.status,
+    dryRun: request.dryRun,
+    startedAt: at.toISOString(),
+    finishedAt: at.toISOString(),
+    tables: counted
+      ? [
+          {
+            table: target.replaceAll('-', '_'),
+            action: anonymized > 0 && deleted === 0 ? 'anonymize' : 'delete',
+            matched: deleted + anonymized,
+            deleted,
+            anonymized,
+            archived: 0,
+            held: 0,
+          },
+        ]
+      : [],
+    holdIds: result.holdIds ?? [],
+    ...(result.reason ? { reason: result.reason } : {}),
+    ...(result.error ? { error: result.error } : {}),
+  };
+}
+
+export interface TaskView {
+  requestId: string;
+  target: string;
+  instructions: string;
+  status: 'open' | 'done';
+  /** The target's status: pending while open; completed or not_applicable once confirmed; retired. */
+  targetStatus: string;
+  subjectType: string | null;
+  subjectRef: string | null;
+  /** Only for an admin, and only while the task is open: the person to look for. */
+  subjectId?: string;
+  dryRun: boolean;
+  createdAt: string;
+  dueAt: string;
+  overdue: boolean;
+  confirmedBy: string | null;
+  confirmedAt: string | null;
+}
+
+/**
+ * Manual tasks: a manual target of an erasure that was sent (not scheduled, cancelled or held).
+ * `open` = still pending; `done` = confirmed (or closed otherwise: retired, failed).
+ */
+export async function listTasks(
+  dataSource: DataSource,
+  filter: { status: 'open' | 'done'; limit: number; after?: { createdAt: Date; requestId: string } },
+  options: { withSubject: boolean; vault: SubjectVault; now: Date },
+): Promise<{ items: TaskView[]; nextCursor: string | null }> {
+  const statuses = filter.status === 'open' ? ['pending'] : ['completed', 'not_applicable', 'failed', 'retired'];
+  const rows = (await dataSource.query(
+    `SELECT t.request_id, t.service, t.status, t.confirmed_by, t.confirmed_at, s.instructions, r.subject_type, r.subject_ref, r.subject_id, r.dry_run,
+            r.created_at, r.due_at
+     FROM request_targets t JOIN registered_services s ON s.service = t.service AND s.target_kind = 'manual'
+     JOIN retention_requests r ON r.id = t.request_id
+     WHERE t.status = ANY($1::text[]) AND ($2::timestamptz IS NULL OR (r.created_at, r.id) < ($2::timestamptz, $3::uuid))
+     ORDER BY r.created_at DESC, r.id DESC, t.service LIMIT $4`,
+    [statuses, filter.after?.createdAt ?? null, filter.after?.requestId ?? null, filter.limit + 1],
+  )) as Array<{
+    request_id: string;
+    service: string;
+    status: string;
+    confirmed_by: string | null;
+    confirmed_at: Date | null;
+    instructions: string;
+    subject_type: string | null;
+    subject_ref: string | null;
+    subject_id: string | null;
+    dry_run: boolean;
+    created_at: Date;
+    due_at: Date;
+  }>;
+  const page = rows.slice(0, filter.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => {
+      const open = r.status === 'pending';
+      const subjectId = open && options.withSubject ? options.vault.open('request', r.request_id, r.subject_id) : null;
+      return {
+        requestId: r.request_id,
+        target: r.service,
+        instructions: r.instructions,
+        status: open ? 'open' : 'done',
+        targetStatus: r.status,
+        subjectType: r.subject_type,
+        subjectRef: r.subject_ref,
+        ...(subjectId ? { subjectId } : {}),
+        dryRun: r.dry_run,
+        createdAt: new Date(r.created_at).toISOString(),
+        dueAt: new Date(r.due_at).toISOString(),
+        overdue: open && new Date(r.due_at) < options.now,
+        confirmedBy: r.confirmed_by,
+        confirmedAt: r.confirmed_at ? new Date(r.confirmed_at).toISOString() : null,
+      };
+    }),
+    nextCursor:
+      rows.length > filter.limit && last ? Buffer.from(JSON.stringify([new Date(last.created_at).toISOString(), last.request_id])).toString('base64url') : null,
+  };
+}
+
+/** Decodes a tasks cursor; `null` when it is not one this API returned. */
+export function decodeTaskCursor(text: string): { createdAt: Date; requestId: string } | null {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as [string, string];
+    const createdAt = new Date(at);
+    if (Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) return null;
+    return { createdAt, requestId: id };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Checks that `target` of request `requestId` is a manual task that is open, under the request's
+ * lock (the ack reconciliation takes the same); returns the request's dry-run flag.
+ */
+export async function openManualTask(manager: EntityManager, requestId: string, target: string): Promise<{ dryRun: boolean }> {
+  const [request] = (await manager.query(`SELECT dry_run FROM retention_requests WHERE id = $1 FOR UPDATE`, [requestId])) as Array<{ dry_run: boolean }>;
+  if (!request) throw new NotFoundError(`request ${requestId} does not exist`);
+  const [row] = (await manager.query(
+    `SELECT t.status, s.target_kind FROM request_targets t JOIN registered_services s ON s.service = t.service WHERE t.request_id = $1 AND t.service = $2`,
+    [requestId, target],
+  )) as Array<{ status: string; target_kind: string }>;
+  if (!row) throw new NotFoundError(`"${target}" is not a target of request ${requestId}`);
+  if (row.target_kind !== 'manual') throw new ConflictError(`"${target}" is a ${row.target_kind} target: only a manual task is confirmed by hand`);
+  if (row.status !== 'pending') throw new ConflictError(`the task is not open: the target is ${row.status}`);
+  return { dryRun: request.dry_run };
+}
+
+export const newCommandId = (via: 'webhook' | 'manual'): string => `${via}:${randomUUID()}`;
+
+export type { LedgerEntryInput };
