@@ -118,6 +118,55 @@ describe('the auditor page', () => {
     }
   });
 
+  it('lists an open manual task; the auditor may not confirm it, an admin confirms it with a note and the erasure completes', async () => {
+    expect(
+      (
+        await platform.api('POST', '/v1/targets', {
+          body: { name: 'page-archive', kind: 'manual', instructions: 'Shred the paper file in cabinet 4', subjectTypes: ['user'] },
+        })
+      ).status,
+    ).toBe(201);
+    const id = (await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'page-carol' } } })).body
+      .id as string;
+    await waitFor('the task to open', async () =>
+      (await platform.api('GET', '/v1/tasks?status=open')).body.items.some((t: { requestId: string }) => t.requestId === id) ? true : undefined,
+    );
+    const row = `#tasks tr[data-request-id="${id}"]`;
+    const confirmOn = async (token: string) => {
+      const page = await browser.newPage();
+      const urls: string[] = [];
+      page.on('request', (r: Request) => void urls.push(r.url()));
+      await page.goto(`${platform.coordinator.url}/audit`);
+      await page.fill('#token', token);
+      await page.click('#load');
+      await page.waitForSelector(row);
+      expect(await page.textContent(row)).toContain('Shred the paper file in cabinet 4');
+      await page.click(`${row} button`);
+      await page.fill('tr.confirm-form textarea', 'Shredded, witnessed by the archive clerk');
+      await page.fill('tr.confirm-form input[name="count"]', '1');
+      await page.click('tr.confirm-form button[type="submit"]');
+      for (const u of urls) expect(u).not.toContain('page-carol');
+      return page;
+    };
+    const auditor = await confirmOn(TOKENS.auditor);
+    try {
+      await auditor.waitForSelector('tr.confirm-form p.bad:not([hidden])');
+      expect(await auditor.textContent('tr.confirm-form p.bad')).toMatch(/^403: /);
+    } finally {
+      await auditor.close();
+    }
+    const admin = await confirmOn(TOKENS.admin);
+    try {
+      await admin.waitForSelector('#tasks-status:not([hidden])');
+      expect(await admin.textContent('#tasks-status')).toContain(`Confirmed page-archive for request ${id}`);
+    } finally {
+      await admin.close();
+    }
+    const done = await platform.waitForRequest(id);
+    expect(done.status).toBe('completed');
+    expect(done.targets.find((t: { service: string }) => t.service === 'page-archive')).toMatchObject({ kind: 'manual', status: 'completed' });
+  });
+
   it('shows the API error for a token that is not an auditor', async () => {
     const page = await browser.newPage();
     try {
