@@ -271,6 +271,11 @@ describe('webhook and manual targets', () => {
     const malformed = await post(bad, sign(secret, bad));
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as any).error.issues[0].path).toBe('status');
+    // The answer it already gave, sent again (a retried callback): harmless.
+    const same = JSON.stringify({ requestId: id, status: 'completed', deleted: 2 });
+    const again = await post(same, sign(secret, same));
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ outcome: 'duplicate' });
     // It completed: a later "failed" contradicts it and changes nothing.
     const contradiction = await post(failed, sign(secret, failed));
     expect(contradiction.status).toBe(409);
@@ -309,5 +314,27 @@ describe('webhook and manual targets', () => {
       tables: [expect.objectContaining({ deleted: 1 })],
     });
     expect(done.targets.find((t: any) => t.service === 'paper-archive')).toMatchObject({ status: 'not_applicable' });
+  });
+
+  it('a hold placed on the manual target after its task opened takes the task away at once; it reopens when the hold ends', async () => {
+    const id = (await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'ext-cat' } } })).body
+      .id as string;
+    const openTasks = async (): Promise<string[]> =>
+      (await platform.api('GET', '/v1/tasks?status=open')).body.items.map((t: { requestId: string }) => t.requestId) as string[];
+    await waitFor('the task to open', async () => ((await openTasks()).includes(id) ? true : undefined));
+    // Scoped to the manual target alone (a name only the API registered).
+    const hold = await platform.api('POST', '/v1/legal-holds', {
+      body: { scope: 'subject', subject: { type: 'user', id: 'ext-cat' }, service: 'paper-archive', reason: 'archive review' },
+    });
+    expect(hold.status).toBe(201);
+    expect(await openTasks()).not.toContain(id);
+    await waitFor('the task to be held', async () =>
+      (await view(id)).targets.find((t: any) => t.service === 'paper-archive')?.status === 'held' ? true : undefined,
+    );
+    expect((await platform.api('POST', `/v1/erasure-requests/${id}/targets/paper-archive/confirm`, { body: { note: 'done anyway' } })).status).toBe(409);
+    expect((await platform.api('DELETE', `/v1/legal-holds/${hold.body.id}`, { body: { reason: 'review over' } })).status).toBe(200);
+    await waitFor('the task to reopen', async () => ((await openTasks()).includes(id) ? true : undefined));
+    expect((await platform.api('POST', `/v1/erasure-requests/${id}/targets/paper-archive/confirm`, { body: { note: 'file removed' } })).status).toBe(200);
+    expect((await platform.waitForRequest(id)).status).toBe('completed');
   });
 });

@@ -5,7 +5,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { appendLedger } from '../ledger/ledger.repository';
 import type { CoordinatorPrivacy } from '../privacy/coordinator-privacy';
 import { holdMessage } from '../privacy/hold-message';
-import { listServices } from '../registry/registry.repository';
+import { holdableServices } from '../registry/registry.repository';
 import { subjectRef } from '../subject-ref';
 import { unregisteredHoldNames } from './hold-names';
 
@@ -105,7 +105,7 @@ export function createLegalHoldsService(deps: {
     if (input.expiresAt && new Date(input.expiresAt) <= placedAt) {
       throw new ValidationError('invalid legal hold', [{ path: 'expiresAt', message: 'must be in the future' }]);
     }
-    const unregistered = unregisteredHoldNames(input, await listServices(deps.dataSource));
+    const unregistered = unregisteredHoldNames(input, await holdableServices(deps.dataSource));
     if (unregistered.length > 0) throw new ValidationError('invalid legal hold', unregistered);
     const id = randomUUID();
     const ref = input.subject ? subjectRef(deps.hmacKey, input.subject) : null;

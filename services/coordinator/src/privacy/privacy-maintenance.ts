@@ -78,6 +78,11 @@ export async function runPrivacyMaintenance(dataSource: DataSource, privacy: Coo
     await manager.query(
       `UPDATE retention_requests SET subject_id = NULL, reason = NULL WHERE status IN ('completed', 'cancelled') AND (subject_id IS NOT NULL OR reason IS NOT NULL)`,
     );
+    // A manual task's confirmation note is free text (it may name someone): kept only while its request is open.
+    await manager.query(
+      `UPDATE request_targets t SET note = NULL FROM retention_requests r
+       WHERE r.id = t.request_id AND t.note IS NOT NULL AND r.status IN ('completed', 'cancelled', 'failed')`,
+    );
     const [forgotten] = (await manager.query(
       `UPDATE retention_requests r SET subject_id = NULL, reason = NULL, status = 'failed'
        FROM (SELECT id, status FROM retention_requests WHERE subject_id IS NOT NULL AND status IN ('pending', 'failed') AND created_at <= $1

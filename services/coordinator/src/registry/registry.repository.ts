@@ -79,7 +79,8 @@ export async function recordRegistration(
          subject_types = EXCLUDED.subject_types, manifest = EXCLUDED.manifest, status = 'active',
          signing_key_id = EXCLUDED.signing_key_id, signing_public_key = EXCLUDED.signing_public_key, consumer_group = EXCLUDED.consumer_group,
          approved_by = COALESCE(registered_services.approved_by, EXCLUDED.approved_by), approved_at = COALESCE(registered_services.approved_at, EXCLUDED.approved_at),
-         pending_manifest = NULL, pending_since = NULL, updated_at = now()`,
+         pending_manifest = NULL, pending_since = NULL, updated_at = now()
+       WHERE registered_services.target_kind = 'kafka'`,
       [
         manifest.service,
         manifest.version,
@@ -252,6 +253,23 @@ export async function activeManifests(manager: EntityManager): Promise<ServiceRe
 
 export async function listServices(dataSource: DataSource): Promise<ServiceRegistered[]> {
   return activeManifests(dataSource.manager);
+}
+
+/**
+ * What a hold may name: the active Kafka services' manifests, and the active webhook and manual
+ * targets as manifests of their subject types alone (no tables, no policies), so that a subject
+ * hold can be scoped to one of them or name a type only they store.
+ */
+export async function holdableServices(dataSource: DataSource): Promise<ServiceRegistered[]> {
+  const external = (await dataSource.query(
+    `SELECT service, subject_types FROM registered_services WHERE status = 'active' AND target_kind <> 'kafka' ORDER BY service`,
+  )) as Array<{ service: string; subject_types: string[] }>;
+  return [
+    ...(await activeManifests(dataSource.manager)),
+    ...external.map(
+      (e) => ({ service: e.service, subjects: e.subject_types.map((type) => ({ type, tables: [] })), policies: [] }) as unknown as ServiceRegistered,
+    ),
+  ];
 }
 
 /** What the API shows of a registration (public keys are public; no secrets here). */

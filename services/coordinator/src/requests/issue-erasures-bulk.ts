@@ -8,6 +8,7 @@ import { appendLedger, type LedgerEntryInput } from '../ledger/ledger.repository
 import { subjectRef } from '../subject-ref';
 import { buildCommand } from './commands';
 import type { RequestDeps } from './create-erasure-request.use-case';
+import { EXTERNAL_CASE } from './issue-request';
 
 /** One subject of a bulk erasure, with the line it came from (a CSV line, or its place in the call). */
 export interface BulkLine {
@@ -145,8 +146,11 @@ export async function issueErasuresBulk(manager: EntityManager, input: BulkErasu
   // Scheduled targets: nothing sent yet, no attempt, no redelivery time.
   await manager.query(
     `INSERT INTO request_targets (request_id, service, status, attempts, last_sent_at, next_attempt_at)
-     SELECT t.request_id, t.service, $5, $6, $3, $4 FROM unnest($1::uuid[], $2::text[]) AS t(request_id, service)`,
-    [targetIds, targetServices, createdAt, notBefore ? null : firstRetryAt, notBefore ? 'scheduled' : 'pending', notBefore ? 0 : 1],
+     SELECT t.request_id, t.service, $5, CASE WHEN $4::timestamptz IS NULL THEN 0 ELSE ${EXTERNAL_CASE('0', '1')} END, $3,
+       CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE ${EXTERNAL_CASE('$3::timestamptz', '$4::timestamptz')} END
+     FROM unnest($1::uuid[], $2::text[]) AS t(request_id, service)`,
+    // A webhook or manual target has no attempt yet and is due at once (deliver-external.ts).
+    [targetIds, targetServices, createdAt, notBefore ? null : firstRetryAt, notBefore ? 'scheduled' : 'pending'],
   );
 
   const ledger: LedgerEntryInput[] = [];

@@ -10,6 +10,7 @@ import { activeSubjectHolds } from '../holds/legal-holds.service';
 import { appendLedger, type LedgerEntryInput } from '../ledger/ledger.repository';
 import { nextDelaySeconds } from '../maintenance/redelivery';
 import type { SubjectVault } from '../privacy/subject-vault';
+import { unstorableTextIssues } from '../http/storable-text';
 import { ExternalAnswer } from './external-answer';
 import { externalAck, type ExternalResult, newCommandId, webhookTarget } from './external-targets';
 import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature';
@@ -52,6 +53,11 @@ export interface DeliveryTally {
   tasksOpened: number;
 }
 
+/** How long past its time box a claimed delivery waits before another tick may take it again. */
+const CLAIM_MARGIN_MS = 60_000;
+/** A subject hold in force for target `t` of request `r` (SQL; `$1` = now). */
+const HOLD_IN_FORCE = `r.subject_ref IS NOT NULL AND EXISTS (SELECT 1 FROM legal_holds l WHERE l.scope = 'subject' AND l.subject_ref = r.subject_ref
+  AND l.released_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > $1) AND (l.service IS NULL OR l.service = t.service))`;
 /** Webhook deliveries running at once at most (each may take up to the timeout). */
 const PARALLEL = 8;
 /** A webhook's answer is read up to this size; a longer body is not a result. */
@@ -72,13 +78,42 @@ const MAX_ANSWER_BYTES = 64 * 1024;
  */
 export async function deliverExternalTargets(deps: DeliverExternalDeps, now: Date): Promise<DeliveryTally> {
   const tally: DeliveryTally = { delivered: 0, answered: 0, failed: 0, held: 0, tasksOpened: 0 };
-  const due = (await deps.dataSource.query(
+  // Open tasks whose subject a hold now covers: held at once (an operator must not act on them).
+  const nowHeld = (await deps.dataSource.query(
     `SELECT t.request_id, t.service, t.attempts, s.target_kind, r.subject_ref, r.subject_type, r.subject_id, r.dry_run, r.due_at
-     FROM request_targets t JOIN registered_services s ON s.service = t.service AND s.target_kind <> 'kafka'
+     FROM request_targets t JOIN registered_services s ON s.service = t.service AND s.target_kind = 'manual'
      JOIN retention_requests r ON r.id = t.request_id
-     WHERE t.status = 'pending' AND r.status = 'pending' AND r.kind = 'erasure' AND t.next_attempt_at <= $1
-     ORDER BY t.next_attempt_at LIMIT 100`,
+     WHERE t.status = 'pending' AND r.status = 'pending' AND t.next_attempt_at IS NULL AND ${HOLD_IN_FORCE}
+     LIMIT 100`,
     [now],
+  )) as DueTarget[];
+  for (const t of nowHeld) {
+    const holds = (await activeSubjectHolds(deps.dataSource.manager, t.subject_ref!)).filter((h) => !h.service || h.service === t.service);
+    if (holds.length === 0) continue;
+    const held = await answer(
+      deps,
+      t,
+      { status: 'held', holdIds: holds.map((h) => h.holdId), reason: 'a legal hold on the subject is in force for this target' },
+      newCommandId('manual'),
+    );
+    if (held) tally.held++;
+  }
+  // Claimed first (their next attempt pushed past this delivery's time box): a second tick running
+  // beside this one, or a new leader, does not deliver the same target again meanwhile.
+  const claimUntil = new Date(now.getTime() + deps.timeoutMs + CLAIM_MARGIN_MS);
+  const due = (await deps.dataSource.query(
+    `WITH due AS (
+       SELECT t.request_id, t.service FROM request_targets t
+       JOIN registered_services s ON s.service = t.service AND s.target_kind <> 'kafka'
+       JOIN retention_requests r ON r.id = t.request_id
+       WHERE t.status = 'pending' AND r.status = 'pending' AND r.kind = 'erasure' AND t.next_attempt_at <= $1
+       ORDER BY t.next_attempt_at LIMIT 100 FOR UPDATE OF t SKIP LOCKED),
+     claimed AS (
+       UPDATE request_targets x SET next_attempt_at = $2 FROM due WHERE x.request_id = due.request_id AND x.service = due.service
+       RETURNING x.request_id, x.service, x.attempts)
+     SELECT c.request_id, c.service, c.attempts, s.target_kind, r.subject_ref, r.subject_type, r.subject_id, r.dry_run, r.due_at
+     FROM claimed c JOIN registered_services s ON s.service = c.service JOIN retention_requests r ON r.id = c.request_id`,
+    [now, claimUntil],
   )) as DueTarget[];
   const queue = [...due];
   const worker = async (): Promise<void> => {
@@ -159,13 +194,17 @@ async function deliverOne(deps: DeliverExternalDeps, t: DueTarget, now: Date, ta
   const response = await post(
     webhook.url,
     body,
-    { [SIGNATURE_HEADER]: signatureHeader(webhook.secret, body, now), 'retention-delivery': deliveryId },
+    // Signed as it leaves (not at the tick's start): a receiver checks the time against its own clock.
+    { [SIGNATURE_HEADER]: signatureHeader(webhook.secret, body, new Date()), 'retention-delivery': deliveryId },
     { timeoutMs: deps.timeoutMs, ca: deps.ca },
   );
   const commandId = `webhook:${deliveryId}`;
   if (response.ok) {
     // A result in the answer: the same fields as a callback (its requestId may be left out).
-    const result = response.json === undefined ? undefined : ExternalAnswer.partial({ requestId: true }).safeParse(response.json);
+    const result =
+      response.json === undefined || unstorableTextIssues(response.json).length > 0
+        ? undefined
+        : ExternalAnswer.partial({ requestId: true }).safeParse(response.json);
     if (result?.success && (result.data.requestId ?? t.request_id) === t.request_id) {
       const applied = await answer(deps, t, result.data as ExternalResult, commandId, {
         attempt,
@@ -239,13 +278,15 @@ async function answer(
           },
         ]
       : [];
-    if (sent)
+    // The ack's reconciliation locks the request row before its target's (the order every path takes).
+    const r = await deps.applyAck(manager, externalAck({ id: t.request_id, dryRun: t.dry_run }, t.service, result, commandId, at), before);
+    if (sent && r.outcome === 'applied') {
       await manager.query(`UPDATE request_targets SET attempts = attempts + 1, last_sent_at = $3, last_error = NULL WHERE request_id = $1 AND service = $2`, [
         t.request_id,
         t.service,
         at,
       ]);
-    const r = await deps.applyAck(manager, externalAck({ id: t.request_id, dryRun: t.dry_run }, t.service, result, commandId, at), before);
+    }
     if (r.outcome !== 'applied' && r.outcome !== 'duplicate') {
       deps.logger.warn({ target: t.service, requestId: t.request_id, outcome: r.outcome, detail: r.detail }, 'external result not applied');
     }
@@ -267,39 +308,55 @@ function post(url: string, body: string, headers: Record<string, string>, { time
   const target = new URL(url);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<PostResult>((resolve) => {
+    let settled = false;
+    const settle = (result: PostResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      resolve(result);
+    };
     const req = send(
       target,
       {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'retention-coordinator', ...headers },
         ...(target.protocol === 'https:' && ca ? { ca: [...rootCertificates, ca] } : {}),
-        timeout: timeoutMs,
       },
       (res) => {
         const status = res.statusCode ?? 0;
+        const ok = status >= 200 && status < 300;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
+          // Longer than any result: not read further (the status alone decides).
+          else {
+            settle({ ok, status, error: ok ? '' : `http ${status}` });
+            res.destroy();
+          }
         });
         res.on('end', () => {
-          const ok = status >= 200 && status < 300;
           let json: unknown;
-          if (ok && size <= MAX_ANSWER_BYTES && /application\/json/i.test(String(res.headers['content-type'] ?? ''))) {
+          if (ok && /application\/json/i.test(String(res.headers['content-type'] ?? ''))) {
             try {
               json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
             } catch {
               json = undefined;
             }
           }
-          resolve({ ok, status, ...(json === undefined ? {} : { json }), error: ok ? '' : `http ${status}` });
+          settle({ ok, status, ...(json === undefined ? {} : { json }), error: ok ? '' : `http ${status}` });
         });
-        res.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, status, error: error.code ?? 'response_error' }));
+        res.on('error', (error: NodeJS.ErrnoException) => settle({ ok: false, status, error: error.code ?? 'response_error' }));
       },
     );
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code ?? 'request_error' }));
+    // One deadline for the whole exchange (Node's `timeout` option is an idle timer: a server that
+    // sends a byte now and then would hold the delivery, and the leader's loop, for ever).
+    const deadline = setTimeout(() => {
+      settle({ ok: false, error: 'timeout' });
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', (error: NodeJS.ErrnoException) => settle({ ok: false, error: error.code ?? 'request_error' }));
     req.end(body);
   });
 }

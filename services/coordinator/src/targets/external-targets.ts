@@ -55,21 +55,17 @@ export function checkWebhookUrl(text: string, rules: UrlRules): URL {
 export async function createExternalTarget(
   dataSource: DataSource,
   input: NewExternalTarget,
-  options: { vault: SubjectVault; by: string; at: Date; urlRules: UrlRules },
+  options: { vault: SubjectVault; by: string; at: Date; urlRules: UrlRules; textRef: (text: string) => string },
 ): Promise<{ service: string; kind: ExternalKind; status: 'active'; subjectTypes: string[]; url?: string; instructions?: string; secret?: string }> {
   const url = input.kind === 'webhook' ? checkWebhookUrl(input.url!, options.urlRules).toString() : null;
   const secret = input.kind === 'webhook' ? newWebhookSecret() : undefined;
   return dataSource.transaction(async (manager) => {
-    const [existing] = (await manager.query(`SELECT status, target_kind FROM registered_services WHERE service = $1 FOR UPDATE`, [input.name])) as Array<{
-      status: string;
-      target_kind: string;
-    }>;
-    // A retired name stays taken: its history in the ledger must keep meaning one thing.
-    if (existing) throw new ConflictError(`the name "${input.name}" is taken (a ${existing.target_kind} target, ${existing.status})`);
     const subjectTypes = [...new Set(input.subjectTypes)].sort();
-    await manager.query(
+    // A retired name stays taken: its history in the ledger must keep meaning one thing. ON CONFLICT:
+    // two calls (or a Kafka registration) racing for the name get a 409, not a unique violation.
+    const inserted = (await manager.query(
       `INSERT INTO registered_services (service, version, policy_hash, subject_types, manifest, status, approved_by, approved_at, target_kind, webhook_url, webhook_secret, instructions)
-       VALUES ($1, 'external', '', $2, $3, 'active', $4, $5, $6, $7, $8, $9)`,
+       VALUES ($1, 'external', '', $2, $3, 'active', $4, $5, $6, $7, $8, $9) ON CONFLICT (service) DO NOTHING RETURNING service`,
       [
         input.name,
         subjectTypes,
@@ -81,7 +77,16 @@ export async function createExternalTarget(
         secret ? options.vault.seal('webhook', input.name, secret) : null,
         input.instructions ?? null,
       ],
-    );
+    )) as unknown[];
+    if (inserted.length === 0) {
+      const [existing] = (await manager.query(`SELECT status, target_kind FROM registered_services WHERE service = $1`, [input.name])) as Array<{
+        status: string;
+        target_kind: string;
+      }>;
+      throw new ConflictError(
+        `the name "${input.name}" is taken (${existing ? `a ${existing.target_kind} target, ${existing.status}` : 'by another registration'})`,
+      );
+    }
     await appendLedger(
       manager,
       [
@@ -89,8 +94,15 @@ export async function createExternalTarget(
           requestId: null,
           type: 'target.registered',
           service: input.name,
-          // The URL and the task's text are configuration, not personal data; the secret is never here.
-          body: { kind: input.kind, subjectTypes, url, instructions: input.instructions ?? null, registeredBy: options.by },
+          // No free text in the append-only ledger: the URL without its query (which may carry a
+          // token) and the instructions by keyed hash; the secret is never here.
+          body: {
+            kind: input.kind,
+            subjectTypes,
+            url: url ? `${new URL(url).origin}${new URL(url).pathname}` : null,
+            instructionsRef: input.instructions ? options.textRef(input.instructions) : null,
+            registeredBy: options.by,
+          },
         },
       ],
       options.at,
@@ -182,6 +194,8 @@ export interface TaskView {
   createdAt: string;
   dueAt: string;
   overdue: boolean;
+  /** A done task's outcome: completed, not_applicable (confirmed), failed or retired; null while open. */
+  outcome: string | null;
   confirmedBy: string | null;
   confirmedAt: string | null;
 }
@@ -192,18 +206,26 @@ export interface TaskView {
  */
 export async function listTasks(
   dataSource: DataSource,
-  filter: { status: 'open' | 'done'; limit: number; after?: { createdAt: Date; requestId: string } },
+  filter: { status: 'open' | 'done'; limit: number; after?: { createdAt: Date; requestId: string; target: string } },
   options: { withSubject: boolean; vault: SubjectVault; now: Date },
 ): Promise<{ items: TaskView[]; nextCursor: string | null }> {
   const statuses = filter.status === 'open' ? ['pending'] : ['completed', 'not_applicable', 'failed', 'retired'];
+  // Open: opened by the leader (held and dry-run targets never are) and no hold in force now (the
+  // leader marks it held on its next tick; until then it is not shown as work to do).
+  const openOnly =
+    filter.status === 'open'
+      ? `AND t.next_attempt_at IS NULL AND NOT r.dry_run AND NOT EXISTS (SELECT 1 FROM legal_holds l WHERE l.scope = 'subject' AND l.subject_ref = r.subject_ref
+           AND l.released_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > $5) AND (l.service IS NULL OR l.service = t.service))`
+      : '';
   const rows = (await dataSource.query(
     `SELECT t.request_id, t.service, t.status, t.confirmed_by, t.confirmed_at, s.instructions, r.subject_type, r.subject_ref, r.subject_id, r.dry_run,
             r.created_at, r.due_at
      FROM request_targets t JOIN registered_services s ON s.service = t.service AND s.target_kind = 'manual'
      JOIN retention_requests r ON r.id = t.request_id
-     WHERE t.status = ANY($1::text[]) AND ($2::timestamptz IS NULL OR (r.created_at, r.id) < ($2::timestamptz, $3::uuid))
-     ORDER BY r.created_at DESC, r.id DESC, t.service LIMIT $4`,
-    [statuses, filter.after?.createdAt ?? null, filter.after?.requestId ?? null, filter.limit + 1],
+     WHERE t.status = ANY($1::text[]) ${openOnly}
+       AND ($2::timestamptz IS NULL OR (r.created_at, r.id, t.service) < ($2::timestamptz, $3::uuid, $6::text))
+     ORDER BY r.created_at DESC, r.id DESC, t.service DESC LIMIT $4`,
+    [statuses, filter.after?.createdAt ?? null, filter.after?.requestId ?? null, filter.limit + 1, options.now, filter.after?.target ?? ''],
   )) as Array<{
     request_id: string;
     service: string;
@@ -237,22 +259,25 @@ export async function listTasks(
         createdAt: new Date(r.created_at).toISOString(),
         dueAt: new Date(r.due_at).toISOString(),
         overdue: open && new Date(r.due_at) < options.now,
+        outcome: open ? null : r.status,
         confirmedBy: r.confirmed_by,
         confirmedAt: r.confirmed_at ? new Date(r.confirmed_at).toISOString() : null,
       };
     }),
     nextCursor:
-      rows.length > filter.limit && last ? Buffer.from(JSON.stringify([new Date(last.created_at).toISOString(), last.request_id])).toString('base64url') : null,
+      rows.length > filter.limit && last
+        ? Buffer.from(JSON.stringify([new Date(last.created_at).toISOString(), last.request_id, last.service])).toString('base64url')
+        : null,
   };
 }
 
 /** Decodes a tasks cursor; `null` when it is not one this API returned. */
-export function decodeTaskCursor(text: string): { createdAt: Date; requestId: string } | null {
+export function decodeTaskCursor(text: string): { createdAt: Date; requestId: string; target: string } | null {
   try {
-    const [at, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as [string, string];
+    const [at, id, target] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as [string, string, string];
     const createdAt = new Date(at);
-    if (Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) return null;
-    return { createdAt, requestId: id };
+    if (Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id) || typeof target !== 'string' || !/^[a-z][a-z0-9-]{0,62}$/.test(target)) return null;
+    return { createdAt, requestId: id, target };
   } catch {
     return null;
   }
@@ -272,6 +297,7 @@ export async function openManualTask(manager: EntityManager, requestId: string, 
   if (!row) throw new NotFoundError(`"${target}" is not a target of request ${requestId}`);
   if (row.target_kind !== 'manual') throw new ConflictError(`"${target}" is a ${row.target_kind} target: only a manual task is confirmed by hand`);
   if (row.status !== 'pending') throw new ConflictError(`the task is not open: the target is ${row.status}`);
+  if (request.dry_run) throw new ConflictError('a dry run has no manual task to confirm');
   return { dryRun: request.dry_run };
 }
 

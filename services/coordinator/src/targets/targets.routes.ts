@@ -68,6 +68,37 @@ const Confirm = z
 /** Webhook and manual targets: registering one, a webhook's callback, manual tasks and their confirmation. */
 export function targetRoutes(deps: TargetRouteDeps): AnyRoute[] {
   const now = deps.now ?? (() => new Date());
+  async function callback(
+    params: { name: string },
+    body: z.output<typeof ExternalAnswer>,
+    rawBody: Buffer,
+    signature: string | string[] | undefined,
+  ): Promise<{ requestId: string; target: string; status: string; outcome: 'applied' | 'duplicate' }> {
+    const at = now();
+    const target = await webhookTarget(deps.dataSource.manager, params.name, deps.vault);
+    if (!target) throw new NotFoundError(`no webhook target "${params.name}"`);
+    const problem = verifySignature(target.secret, signature, rawBody, at);
+    if (problem) throw new UnauthorizedError(`${SIGNATURE_HEADER}: ${problem === 'missing' ? 'missing' : `${problem} signature`}`);
+    return deps.dataSource.transaction(async (manager) => {
+      const [request] = (await manager.query(`SELECT dry_run FROM retention_requests WHERE id = $1`, [body.requestId])) as Array<{ dry_run: boolean }>;
+      if (!request) throw new ConflictError(`request ${body.requestId} has no target "${params.name}"`);
+      // The same answer again (a retried callback): harmless, nothing changes.
+      const [stored] = (await manager.query(`SELECT status, ack FROM request_targets WHERE request_id = $1 AND service = $2`, [
+        body.requestId,
+        params.name,
+      ])) as Array<{ status: string; ack: { status?: string; commandId?: string } | null }>;
+      if (stored?.ack?.status === body.status && stored.status === body.status && stored.ack.commandId?.startsWith('webhook:')) {
+        return { requestId: body.requestId, target: params.name, status: body.status, outcome: 'duplicate' as const };
+      }
+      const result = await deps.acks.within(
+        manager,
+        externalAck({ id: body.requestId, dryRun: request.dry_run }, params.name, body, newCommandId('webhook'), at),
+      );
+      if (result.outcome !== 'applied' && result.outcome !== 'duplicate') throw new ConflictError(result.detail ?? result.outcome);
+      return { requestId: body.requestId, target: params.name, status: body.status, outcome: result.outcome };
+    });
+  }
+
   return [
     defineRoute({
       method: 'POST',
@@ -78,7 +109,13 @@ export function targetRoutes(deps: TargetRouteDeps): AnyRoute[] {
       body: NewTarget,
       responses: { 201: '{service, kind, status, subjectTypes, url | instructions, secret (webhook only, shown once)}', 409: 'The name is taken' },
       handler: async ({ body, principal, reply }) => {
-        const created = await createExternalTarget(deps.dataSource, body, { vault: deps.vault, by: principal.name, at: now(), urlRules: deps.urlRules });
+        const created = await createExternalTarget(deps.dataSource, body, {
+          vault: deps.vault,
+          by: principal.name,
+          at: now(),
+          urlRules: deps.urlRules,
+          textRef: deps.textRef,
+        });
         reply.code(201);
         return created;
       },
@@ -92,6 +129,8 @@ export function targetRoutes(deps: TargetRouteDeps): AnyRoute[] {
       params: NameParams,
       body: ExternalAnswer,
       rawBody: true,
+      // A result is small: an unauthenticated caller gets no more than this read before the signature is checked.
+      bodyLimit: 16 * 1024,
       responses: {
         200: '{requestId, target, status, outcome: applied | duplicate}',
         401: 'Missing, malformed, wrong or expired signature',
@@ -99,22 +138,9 @@ export function targetRoutes(deps: TargetRouteDeps): AnyRoute[] {
         409: 'The request has no open target of this name, or the result contradicts an earlier one',
       },
       handler: async ({ params, body, rawBody, request }) => {
-        const at = now();
-        const target = await webhookTarget(deps.dataSource.manager, params.name, deps.vault);
-        if (!target) throw new NotFoundError(`no webhook target "${params.name}"`);
-        const problem = verifySignature(target.secret, request.headers[SIGNATURE_HEADER], rawBody, at);
-        if (problem) throw new UnauthorizedError(`${SIGNATURE_HEADER}: ${problem === 'missing' ? 'missing' : `${problem} signature`}`);
-        return deps.dataSource.transaction(async (manager) => {
-          const [request] = (await manager.query(`SELECT dry_run FROM retention_requests WHERE id = $1`, [body.requestId])) as Array<{ dry_run: boolean }>;
-          if (!request) throw new ConflictError(`request ${body.requestId} has no target "${params.name}"`);
-          const result = await deps.acks.within(
-            manager,
-            externalAck({ id: body.requestId, dryRun: request.dry_run }, params.name, body, newCommandId('webhook'), at),
-          );
-          if (result.outcome !== 'applied' && result.outcome !== 'duplicate') throw new ConflictError(result.detail ?? result.outcome);
-          deps.onChanged?.();
-          return { requestId: body.requestId, target: params.name, status: body.status, outcome: result.outcome };
-        });
+        const answered = await callback(params, body, rawBody, request.headers[SIGNATURE_HEADER]);
+        deps.onChanged?.();
+        return answered;
       },
     }),
     defineRoute({
