@@ -21,9 +21,10 @@ function subjectTypes(value: string): string[] {
   return types;
 }
 
-function positiveInt(value: string): number {
+/** A page size the API accepts (1–500, as every list). */
+function pageSize(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw new InvalidArgumentError('must be an integer from 1 to 500');
   return n;
 }
 
@@ -148,7 +149,7 @@ export function registerTargetCommands(program: Command, io: TargetCommandsIo): 
     .command('tasks')
     .description("manual targets' tasks, open ones by default (an admin token also shows each open task's subject id)")
     .option('--done', 'done (confirmed) tasks instead of open ones')
-    .option('--limit <n>', 'page size', positiveInt, 50)
+    .option('--limit <n>', 'page size (1-500)', pageSize, 50)
     .option('--cursor <cursor>', 'next page')
     .action(async (o: { done?: boolean; limit: number; cursor?: string }) => {
       const q = new URLSearchParams({ status: o.done ? 'done' : 'open', limit: String(o.limit) });

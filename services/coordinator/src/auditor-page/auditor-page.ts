@@ -4,8 +4,10 @@ import { AUDITOR_PAGE_HTML, AUDITOR_PAGE_SCRIPT, AUDITOR_PAGE_STYLE } from './as
 /**
  * The auditor page: a static shell (no data, so no token to fetch it) whose script reads the
  * auditor API with the token the auditor types in (kept in the tab's sessionStorage, never in a
- * URL). Everything it shows comes from `/v1/ledger/report`, `/v1/ledger/verify` and `/v1/policies`,
- * so it shows nothing the API would not, and no subject ids (the report has their keyed hashes only).
+ * URL). Everything it shows comes from `/v1/ledger/report`, `/v1/ledger/verify`, `/v1/policies`,
+ * `/v1/services` (each target's kind) and `/v1/tasks` (open manual tasks, which an admin's token may
+ * confirm from the page), so it shows nothing the API would not, and no subject ids (the report and
+ * the tasks list show their keyed hashes; the page never shows a task's `subjectId`).
  */
 export const AUDITOR_PAGE_ROUTES = ['/audit', '/audit/app.js', '/audit/style.css'] as const;
 

@@ -167,6 +167,11 @@ const COMMON_RESPONSES: Record<number, string> = {
   503: 'Unavailable: the database cannot serve now, or the request took longer than HTTP_HANDLER_TIMEOUT_MS; see Retry-After',
 };
 
+/** An operation that takes no token cannot answer 401 or 403 for one (it declares its own 401 if it authenticates otherwise). */
+const WITHOUT_TOKEN_RESPONSES: Record<number, string> = Object.fromEntries(
+  Object.entries(COMMON_RESPONSES).filter(([code]) => code !== '401' && code !== '403'),
+);
+
 /** Responses of an operation that takes a body. */
 const BODY_RESPONSES: Record<number, string> = {
   413: 'Request body too large',
@@ -192,10 +197,9 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { title: stri
           }
         : {}),
       responses: Object.fromEntries(
-        Object.entries({ ...COMMON_RESPONSES, ...(r.body ? BODY_RESPONSES : {}), ...r.responses }).map(([code, description]) => [
-          code,
-          Number(code) >= 400 ? { description, content: { 'application/json': { schema: ErrorSchema } } } : { description },
-        ]),
+        Object.entries({ ...(r.roles.length > 0 ? COMMON_RESPONSES : WITHOUT_TOKEN_RESPONSES), ...(r.body ? BODY_RESPONSES : {}), ...r.responses }).map(
+          ([code, description]) => [code, Number(code) >= 400 ? { description, content: { 'application/json': { schema: ErrorSchema } } } : { description }],
+        ),
       ),
     };
   }

@@ -32,6 +32,7 @@ export function replayRoutes(deps: ReplayRouteDeps): AnyRoute[] {
       responses: {
         202: '{service, since, requests, withoutHash, replays: [{id, requests}]}',
         404: 'No such service',
+        409: 'A webhook or manual target (no deletion journal: replays do not apply)',
       },
       handler: async ({ params, body, principal, reply }) => {
         const issued = await requestReplay(

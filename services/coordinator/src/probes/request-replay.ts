@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { encodeEvent, EventTypes, NotFoundError, type TopicNames } from '@retention/contracts';
+import { ConflictError, encodeEvent, EventTypes, NotFoundError, type TopicNames } from '@retention/contracts';
 import { enqueueOutbox } from '@retention/outbox';
 import type { DataSource } from 'typeorm';
 import { appendLedger } from '../ledger/ledger.repository';
@@ -33,8 +33,10 @@ export interface ReplayIssued {
  */
 export async function requestReplay(dataSource: DataSource, topics: TopicNames, r: ReplayRequest, at: Date): Promise<ReplayIssued> {
   return dataSource.transaction(async (manager) => {
-    const [known] = (await manager.query(`SELECT 1 FROM registered_services WHERE service = $1`, [r.service])) as unknown[];
+    const [known] = (await manager.query(`SELECT target_kind FROM registered_services WHERE service = $1`, [r.service])) as Array<{ target_kind: string }>;
     if (!known) throw new NotFoundError(`no service "${r.service}" is registered`);
+    // No deletion journal and no command topic: a restored system re-applies its erasures itself.
+    if (known.target_kind !== 'kafka') throw new ConflictError(`"${r.service}" is a ${known.target_kind} target: replays apply to Kafka services only`);
     const rows = (await manager.query(
       `SELECT t.request_id, r.subject_type, t.ack->>'subjectHash' AS subject_hash
        FROM request_targets t JOIN retention_requests r ON r.id = t.request_id
