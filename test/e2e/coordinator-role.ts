@@ -16,6 +16,9 @@ function ensureCoordinatorRole(stack: TestStack): Promise<void> {
     const client = new pg.Client({ connectionString: stack.superuserUrl });
     await client.connect();
     try {
+      // One file at a time (each runs in its own worker): two ALTER ROLE at once fail with
+      // "tuple concurrently updated". The session lock ends with the connection.
+      await client.query(`SELECT pg_advisory_lock(hashtext('retention_e2e_coordinator_role'))`);
       const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [COORDINATOR_TEST_ROLE.name]);
       const who = quoteIdent(COORDINATOR_TEST_ROLE.name);
       const password = `'${COORDINATOR_TEST_ROLE.password}'`;

@@ -54,7 +54,7 @@ describe('webhook and manual targets', () => {
   let secret = '';
   const deliveries: Delivery[] = [];
   /** What the receiver answers next (then 202 with a callback). */
-  const plan: Array<'503' | 'sync'> = [];
+  const plan: Array<'503' | 'sync' | 'accept'> = [];
   /** The erasure the second test completes (the third sends callbacks about it). */
   let completedId = '';
 
@@ -89,6 +89,9 @@ describe('webhook and manual targets', () => {
         const next = plan.shift();
         if (next === '503') {
           res.writeHead(503).end('busy');
+        } else if (next === 'accept') {
+          // Accepted; the test sends the callback itself.
+          res.writeHead(202).end();
         } else if (next === 'sync') {
           res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'completed', deleted: 1 }));
         } else {
@@ -336,5 +339,34 @@ describe('webhook and manual targets', () => {
     await waitFor('the task to reopen', async () => ((await openTasks()).includes(id) ? true : undefined));
     expect((await platform.api('POST', `/v1/erasure-requests/${id}/targets/paper-archive/confirm`, { body: { note: 'file removed' } })).status).toBe(200);
     expect((await platform.waitForRequest(id)).status).toBe('completed');
+  });
+
+  it('a captured callback replayed within its 5 minutes applies nothing (after a retry, the old "failed" does not fail the target again)', async () => {
+    plan.push('accept', 'accept');
+    const id = (await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'ext-dan' } } })).body
+      .id as string;
+    await waitFor('the delivery', async () => (deliveries.some((d) => d.body.requestId === id) ? true : undefined));
+    const url = `${platform.coordinator.url}/v1/targets/billing-legacy/callback`;
+    const failed = JSON.stringify({ requestId: id, status: 'failed', error: { code: 'vendor_down', message: 'vendor API unavailable', retriable: false } });
+    const header = sign(secret, failed);
+    const send = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'retention-signature': header }, body: failed });
+    expect(await (await send()).json()).toMatchObject({ outcome: 'applied' });
+    const target = async () => (await view(id)).targets.find((t: any) => t.service === 'billing-legacy');
+    expect(await target()).toMatchObject({ status: 'failed', error: { code: 'vendor_down' } });
+    expect((await platform.api('POST', `/v1/erasure-requests/${id}/retry`)).status).toBe(202);
+    await waitFor('the retried delivery', async () => (deliveries.filter((d) => d.body.requestId === id).length === 2 ? true : undefined));
+    // The same bytes and header again: a duplicate, the retried target stays pending.
+    const replayed = await send();
+    expect(replayed.status).toBe(200);
+    expect(await replayed.json()).toMatchObject({ outcome: 'duplicate' });
+    expect(await target()).toMatchObject({ status: 'pending' });
+    const completed = JSON.stringify({ requestId: id, status: 'completed', deleted: 1 });
+    const answer = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'retention-signature': sign(secret, completed) },
+      body: completed,
+    });
+    expect(answer.status).toBe(200);
+    await waitFor('the target to complete', async () => ((await target()).status === 'completed' ? true : undefined));
   });
 });

@@ -342,7 +342,11 @@ describe('hostile HTTP input', () => {
     )) {
       for (const [method, operation] of Object.entries(operations)) {
         const statuses = Object.keys(operation.responses);
-        for (const status of ['400', '401', '403', '408', '414', '431', '500', '503']) expect(statuses, `${method} ${path}`).toContain(status);
+        // An operation that takes no token (a webhook's callback: its signature authenticates it) cannot answer 403.
+        const tokenless = Array.isArray((operation as { security?: unknown[] }).security) && (operation as { security: unknown[] }).security.length === 0;
+        for (const status of ['400', '401', ...(tokenless ? [] : ['403']), '408', '414', '431', '500', '503'])
+          expect(statuses, `${method} ${path}`).toContain(status);
+        if (tokenless) expect(statuses, `${method} ${path}`).not.toContain('403');
         if (operation.requestBody) for (const status of ['413', '415']) expect(statuses, `${method} ${path}`).toContain(status);
       }
     }
@@ -441,7 +445,18 @@ describe('a database that cannot serve: 503 unavailable, never 500', () => {
     } finally {
       await locker.end().catch(() => undefined);
     }
-    expect((await get(`/v1/erasure-requests/${UUID}`)).status).toBe(404);
+    // Then it serves again, as a client honouring Retry-After finds it. (Not always on the very next
+    // call: a pooled connection whose backend was killed while the leader's loop used it too can be
+    // handed out once before the pool has seen it end; that call is a 503 as well, never a 500.)
+    await waitFor(
+      'the API to serve again',
+      async () => {
+        const { status } = await get(`/v1/erasure-requests/${UUID}`);
+        expect([404, 503]).toContain(status);
+        return status === 404 ? true : undefined;
+      },
+      { timeoutMs: 10_000 },
+    );
   });
 
   it('a database that does not accept connections (ALLOW_CONNECTIONS false + terminated backends) is 503, and it recovers', async () => {

@@ -31,9 +31,20 @@ export class ExternalTargets1765700001200 implements MigrationInterface {
         ADD COLUMN note text,
         ADD COLUMN confirmed_by text,
         ADD COLUMN confirmed_at timestamptz`);
+    // Callback signatures seen within their tolerance window: the same signed callback sent again
+    // (a captured one replayed) is answered as a duplicate and applies nothing.
+    await q.query(`
+      CREATE TABLE webhook_callbacks_seen (
+        target text NOT NULL,
+        signature text NOT NULL,
+        seen_at timestamptz NOT NULL,
+        PRIMARY KEY (target, signature)
+      )`);
+    await q.query('CREATE INDEX webhook_callbacks_seen_at ON webhook_callbacks_seen (seen_at)');
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE webhook_callbacks_seen');
     await q.query(
       `ALTER TABLE request_targets DROP COLUMN last_error, DROP COLUMN delivered_at, DROP COLUMN note, DROP COLUMN confirmed_by, DROP COLUMN confirmed_at`,
     );

@@ -58,6 +58,10 @@ const CLAIM_MARGIN_MS = 60_000;
 /** A subject hold in force for target `t` of request `r` (SQL; `$1` = now). */
 const HOLD_IN_FORCE = `r.subject_ref IS NOT NULL AND EXISTS (SELECT 1 FROM legal_holds l WHERE l.scope = 'subject' AND l.subject_ref = r.subject_ref
   AND l.released_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > $1) AND (l.service IS NULL OR l.service = t.service))`;
+/** Targets claimed per round, rounds per tick at most, and the time after which no new round starts. */
+const BATCH = 100;
+const MAX_ROUNDS = 20;
+const ROUND_BUDGET_MS = 20_000;
 /** Webhook deliveries running at once at most (each may take up to the timeout). */
 const PARALLEL = 8;
 /** A webhook's answer is read up to this size; a longer body is not a result. */
@@ -98,38 +102,44 @@ export async function deliverExternalTargets(deps: DeliverExternalDeps, now: Dat
     );
     if (held) tally.held++;
   }
-  // Claimed first (their next attempt pushed past this delivery's time box): a second tick running
-  // beside this one, or a new leader, does not deliver the same target again meanwhile.
-  const claimUntil = new Date(now.getTime() + deps.timeoutMs + CLAIM_MARGIN_MS);
-  const due = (await deps.dataSource.query(
-    `WITH due AS (
-       SELECT t.request_id, t.service FROM request_targets t
-       JOIN registered_services s ON s.service = t.service AND s.target_kind <> 'kafka'
-       JOIN retention_requests r ON r.id = t.request_id
-       WHERE t.status = 'pending' AND r.status = 'pending' AND r.kind = 'erasure' AND t.next_attempt_at <= $1
-       ORDER BY t.next_attempt_at LIMIT 100 FOR UPDATE OF t SKIP LOCKED),
-     claimed AS (
-       UPDATE request_targets x SET next_attempt_at = $2 FROM due WHERE x.request_id = due.request_id AND x.service = due.service
-       RETURNING x.request_id, x.service, x.attempts)
-     SELECT c.request_id, c.service, c.attempts, s.target_kind, r.subject_ref, r.subject_type, r.subject_id, r.dry_run, r.due_at
-     FROM claimed c JOIN registered_services s ON s.service = c.service JOIN retention_requests r ON r.id = c.request_id`,
-    [now, claimUntil],
-  )) as DueTarget[];
-  const queue = [...due];
-  const worker = async (): Promise<void> => {
-    for (let t = queue.shift(); t; t = queue.shift()) {
-      try {
-        await deliverOne(deps, t, now, tally);
-      } catch (error) {
-        tally.failed++;
-        deps.logger.error(
-          { target: t.service, requestId: t.request_id, err: error instanceof Error ? error.message : String(error) },
-          'external delivery failed',
-        );
+  // Rounds of up to BATCH targets while a round comes back full, within ROUND_BUDGET_MS: a backlog
+  // (a bulk erasure) drains at the receivers' pace, and the tick still ends for the other steps.
+  const started = Date.now();
+  for (let round = 0; round < MAX_ROUNDS && Date.now() - started < ROUND_BUDGET_MS; round++) {
+    // Claimed first (their next attempt pushed past this delivery's time box): a second tick running
+    // beside this one, or a new leader, does not deliver the same target again meanwhile.
+    const claimUntil = new Date(now.getTime() + deps.timeoutMs + CLAIM_MARGIN_MS);
+    const due = (await deps.dataSource.query(
+      `WITH due AS (
+         SELECT t.request_id, t.service FROM request_targets t
+         JOIN registered_services s ON s.service = t.service AND s.target_kind <> 'kafka'
+         JOIN retention_requests r ON r.id = t.request_id
+         WHERE t.status = 'pending' AND r.status = 'pending' AND r.kind = 'erasure' AND t.next_attempt_at <= $1
+         ORDER BY t.next_attempt_at LIMIT $3 FOR UPDATE OF t SKIP LOCKED),
+       claimed AS (
+         UPDATE request_targets x SET next_attempt_at = $2 FROM due WHERE x.request_id = due.request_id AND x.service = due.service
+         RETURNING x.request_id, x.service, x.attempts)
+       SELECT c.request_id, c.service, c.attempts, s.target_kind, r.subject_ref, r.subject_type, r.subject_id, r.dry_run, r.due_at
+       FROM claimed c JOIN registered_services s ON s.service = c.service JOIN retention_requests r ON r.id = c.request_id`,
+      [now, claimUntil, BATCH],
+    )) as DueTarget[];
+    const queue = [...due];
+    const worker = async (): Promise<void> => {
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        try {
+          await deliverOne(deps, t, now, tally);
+        } catch (error) {
+          tally.failed++;
+          deps.logger.error(
+            { target: t.service, requestId: t.request_id, err: error instanceof Error ? error.message : String(error) },
+            'external delivery failed',
+          );
+        }
       }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, worker));
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, worker));
+    if (due.length < BATCH) break;
+  }
   return tally;
 }
 

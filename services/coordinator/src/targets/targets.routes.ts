@@ -8,7 +8,7 @@ import type { SubjectVault } from '../privacy/subject-vault';
 import { getRequest } from '../requests/requests.repository';
 import { ExternalAnswer } from './external-answer';
 import { createExternalTarget, decodeTaskCursor, externalAck, listTasks, newCommandId, openManualTask, type UrlRules, webhookTarget } from './external-targets';
-import { SIGNATURE_HEADER, verifySignature } from './webhook-signature';
+import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECONDS, verifySignature } from './webhook-signature';
 
 export interface TargetRouteDeps {
   dataSource: DataSource;
@@ -80,6 +80,14 @@ export function targetRoutes(deps: TargetRouteDeps): AnyRoute[] {
     const problem = verifySignature(target.secret, signature, rawBody, at);
     if (problem) throw new UnauthorizedError(`${SIGNATURE_HEADER}: ${problem === 'missing' ? 'missing' : `${problem} signature`}`);
     return deps.dataSource.transaction(async (manager) => {
+      // A signature is good for SIGNATURE_TOLERANCE_SECONDS: one seen before in that window is a
+      // replay (or a client resending the very same bytes), answered as a duplicate, applied never.
+      await manager.query(`DELETE FROM webhook_callbacks_seen WHERE seen_at < $1`, [new Date(at.getTime() - 2 * SIGNATURE_TOLERANCE_SECONDS * 1000)]);
+      const fresh = (await manager.query(
+        `INSERT INTO webhook_callbacks_seen (target, signature, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
+        [params.name, String(signature), at],
+      )) as unknown[];
+      if (fresh.length === 0) return { requestId: body.requestId, target: params.name, status: body.status, outcome: 'duplicate' as const };
       const [request] = (await manager.query(`SELECT dry_run FROM retention_requests WHERE id = $1`, [body.requestId])) as Array<{ dry_run: boolean }>;
       if (!request) throw new ConflictError(`request ${body.requestId} has no target "${params.name}"`);
       // The same answer again (a retried callback): harmless, nothing changes.
