@@ -369,4 +369,58 @@ describe('webhook and manual targets', () => {
     expect(answer.status).toBe(200);
     await waitFor('the target to complete', async () => ((await target()).status === 'completed' ? true : undefined));
   });
+
+  it('rotates the secret: for the grace period deliveries carry both signatures and callbacks under either count; after it only the new one does', async () => {
+    const old = secret;
+    const rotated = await platform.api('POST', '/v1/targets/billing-legacy/rotate-secret', { body: { graceSeconds: 600 } });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body).toMatchObject({ service: 'billing-legacy', secret: expect.stringMatching(/^whsec_/) });
+    const fresh = rotated.body.secret as string;
+    expect(fresh).not.toBe(old);
+    expect((await platform.api('POST', '/v1/targets/paper-archive/rotate-secret', { body: {} })).status).toBe(409);
+
+    plan.push('accept');
+    secret = fresh;
+    const id = (await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'ext-eve' } } })).body
+      .id as string;
+    const delivery = await waitFor('the delivery', async () => deliveries.find((d) => d.body.requestId === id));
+    const header = String(delivery.headers['retention-signature']);
+    const t = /t=(\d+)/.exec(header)![1]!;
+    const v1s = [...header.matchAll(/v1=([0-9a-f]{64})/g)].map((m) => m[1]);
+    const mac = (key: string) => createHmac('sha256', key).update(`${t}.${delivery.raw}`).digest('hex');
+    expect(v1s).toEqual([mac(fresh), mac(old)]);
+
+    // A receiver still on the old secret answers: accepted during the grace period.
+    const url = `${platform.coordinator.url}/v1/targets/billing-legacy/callback`;
+    const answer = JSON.stringify({ requestId: id, status: 'completed', deleted: 1 });
+    expect(
+      (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'retention-signature': sign(old, answer) }, body: answer })).status,
+    ).toBe(200);
+    await waitFor('the task to open', async () =>
+      (await platform.api('GET', '/v1/tasks?status=open')).body.items.some((x: { requestId: string }) => x.requestId === id) ? true : undefined,
+    );
+    expect((await platform.api('POST', `/v1/erasure-requests/${id}/targets/paper-archive/confirm`, { body: { note: 'no folder' } })).status).toBe(200);
+    expect((await platform.waitForRequest(id)).status).toBe('completed');
+
+    // Rotated again with no grace (a leaked secret): the one before no longer counts, the newest does.
+    const again = await platform.api('POST', '/v1/targets/billing-legacy/rotate-secret', { body: { graceSeconds: 0 } });
+    expect(again.status).toBe(200);
+    const probe = JSON.stringify({ requestId: id, status: 'completed', deleted: 1 });
+    expect(
+      (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'retention-signature': sign(fresh, probe) }, body: probe })).status,
+    ).toBe(401);
+    const newest = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'retention-signature': sign(again.body.secret, probe) },
+      body: probe,
+    });
+    expect(newest.status).toBe(200);
+    expect(await newest.json()).toMatchObject({ outcome: 'duplicate' });
+    const ledgerText = JSON.stringify(
+      await platform.coordinator.dataSource.query(`SELECT body FROM ledger_entries WHERE entry_type = 'target.secret_rotated'`),
+    );
+    expect(ledgerText).not.toContain(fresh);
+    expect(ledgerText).not.toContain(again.body.secret);
+    secret = again.body.secret;
+  });
 });

@@ -145,6 +145,26 @@ export function registerTargetCommands(program: Command, io: TargetCommandsIo): 
       io.print(await io.client().call('POST', '/v1/targets', { body: { name, kind: 'manual', instructions: o.instructions, subjectTypes: o.subjectTypes } })),
     );
 
+  targets
+    .command('rotate-secret')
+    .description('a new signing secret for a webhook target (admin), printed once; the old one keeps working for --grace-seconds')
+    .argument('<name>', 'the webhook target')
+    .option('--grace-seconds <n>', 'how long the previous secret still signs and verifies (default 86400: a day)', nonNegativeInt, 86_400)
+    .action(async (name: string, o: { graceSeconds: number }) => {
+      const rotated = (await io.client().call('POST', `/v1/targets/${encodeURIComponent(name)}/rotate-secret`, { body: { graceSeconds: o.graceSeconds } })) as {
+        service: string;
+        secret: string;
+        previousValidUntil: string;
+      };
+      if (io.json()) {
+        io.print(rotated);
+        io.err(`targets: the "secret" above is shown only now; the previous one works until ${rotated.previousValidUntil}`);
+        return;
+      }
+      io.out(`New webhook secret of ${rotated.service}: SHOWN ONLY NOW. The previous one still signs and verifies until ${rotated.previousValidUntil}.`);
+      io.out(rotated.secret);
+    });
+
   const tasks = program
     .command('tasks')
     .description("manual targets' tasks, open ones by default (an admin token also shows each open task's subject id)")

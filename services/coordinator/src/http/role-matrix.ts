@@ -45,6 +45,7 @@ export const ROLE_MATRIX = {
   'POST /v1/approvals/{id}/reject': ['admin'],
   'POST /v1/targets': ['admin'],
   'POST /v1/targets/{name}/callback': [],
+  'POST /v1/targets/{name}/rotate-secret': ['admin'],
   'GET /v1/tasks': ['auditor', 'admin'],
   'POST /v1/erasure-requests/{id}/targets/{name}/confirm': ['admin'],
   'GET /v1/openapi.json': ['requester', 'auditor', 'admin'],

@@ -27,6 +27,7 @@ export type LedgerEntryType =
   | 'approval.approved'
   | 'approval.rejected'
   | 'target.registered'
+  | 'target.secret_rotated'
   | 'task.confirmed';
 
 export interface LedgerEntryInput {

@@ -17,6 +17,9 @@ export class ExternalTargets1765700001200 implements MigrationInterface {
         -- Sealed (AES-256-GCM, see subject-vault.ts): it signs both directions, so a dump must not hold it.
         ADD COLUMN webhook_secret text,
         ADD COLUMN instructions text,
+        -- After a rotation, the previous secret (sealed) still signs and verifies until this time.
+        ADD COLUMN webhook_previous_secret text,
+        ADD COLUMN webhook_previous_until timestamptz,
         ADD CONSTRAINT registered_services_external_check CHECK (
           (target_kind = 'kafka' AND webhook_url IS NULL AND webhook_secret IS NULL AND instructions IS NULL)
           OR (target_kind = 'webhook' AND webhook_url IS NOT NULL AND webhook_secret IS NOT NULL)
@@ -49,7 +52,8 @@ export class ExternalTargets1765700001200 implements MigrationInterface {
       `ALTER TABLE request_targets DROP COLUMN last_error, DROP COLUMN delivered_at, DROP COLUMN note, DROP COLUMN confirmed_by, DROP COLUMN confirmed_at`,
     );
     await q.query(
-      `ALTER TABLE registered_services DROP CONSTRAINT registered_services_external_check, DROP COLUMN target_kind, DROP COLUMN webhook_url, DROP COLUMN webhook_secret, DROP COLUMN instructions`,
+      `ALTER TABLE registered_services DROP CONSTRAINT registered_services_external_check, DROP COLUMN target_kind, DROP COLUMN webhook_url, DROP COLUMN webhook_secret, DROP COLUMN instructions,
+         DROP COLUMN webhook_previous_secret, DROP COLUMN webhook_previous_until`,
     );
   }
 }

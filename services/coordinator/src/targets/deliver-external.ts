@@ -184,7 +184,7 @@ async function deliverOne(deps: DeliverExternalDeps, t: DueTarget, now: Date, ta
     return;
   }
 
-  const webhook = await webhookTarget(deps.dataSource.manager, t.service, deps.vault);
+  const webhook = await webhookTarget(deps.dataSource.manager, t.service, deps.vault, new Date());
   const subjectId = deps.vault.open('request', t.request_id, t.subject_id);
   // Its subject forgotten meanwhile (age limit): nothing can be delivered; privacy maintenance fails it.
   if (!webhook || !subjectId || !t.subject_type) return;
@@ -205,7 +205,7 @@ async function deliverOne(deps: DeliverExternalDeps, t: DueTarget, now: Date, ta
     webhook.url,
     body,
     // Signed as it leaves (not at the tick's start): a receiver checks the time against its own clock.
-    { [SIGNATURE_HEADER]: signatureHeader(webhook.secret, body, new Date()), 'retention-delivery': deliveryId },
+    { [SIGNATURE_HEADER]: signatureHeader(webhook.secrets, body, new Date()), 'retention-delivery': deliveryId },
     { timeoutMs: deps.timeoutMs, ca: deps.ca },
   );
   const commandId = `webhook:${deliveryId}`;

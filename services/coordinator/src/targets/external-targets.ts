@@ -119,17 +119,59 @@ export async function createExternalTarget(
   });
 }
 
-/** A webhook target's address and secret (opened), or `null` when there is no such active webhook. */
+/**
+ * A webhook target's address and secrets (opened; the current one first, then the previous one
+ * while a rotation's grace period lasts), or `null` when there is no such webhook.
+ */
 export async function webhookTarget(
   manager: EntityManager,
   name: string,
   vault: SubjectVault,
-): Promise<{ url: string; secret: string; status: string } | null> {
-  const [row] = (await manager.query(`SELECT webhook_url, webhook_secret, status FROM registered_services WHERE service = $1 AND target_kind = 'webhook'`, [
-    name,
-  ])) as Array<{ webhook_url: string; webhook_secret: string; status: string }>;
+  now: Date = new Date(),
+): Promise<{ url: string; secret: string; secrets: string[]; status: string } | null> {
+  const [row] = (await manager.query(
+    `SELECT webhook_url, webhook_secret, status, CASE WHEN webhook_previous_until > $2 THEN webhook_previous_secret END AS previous
+     FROM registered_services WHERE service = $1 AND target_kind = 'webhook'`,
+    [name, now],
+  )) as Array<{ webhook_url: string; webhook_secret: string; status: string; previous: string | null }>;
   if (!row) return null;
-  return { url: row.webhook_url, secret: vault.open('webhook', name, row.webhook_secret)!, status: row.status };
+  const secret = vault.open('webhook', name, row.webhook_secret)!;
+  const previous = row.previous ? vault.open('webhook', `${name}:previous`, row.previous) : null;
+  return { url: row.webhook_url, secret, secrets: previous ? [secret, previous] : [secret], status: row.status };
+}
+
+/**
+ * A new secret for a webhook target; the previous one keeps signing (beside the new one) and
+ * verifying callbacks for `graceSeconds`, so the receiver can switch without losing a message.
+ */
+export async function rotateWebhookSecret(
+  dataSource: DataSource,
+  name: string,
+  options: { vault: SubjectVault; by: string; at: Date; graceSeconds: number },
+): Promise<{ service: string; secret: string; previousValidUntil: string }> {
+  const secret = newWebhookSecret();
+  const until = new Date(options.at.getTime() + options.graceSeconds * 1000);
+  return dataSource.transaction(async (manager) => {
+    const [row] = (await manager.query(`SELECT status, target_kind, webhook_secret FROM registered_services WHERE service = $1 FOR UPDATE`, [name])) as Array<{
+      status: string;
+      target_kind: string;
+      webhook_secret: string | null;
+    }>;
+    if (!row) throw new NotFoundError(`no target "${name}"`);
+    if (row.target_kind !== 'webhook') throw new ConflictError(`"${name}" is a ${row.target_kind} target: only a webhook has a secret`);
+    if (row.status !== 'active') throw new ConflictError(`"${name}" is ${row.status}`);
+    const current = options.vault.open('webhook', name, row.webhook_secret)!;
+    await manager.query(
+      `UPDATE registered_services SET webhook_secret = $2, webhook_previous_secret = $3, webhook_previous_until = $4, updated_at = now() WHERE service = $1`,
+      [name, options.vault.seal('webhook', name, secret), options.vault.seal('webhook', `${name}:previous`, current), until],
+    );
+    await appendLedger(
+      manager,
+      [{ requestId: null, type: 'target.secret_rotated', service: name, body: { rotatedBy: options.by, previousValidUntil: until.toISOString() } }],
+      options.at,
+    );
+    return { service: name, secret, previousValidUntil: until.toISOString() };
+  });
 }
 
 /** What a webhook or an operator reports for one target of one erasure. */

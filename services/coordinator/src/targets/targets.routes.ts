@@ -7,7 +7,17 @@ import { defineRoute, type AnyRoute } from '../http/route';
 import type { SubjectVault } from '../privacy/subject-vault';
 import { getRequest } from '../requests/requests.repository';
 import { ExternalAnswer } from './external-answer';
-import { createExternalTarget, decodeTaskCursor, externalAck, listTasks, newCommandId, openManualTask, type UrlRules, webhookTarget } from './external-targets';
+import {
+  createExternalTarget,
+  decodeTaskCursor,
+  rotateWebhookSecret,
+  externalAck,
+  listTasks,
+  newCommandId,
+  openManualTask,
+  type UrlRules,
+  webhookTarget,
+} from './external-targets';
 import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECONDS, verifySignature } from './webhook-signature';
 
 export interface TargetRouteDeps {
@@ -75,9 +85,11 @@ export function targetRoutes(deps: TargetRouteDeps): AnyRoute[] {
     signature: string | string[] | undefined,
   ): Promise<{ requestId: string; target: string; status: string; outcome: 'applied' | 'duplicate' }> {
     const at = now();
-    const target = await webhookTarget(deps.dataSource.manager, params.name, deps.vault);
+    const target = await webhookTarget(deps.dataSource.manager, params.name, deps.vault, at);
     if (!target) throw new NotFoundError(`no webhook target "${params.name}"`);
-    const problem = verifySignature(target.secret, signature, rawBody, at);
+    // The current secret, or the previous one while a rotation's grace period lasts.
+    const problems = target.secrets.map((secret) => verifySignature(secret, signature, rawBody, at));
+    const problem = problems.includes(null) ? null : problems[0]!;
     if (problem) throw new UnauthorizedError(`${SIGNATURE_HEADER}: ${problem === 'missing' ? 'missing' : `${problem} signature`}`);
     return deps.dataSource.transaction(async (manager) => {
       // A signature is good for SIGNATURE_TOLERANCE_SECONDS: one seen before in that window is a
@@ -150,6 +162,18 @@ export function targetRoutes(deps: TargetRouteDeps): AnyRoute[] {
         deps.onChanged?.();
         return answered;
       },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/targets/{name}/rotate-secret',
+      summary:
+        'A new signing secret for a webhook target (in this response only). The previous one keeps signing deliveries (a second v1 in the header) and verifying callbacks for graceSeconds (default a day), so the receiver can switch without losing a message; the ledger records who rotated it.',
+      roles: ['admin'],
+      params: NameParams,
+      body: z.object({ graceSeconds: z.int().min(0).max(2_592_000).default(86_400) }).strict(),
+      responses: { 200: '{service, secret, previousValidUntil}', 404: 'No such target', 409: 'Not a webhook target, or retired' },
+      handler: ({ params, body, principal }) =>
+        rotateWebhookSecret(deps.dataSource, params.name, { vault: deps.vault, by: principal.name, at: now(), graceSeconds: body.graceSeconds }),
     }),
     defineRoute({
       method: 'GET',

@@ -16,9 +16,11 @@ const mac = (secret: string, timestamp: number, body: Buffer | string): string =
  * `<t>.<raw body>` (the scheme Stripe uses): the receiver recomputes it over the bytes it got and
  * refuses a timestamp outside the tolerance.
  */
-export function signatureHeader(secret: string, body: Buffer | string, at: Date): string {
+export function signatureHeader(secret: string | readonly string[], body: Buffer | string, at: Date): string {
   const t = Math.floor(at.getTime() / 1000);
-  return `t=${t},v1=${mac(secret, t, body)}`;
+  // Several secrets (a rotation's grace period): one v1 each, newest first; a receiver holding
+  // either verifies the message.
+  return [`t=${t}`, ...[secret].flat().map((s) => `v1=${mac(s, t, body)}`)].join(',');
 }
 
 export type SignatureProblem = 'missing' | 'malformed' | 'expired' | 'mismatch';
