@@ -221,6 +221,7 @@ describe('approvals expire', () => {
         RETENTION_APPROVALS: 'bulk',
         RETENTION_APPROVAL_BULK_THRESHOLD: '0',
         RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: '600',
+        RETENTION_ERASURE_MAX_GRACE_SECONDS: '0',
         MAINTENANCE_INTERVAL_MS: '600000',
       },
     });

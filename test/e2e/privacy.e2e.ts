@@ -51,6 +51,7 @@ describe('privacy: no personal data left behind', () => {
         RETENTION_COMMAND_KEY_LIFETIME_SECONDS: '6',
         // An open request forgets its subject after 25 s (the others complete well before).
         RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: '25',
+        RETENTION_ERASURE_MAX_GRACE_SECONDS: '0',
       },
     });
   });

@@ -149,8 +149,22 @@ export const CoordinatorEnv = requireSigningKey(
   }),
 ).check(
   kafkaSecurityRules,
-  z.superRefine<{ RETENTION_ERASURE_GRACE_SECONDS?: number; RETENTION_ERASURE_MAX_GRACE_SECONDS?: number; ERASURE_DEADLINE_DAYS?: number }>(
+  z.superRefine<{
+    RETENTION_ERASURE_GRACE_SECONDS?: number;
+    RETENTION_ERASURE_MAX_GRACE_SECONDS?: number;
+    ERASURE_DEADLINE_DAYS?: number;
+    RETENTION_SUBJECT_ID_MAX_AGE_SECONDS?: number;
+  }>(
     (value, ctx) => {
+      // An erasure released at the end of its grace period must still have its subject id: the
+      // age limit counts from the request's creation.
+      if ((value.RETENTION_ERASURE_MAX_GRACE_SECONDS ?? 1_209_600) >= (value.RETENTION_SUBJECT_ID_MAX_AGE_SECONDS ?? 7_776_000)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['RETENTION_ERASURE_MAX_GRACE_SECONDS'],
+          message: 'must be shorter than RETENTION_SUBJECT_ID_MAX_AGE_SECONDS (a scheduled erasure would forget its subject before it is sent)',
+        });
+      }
       const grace = value.RETENTION_ERASURE_GRACE_SECONDS ?? 0;
       if (grace > (value.RETENTION_ERASURE_MAX_GRACE_SECONDS ?? 1_209_600)) {
         ctx.addIssue({ code: 'custom', path: ['RETENTION_ERASURE_GRACE_SECONDS'], message: 'must not exceed RETENTION_ERASURE_MAX_GRACE_SECONDS' });
