@@ -18,7 +18,16 @@ const run = promisify(execFile);
 interface Delivery {
   headers: Record<string, string | string[] | undefined>;
   raw: string;
-  body: { type: string; deliveryId: string; requestId: string; target: string; subject: { type: string; id: string }; dryRun: boolean; callbackUrl: string };
+  body: {
+    type: string;
+    deliveryId: string;
+    requestId: string;
+    target: string;
+    subject: { type: string; id: string };
+    dryRun: boolean;
+    callbackUrl: string;
+    holdIds?: string[];
+  };
   signatureValid: boolean;
 }
 
@@ -86,6 +95,11 @@ describe('webhook and manual targets', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
         const body = JSON.parse(raw) as Delivery['body'];
         deliveries.push({ headers: req.headers, raw, body, signatureValid: validSignature(secret, req.headers['retention-signature'], raw) });
+        // A hold notice: acknowledged, no result (the test answers held itself).
+        if (body.type === 'erasure.hold_placed') {
+          res.writeHead(200).end();
+          return;
+        }
         const next = plan.shift();
         if (next === '503') {
           res.writeHead(503).end('busy');
@@ -422,5 +436,46 @@ describe('webhook and manual targets', () => {
     expect(ledgerText).not.toContain(fresh);
     expect(ledgerText).not.toContain(again.body.secret);
     secret = again.body.secret;
+  });
+
+  it('a hold placed after the webhook accepted an erasure is notified to it (signed); it answers held naming the hold, and is sent the erasure again when the hold ends', async () => {
+    plan.push('accept');
+    const id = (await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'ext-fay' } } })).body
+      .id as string;
+    await waitFor('the delivery', async () => (deliveries.some((d) => d.body.requestId === id && d.body.type === 'erasure.requested') ? true : undefined));
+    await waitFor(
+      'the delivery to be accepted',
+      async () => (await ledger(id)).some((e) => e.body.via === 'webhook' && e.body.outcome === 'accepted') || undefined,
+    );
+    const hold = await platform.api('POST', '/v1/legal-holds', { body: { scope: 'subject', subject: { type: 'user', id: 'ext-fay' }, reason: 'new claim' } });
+    expect(hold.status).toBe(201);
+    const notice = await waitFor('the hold notice', async () => deliveries.find((d) => d.body.requestId === id && d.body.type === 'erasure.hold_placed'));
+    expect(notice.signatureValid).toBe(true);
+    expect(notice.body.holdIds).toEqual([hold.body.id]);
+    expect(JSON.stringify(notice.body)).not.toContain('ext-fay');
+
+    const url = `${platform.coordinator.url}/v1/targets/billing-legacy/callback`;
+    const callback = (answer: Record<string, unknown>) => {
+      const raw = JSON.stringify({ requestId: id, ...answer });
+      return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'retention-signature': sign(secret, raw) }, body: raw });
+    };
+    expect((await callback({ status: 'held' })).status).toBe(400);
+    expect((await callback({ status: 'held', holdIds: ['not-a-hold'] })).status).toBe(409);
+    expect((await callback({ status: 'held', holdIds: [hold.body.id] })).status).toBe(200);
+    // The manual task was taken away by the hold too; the request is held.
+    const held = await platform.waitForRequest(id);
+    expect(held.status).toBe('held');
+    expect(held.targets.find((t: any) => t.service === 'billing-legacy')).toMatchObject({ status: 'held', holdIds: [hold.body.id] });
+
+    const before = deliveries.filter((d) => d.body.requestId === id && d.body.type === 'erasure.requested').length;
+    expect((await platform.api('DELETE', `/v1/legal-holds/${hold.body.id}`, { body: { reason: 'claim dropped' } })).status).toBe(200);
+    await waitFor('the erasure to be sent again', async () =>
+      deliveries.filter((d) => d.body.requestId === id && d.body.type === 'erasure.requested').length > before ? true : undefined,
+    );
+    await waitFor('the task to reopen', async () =>
+      (await platform.api('GET', '/v1/tasks?status=open')).body.items.some((x: { requestId: string }) => x.requestId === id) ? true : undefined,
+    );
+    expect((await platform.api('POST', `/v1/erasure-requests/${id}/targets/paper-archive/confirm`, { body: { note: 'removed' } })).status).toBe(200);
+    expect((await platform.waitForRequest(id)).status).toBe('completed');
   });
 });

@@ -44,9 +44,21 @@ export class ExternalTargets1765700001200 implements MigrationInterface {
         PRIMARY KEY (target, signature)
       )`);
     await q.query('CREATE INDEX webhook_callbacks_seen_at ON webhook_callbacks_seen (seen_at)');
+    // Holds placed after a webhook accepted an erasure: each is notified to it once (retried with backoff until a 2xx).
+    await q.query(`
+      CREATE TABLE webhook_hold_notices (
+        request_id uuid NOT NULL,
+        service text NOT NULL,
+        hold_id text NOT NULL,
+        attempts int NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz,
+        sent_at timestamptz,
+        PRIMARY KEY (request_id, service, hold_id)
+      )`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE webhook_hold_notices');
     await q.query('DROP TABLE webhook_callbacks_seen');
     await q.query(
       `ALTER TABLE request_targets DROP COLUMN last_error, DROP COLUMN delivered_at, DROP COLUMN note, DROP COLUMN confirmed_by, DROP COLUMN confirmed_at`,

@@ -12,7 +12,7 @@ import { nextDelaySeconds } from '../maintenance/redelivery';
 import type { SubjectVault } from '../privacy/subject-vault';
 import { unstorableTextIssues } from '../http/storable-text';
 import { ExternalAnswer } from './external-answer';
-import { externalAck, type ExternalResult, newCommandId, webhookTarget } from './external-targets';
+import { externalAck, type ExternalResult, heldAnswerProblem, newCommandId, webhookTarget } from './external-targets';
 import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature';
 
 export interface DeliverExternalDeps {
@@ -51,6 +51,8 @@ export interface DeliveryTally {
   failed: number;
   held: number;
   tasksOpened: number;
+  /** Holds placed after a webhook accepted an erasure, notified to it. */
+  holdNotices?: number;
 }
 
 /** How long past its time box a claimed delivery waits before another tick may take it again. */
@@ -102,6 +104,7 @@ export async function deliverExternalTargets(deps: DeliverExternalDeps, now: Dat
     );
     if (held) tally.held++;
   }
+  await notifyHolds(deps, now, tally);
   // Rounds of up to BATCH targets while a round comes back full, within ROUND_BUDGET_MS: a backlog
   // (a bulk erasure) drains at the receivers' pace, and the tick still ends for the other steps.
   const started = Date.now();
@@ -215,7 +218,12 @@ async function deliverOne(deps: DeliverExternalDeps, t: DueTarget, now: Date, ta
       response.json === undefined || unstorableTextIssues(response.json).length > 0
         ? undefined
         : ExternalAnswer.partial({ requestId: true }).safeParse(response.json);
-    if (result?.success && (result.data.requestId ?? t.request_id) === t.request_id) {
+    // A held answer counts only when it names holds in force for this target (else: accepted, no result).
+    const heldProblem =
+      result?.success && result.data.status === 'held'
+        ? await heldAnswerProblem(deps.dataSource.manager, t.request_id, t.service, result.data.holdIds, new Date())
+        : null;
+    if (result?.success && !heldProblem && (result.data.requestId ?? t.request_id) === t.request_id) {
       const applied = await answer(deps, t, result.data as ExternalResult, commandId, {
         attempt,
         outcome: 'answered',
@@ -266,6 +274,90 @@ async function deliverOne(deps: DeliverExternalDeps, t: DueTarget, now: Date, ta
       { target: t.service, requestId: t.request_id, attempt, error: response.error, retryAt: next?.toISOString() ?? null },
       'webhook delivery failed',
     );
+  }
+}
+
+/**
+ * A hold placed after a webhook accepted an erasure (it may not have erased yet): the webhook is told
+ * once per hold, by a signed `erasure.hold_placed` POST, so that it can keep the data and answer
+ * `held` naming the holds (the target then resumes when they end). A failed notice is retried with
+ * the delivery backoff until a 2xx. Nothing changes the target here: its answer decides.
+ */
+async function notifyHolds(deps: DeliverExternalDeps, now: Date, tally: DeliveryTally): Promise<void> {
+  const due = (await deps.dataSource.query(
+    `SELECT t.request_id, t.service, array_agg(l.id::text ORDER BY l.id::text) AS hold_ids, max(COALESCE(n.attempts, 0))::int AS attempts
+     FROM request_targets t JOIN registered_services s ON s.service = t.service AND s.target_kind = 'webhook' AND s.status = 'active'
+     JOIN retention_requests r ON r.id = t.request_id
+     JOIN legal_holds l ON l.scope = 'subject' AND l.subject_ref = r.subject_ref AND l.released_at IS NULL
+       AND (l.expires_at IS NULL OR l.expires_at > $1) AND (l.service IS NULL OR l.service = t.service)
+     LEFT JOIN webhook_hold_notices n ON n.request_id = t.request_id AND n.service = t.service AND n.hold_id = l.id::text
+     WHERE t.status = 'pending' AND r.status = 'pending' AND t.delivered_at IS NOT NULL
+       AND (n.request_id IS NULL OR (n.sent_at IS NULL AND n.next_attempt_at <= $1))
+     GROUP BY t.request_id, t.service LIMIT 100`,
+    [now],
+  )) as Array<{ request_id: string; service: string; hold_ids: string[]; attempts: number }>;
+  for (const d of due) {
+    const attempt = d.attempts + 1;
+    // Claimed first (the next attempt set), so an overlapping tick does not send it too.
+    const claimed = (await deps.dataSource.query(
+      `INSERT INTO webhook_hold_notices (request_id, service, hold_id, attempts, next_attempt_at)
+       SELECT $1, $2, unnest($3::text[]), $4, $5
+       ON CONFLICT (request_id, service, hold_id) DO UPDATE SET attempts = EXCLUDED.attempts, next_attempt_at = EXCLUDED.next_attempt_at
+         WHERE webhook_hold_notices.sent_at IS NULL AND webhook_hold_notices.next_attempt_at <= $6
+       RETURNING hold_id`,
+      [d.request_id, d.service, d.hold_ids, attempt, new Date(now.getTime() + nextDelaySeconds(attempt, deps.retry) * 1000), now],
+    )) as Array<{ hold_id: string }>;
+    if (claimed.length === 0) continue;
+    const holdIds = claimed.map((c) => c.hold_id).sort();
+    const webhook = await webhookTarget(deps.dataSource.manager, d.service, deps.vault, new Date());
+    if (!webhook) continue;
+    const deliveryId = randomUUID();
+    const body = JSON.stringify({
+      type: 'erasure.hold_placed',
+      deliveryId,
+      requestId: d.request_id,
+      target: d.service,
+      holdIds,
+      callbackUrl: `${deps.publicUrl().replace(/\/+$/, '')}/v1/targets/${d.service}/callback`,
+    });
+    const response = await post(
+      webhook.url,
+      body,
+      { [SIGNATURE_HEADER]: signatureHeader(webhook.secrets, body, new Date()), 'retention-delivery': deliveryId },
+      { timeoutMs: deps.timeoutMs, ...(deps.ca ? { ca: deps.ca } : {}) },
+    );
+    await deps.dataSource.transaction(async (manager) => {
+      if (response.ok) {
+        await manager.query(`UPDATE webhook_hold_notices SET sent_at = $4 WHERE request_id = $1 AND service = $2 AND hold_id = ANY($3::text[])`, [
+          d.request_id,
+          d.service,
+          holdIds,
+          now,
+        ]);
+      }
+      await appendLedger(
+        manager,
+        [
+          {
+            requestId: d.request_id,
+            type: 'command.sent',
+            body: {
+              commandId: `webhook:${deliveryId}`,
+              attempt,
+              targets: [d.service],
+              via: 'webhook',
+              notice: 'hold_placed',
+              holdIds,
+              outcome: response.ok ? 'accepted' : 'failed',
+              ...(response.status ? { httpStatus: response.status } : {}),
+              ...(response.ok ? {} : { error: response.error }),
+            },
+          },
+        ],
+        now,
+      );
+    });
+    if (response.ok) tally.holdNotices = (tally.holdNotices ?? 0) + 1;
   }
 }
 

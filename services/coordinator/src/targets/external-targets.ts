@@ -343,6 +343,30 @@ export async function openManualTask(manager: EntityManager, requestId: string, 
   return { dryRun: request.dry_run };
 }
 
+/**
+ * Why a webhook's `held` answer cannot be taken (null when it can): it must name holds, and each
+ * must be a subject hold in force on the request's subject for that target. A held target resumes
+ * when the holds it names end: an id that is not a hold in force would resume it at once.
+ */
+export async function heldAnswerProblem(
+  manager: EntityManager,
+  requestId: string,
+  target: string,
+  holdIds: readonly string[] | undefined,
+  now: Date,
+): Promise<string | null> {
+  if (!holdIds || holdIds.length === 0) return 'a held answer must name the holds (holdIds) it keeps the data under';
+  const rows = (await manager.query(
+    `SELECT l.id::text AS id FROM legal_holds l JOIN retention_requests r ON r.subject_ref = l.subject_ref
+     WHERE r.id = $1 AND l.scope = 'subject' AND l.released_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > $3)
+       AND (l.service IS NULL OR l.service = $2) AND l.id::text = ANY($4::text[])`,
+    [requestId, target, now, holdIds],
+  )) as Array<{ id: string }>;
+  const known = new Set(rows.map((r) => r.id));
+  const unknown = holdIds.filter((id) => !known.has(id));
+  return unknown.length > 0 ? `not a legal hold in force on this request's subject for this target: ${unknown.join(', ')}` : null;
+}
+
 export const newCommandId = (via: 'webhook' | 'manual'): string => `${via}:${randomUUID()}`;
 
 export type { LedgerEntryInput };

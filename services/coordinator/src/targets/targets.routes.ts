@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, ServiceName, SubjectType, UnauthorizedError } from '@retention/contracts';
+import { ConflictError, NotFoundError, ServiceName, SubjectType, UnauthorizedError, ValidationError } from '@retention/contracts';
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
 import type { createAckReceivedHandler } from '../acks/ack-received.handler';
@@ -14,6 +14,7 @@ import {
   externalAck,
   listTasks,
   newCommandId,
+  heldAnswerProblem,
   openManualTask,
   type UrlRules,
   webhookTarget,
@@ -102,6 +103,11 @@ export function targetRoutes(deps: TargetRouteDeps): AnyRoute[] {
       if (fresh.length === 0) return { requestId: body.requestId, target: params.name, status: body.status, outcome: 'duplicate' as const };
       const [request] = (await manager.query(`SELECT dry_run FROM retention_requests WHERE id = $1`, [body.requestId])) as Array<{ dry_run: boolean }>;
       if (!request) throw new ConflictError(`request ${body.requestId} has no target "${params.name}"`);
+      if (body.status === 'held') {
+        if (!body.holdIds) throw new ValidationError('invalid request body', [{ path: 'holdIds', message: 'required when status is held' }]);
+        const problem = await heldAnswerProblem(manager, body.requestId, params.name, body.holdIds, at);
+        if (problem) throw new ConflictError(problem);
+      }
       // The same answer again (a retried callback): harmless, nothing changes.
       const [stored] = (await manager.query(`SELECT status, ack FROM request_targets WHERE request_id = $1 AND service = $2`, [
         body.requestId,
