@@ -360,6 +360,11 @@ describe('webhook and manual targets', () => {
     const id = (await platform.api('POST', '/v1/erasure-requests', { token: TOKENS.requester, body: { subject: { type: 'user', id: 'ext-dan' } } })).body
       .id as string;
     await waitFor('the delivery', async () => (deliveries.some((d) => d.body.requestId === id) ? true : undefined));
+    // Its acceptance recorded first (the answer to a delivery the coordinator is still writing down is not what this tests).
+    await waitFor(
+      'the delivery to be accepted',
+      async () => (await ledger(id)).some((e) => e.body.via === 'webhook' && e.body.outcome === 'accepted') || undefined,
+    );
     const url = `${platform.coordinator.url}/v1/targets/billing-legacy/callback`;
     const failed = JSON.stringify({ requestId: id, status: 'failed', error: { code: 'vendor_down', message: 'vendor API unavailable', retriable: false } });
     const header = sign(secret, failed);

@@ -105,6 +105,23 @@ describe('retention targets add', () => {
     expect(result.err).toContain('shown only now');
   });
 
+  it('rotates a webhook secret, printing the new one once and until when the old one still works', async () => {
+    const client = fakeClient([
+      {
+        method: 'POST',
+        path: '/v1/targets/billing-legacy/rotate-secret',
+        reply: { service: 'billing-legacy', secret: SECRET, previousValidUntil: '2026-12-03T12:00:00.000Z' },
+      },
+    ]);
+    const result = await run(['targets', 'rotate-secret', 'billing-legacy', '--grace-seconds', '3600'], client);
+    expect(result.code).toBe(0);
+    expect(client.calls[0]!.body).toEqual({ graceSeconds: 3600 });
+    expect(result.out).toContain('SHOWN ONLY NOW');
+    expect(result.out).toContain('2026-12-03T12:00:00.000Z');
+    expect(result.out.split('\n')).toContain(SECRET);
+    expect((await run(['targets', 'rotate-secret', 'billing-legacy', '--grace-seconds', '-1'], fakeClient([]))).code).toBe(2);
+  });
+
   it('registers a manual target with its instructions', async () => {
     const reply = { service: 'paper-archive', kind: 'manual', status: 'active', subjectTypes: ['user'], instructions: 'Remove the folder in room 2' };
     const client = fakeClient([{ method: 'POST', path: '/v1/targets', reply }]);

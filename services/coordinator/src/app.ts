@@ -310,7 +310,8 @@ export async function startCoordinator(
       deadlineDays: config.ERASURE_DEADLINE_DAYS,
       retryBaseSeconds: config.RETRY_BASE_SECONDS,
       graceSeconds: config.RETENTION_ERASURE_GRACE_SECONDS,
-      maxGraceSeconds: config.RETENTION_ERASURE_MAX_GRACE_SECONDS,
+      // Never as long as the subject id age limit (counted from creation): it would be forgotten before it is sent.
+      maxGraceSeconds: Math.min(config.RETENTION_ERASURE_MAX_GRACE_SECONDS, config.RETENTION_SUBJECT_ID_MAX_AGE_SECONDS - 1),
       onQueued: () => relay.wake(),
       now,
     };
@@ -410,7 +411,7 @@ export async function startCoordinator(
           held: 0,
           tasksOpened: 0,
         } as DeliveryTally);
-        if (delivered.delivered || delivered.answered || delivered.failed || delivered.held || delivered.tasksOpened)
+        if (delivered.delivered || delivered.answered || delivered.failed || delivered.held || delivered.tasksOpened || delivered.holdNotices)
           logger.info(delivered, 'external targets');
         const overdue = await step('overdue', () => flagOverdue(dataSource, at), 0);
         const forgot = await step('privacy', () => runPrivacyMaintenance(dataSource, privacy, at), {

@@ -12,12 +12,16 @@ const base = {
 };
 
 describe('coordinator configuration', () => {
-  it('refuses a longest grace period that reaches the subject id age limit (a scheduled erasure would be sent without its subject)', () => {
-    expect(() => loadConfig(CoordinatorEnv, { ...base, RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: '600' })).toThrow(
-      /RETENTION_ERASURE_MAX_GRACE_SECONDS.*shorter than RETENTION_SUBJECT_ID_MAX_AGE_SECONDS/s,
+  it('refuses a default grace period that reaches the subject id age limit (every scheduled erasure would be sent without its subject)', () => {
+    expect(() => loadConfig(CoordinatorEnv, { ...base, RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: '600', RETENTION_ERASURE_GRACE_SECONDS: '600' })).toThrow(
+      /RETENTION_ERASURE_GRACE_SECONDS.*shorter than RETENTION_SUBJECT_ID_MAX_AGE_SECONDS/s,
     );
-    expect(loadConfig(CoordinatorEnv, { ...base, RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: '600', RETENTION_ERASURE_MAX_GRACE_SECONDS: '300' })).toMatchObject({
-      RETENTION_ERASURE_MAX_GRACE_SECONDS: 300,
+    // A short age limit alone still starts (a request's notBefore is bounded by it where it is checked).
+    expect(loadConfig(CoordinatorEnv, { ...base, RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: '600', RETENTION_ERASURE_GRACE_SECONDS: '300' })).toMatchObject({
+      RETENTION_ERASURE_GRACE_SECONDS: 300,
+    });
+    expect(loadConfig(CoordinatorEnv, { ...base, RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: '600' })).toMatchObject({
+      RETENTION_ERASURE_MAX_GRACE_SECONDS: 1_209_600,
     });
     expect(loadConfig(CoordinatorEnv, base)).toMatchObject({ RETENTION_ERASURE_MAX_GRACE_SECONDS: 1_209_600, RETENTION_SUBJECT_ID_MAX_AGE_SECONDS: 7_776_000 });
   });

@@ -157,12 +157,13 @@ export const CoordinatorEnv = requireSigningKey(
   }>(
     (value, ctx) => {
       // An erasure released at the end of its grace period must still have its subject id: the
-      // age limit counts from the request's creation.
-      if ((value.RETENTION_ERASURE_MAX_GRACE_SECONDS ?? 1_209_600) >= (value.RETENTION_SUBJECT_ID_MAX_AGE_SECONDS ?? 7_776_000)) {
+      // age limit counts from the request's creation. (A request's own notBefore is bounded by
+      // both limits where it is checked: create-erasure-request.use-case.ts.)
+      if ((value.RETENTION_ERASURE_GRACE_SECONDS ?? 0) >= (value.RETENTION_SUBJECT_ID_MAX_AGE_SECONDS ?? 7_776_000)) {
         ctx.addIssue({
           code: 'custom',
-          path: ['RETENTION_ERASURE_MAX_GRACE_SECONDS'],
-          message: 'must be shorter than RETENTION_SUBJECT_ID_MAX_AGE_SECONDS (a scheduled erasure would forget its subject before it is sent)',
+          path: ['RETENTION_ERASURE_GRACE_SECONDS'],
+          message: 'must be shorter than RETENTION_SUBJECT_ID_MAX_AGE_SECONDS (every scheduled erasure would forget its subject before it is sent)',
         });
       }
       const grace = value.RETENTION_ERASURE_GRACE_SECONDS ?? 0;

@@ -13,7 +13,7 @@ import type { SubjectVault } from '../privacy/subject-vault';
 import { unstorableTextIssues } from '../http/storable-text';
 import { ExternalAnswer } from './external-answer';
 import { externalAck, type ExternalResult, heldAnswerProblem, newCommandId, webhookTarget } from './external-targets';
-import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature';
+import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECONDS, signatureHeader } from './webhook-signature';
 
 export interface DeliverExternalDeps {
   dataSource: DataSource;
@@ -104,14 +104,18 @@ export async function deliverExternalTargets(deps: DeliverExternalDeps, now: Dat
     );
     if (held) tally.held++;
   }
-  await notifyHolds(deps, now, tally);
+  // Callback signatures older than twice their tolerance cannot be replayed any more (refused as expired).
+  await deps.dataSource.query(`DELETE FROM webhook_callbacks_seen WHERE seen_at < $1`, [new Date(now.getTime() - 2 * SIGNATURE_TOLERANCE_SECONDS * 1000)]);
+  await notifyHolds(deps, now, tally).catch((error: unknown) =>
+    deps.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'webhook hold notices failed'),
+  );
   // Rounds of up to BATCH targets while a round comes back full, within ROUND_BUDGET_MS: a backlog
   // (a bulk erasure) drains at the receivers' pace, and the tick still ends for the other steps.
   const started = Date.now();
   for (let round = 0; round < MAX_ROUNDS && Date.now() - started < ROUND_BUDGET_MS; round++) {
     // Claimed first (their next attempt pushed past this delivery's time box): a second tick running
     // beside this one, or a new leader, does not deliver the same target again meanwhile.
-    const claimUntil = new Date(now.getTime() + deps.timeoutMs + CLAIM_MARGIN_MS);
+    const claimUntil = new Date(Date.now() + deps.timeoutMs + CLAIM_MARGIN_MS);
     const due = (await deps.dataSource.query(
       `WITH due AS (
          SELECT t.request_id, t.service FROM request_targets t
@@ -130,7 +134,7 @@ export async function deliverExternalTargets(deps: DeliverExternalDeps, now: Dat
     const worker = async (): Promise<void> => {
       for (let t = queue.shift(); t; t = queue.shift()) {
         try {
-          await deliverOne(deps, t, now, tally);
+          await deliverOne(deps, t, now, tally, claimUntil);
         } catch (error) {
           tally.failed++;
           deps.logger.error(
@@ -146,7 +150,7 @@ export async function deliverExternalTargets(deps: DeliverExternalDeps, now: Dat
   return tally;
 }
 
-async function deliverOne(deps: DeliverExternalDeps, t: DueTarget, now: Date, tally: DeliveryTally): Promise<void> {
+async function deliverOne(deps: DeliverExternalDeps, t: DueTarget, now: Date, tally: DeliveryTally, claimUntil: Date): Promise<void> {
   const holds = t.subject_ref ? (await activeSubjectHolds(deps.dataSource.manager, t.subject_ref)).filter((h) => !h.service || h.service === t.service) : [];
   if (holds.length > 0) {
     const applied = await answer(
@@ -166,9 +170,10 @@ async function deliverOne(deps: DeliverExternalDeps, t: DueTarget, now: Date, ta
     // Open: it waits for an operator (next_attempt_at NULL); the ledger says when it was opened.
     await deps.dataSource.transaction(async (manager) => {
       const [row] = (await manager.query(
-        `UPDATE request_targets SET attempts = attempts + 1, last_sent_at = $3, next_attempt_at = NULL WHERE request_id = $1 AND service = $2 AND status = 'pending'
+        `UPDATE request_targets SET attempts = attempts + 1, last_sent_at = $3, next_attempt_at = NULL
+         WHERE request_id = $1 AND service = $2 AND status = 'pending' AND next_attempt_at = $4
          RETURNING attempts`,
-        [t.request_id, t.service, now],
+        [t.request_id, t.service, now, claimUntil],
       )) as [Array<{ attempts: number }>, number][0];
       if (!row) return;
       await appendLedger(
@@ -243,8 +248,8 @@ async function deliverOne(deps: DeliverExternalDeps, t: DueTarget, now: Date, ta
     const [row] = (await manager.query(
       `UPDATE request_targets SET attempts = attempts + 1, last_sent_at = $3, next_attempt_at = $4, last_error = $5,
          delivered_at = CASE WHEN $6 THEN $3 ELSE delivered_at END
-       WHERE request_id = $1 AND service = $2 AND status = 'pending' RETURNING 1 AS ok`,
-      [t.request_id, t.service, now, next, response.ok ? null : response.error, response.ok],
+       WHERE request_id = $1 AND service = $2 AND status = 'pending' AND next_attempt_at = $7 RETURNING 1 AS ok`,
+      [t.request_id, t.service, now, next, response.ok ? null : response.error, response.ok, claimUntil],
     )) as [Array<{ ok: number }>, number][0];
     if (!row) return;
     await appendLedger(
@@ -291,12 +296,36 @@ async function notifyHolds(deps: DeliverExternalDeps, now: Date, tally: Delivery
      JOIN legal_holds l ON l.scope = 'subject' AND l.subject_ref = r.subject_ref AND l.released_at IS NULL
        AND (l.expires_at IS NULL OR l.expires_at > $1) AND (l.service IS NULL OR l.service = t.service)
      LEFT JOIN webhook_hold_notices n ON n.request_id = t.request_id AND n.service = t.service AND n.hold_id = l.id::text
-     WHERE t.status = 'pending' AND r.status = 'pending' AND t.delivered_at IS NOT NULL
+     WHERE t.status = 'pending' AND r.status = 'pending' AND NOT r.dry_run AND t.delivered_at IS NOT NULL
        AND (n.request_id IS NULL OR (n.sent_at IS NULL AND n.next_attempt_at <= $1))
      GROUP BY t.request_id, t.service LIMIT 100`,
     [now],
   )) as Array<{ request_id: string; service: string; hold_ids: string[]; attempts: number }>;
+  const started = Date.now();
+  // A webhook that failed a notice in this tick is not called again in it (a dead endpoint must not hold the tick).
+  const failing = new Set<string>();
   for (const d of due) {
+    if (failing.has(d.service) || Date.now() - started > ROUND_BUDGET_MS) continue;
+    try {
+      if (!(await notifyOne(deps, d, now))) failing.add(d.service);
+      else tally.holdNotices = (tally.holdNotices ?? 0) + 1;
+    } catch (error) {
+      failing.add(d.service);
+      deps.logger.error(
+        { target: d.service, requestId: d.request_id, err: error instanceof Error ? error.message : String(error) },
+        'webhook hold notice failed',
+      );
+    }
+  }
+}
+
+/** Sends one hold notice; false when the webhook did not accept it (retried later). */
+async function notifyOne(
+  deps: DeliverExternalDeps,
+  d: { request_id: string; service: string; hold_ids: string[]; attempts: number },
+  now: Date,
+): Promise<boolean> {
+  {
     const attempt = d.attempts + 1;
     // Claimed first (the next attempt set), so an overlapping tick does not send it too.
     const claimed = (await deps.dataSource.query(
@@ -307,10 +336,10 @@ async function notifyHolds(deps: DeliverExternalDeps, now: Date, tally: Delivery
        RETURNING hold_id`,
       [d.request_id, d.service, d.hold_ids, attempt, new Date(now.getTime() + nextDelaySeconds(attempt, deps.retry) * 1000), now],
     )) as Array<{ hold_id: string }>;
-    if (claimed.length === 0) continue;
+    if (claimed.length === 0) return true;
     const holdIds = claimed.map((c) => c.hold_id).sort();
     const webhook = await webhookTarget(deps.dataSource.manager, d.service, deps.vault, new Date());
-    if (!webhook) continue;
+    if (!webhook) return true;
     const deliveryId = randomUUID();
     const body = JSON.stringify({
       type: 'erasure.hold_placed',
@@ -357,7 +386,7 @@ async function notifyHolds(deps: DeliverExternalDeps, now: Date, tally: Delivery
         now,
       );
     });
-    if (response.ok) tally.holdNotices = (tally.holdNotices ?? 0) + 1;
+    return response.ok;
   }
 }
 

@@ -163,7 +163,8 @@ export async function rotateWebhookSecret(
     const current = options.vault.open('webhook', name, row.webhook_secret)!;
     await manager.query(
       `UPDATE registered_services SET webhook_secret = $2, webhook_previous_secret = $3, webhook_previous_until = $4, updated_at = now() WHERE service = $1`,
-      [name, options.vault.seal('webhook', name, secret), options.vault.seal('webhook', `${name}:previous`, current), until],
+      // No grace (a leaked secret): the previous one is not kept at all.
+      [name, options.vault.seal('webhook', name, secret), options.graceSeconds > 0 ? options.vault.seal('webhook', `${name}:previous`, current) : null, until],
     );
     await appendLedger(
       manager,
@@ -215,7 +216,8 @@ export function externalAck(request: { id: string; dryRun: boolean }, target: st
           },
         ]
       : [],
-    holdIds: result.holdIds ?? [],
+    // Hold ids mean something only in a held answer (and were checked against the holds in force).
+    holdIds: result.status === 'held' ? (result.holdIds ?? []).map((id) => id.toLowerCase()) : [],
     ...(result.reason ? { reason: result.reason } : {}),
     ...(result.error ? { error: result.error } : {}),
   };
@@ -360,10 +362,10 @@ export async function heldAnswerProblem(
     `SELECT l.id::text AS id FROM legal_holds l JOIN retention_requests r ON r.subject_ref = l.subject_ref
      WHERE r.id = $1 AND l.scope = 'subject' AND l.released_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > $3)
        AND (l.service IS NULL OR l.service = $2) AND l.id::text = ANY($4::text[])`,
-    [requestId, target, now, holdIds],
+    [requestId, target, now, holdIds.map((id) => id.toLowerCase())],
   )) as Array<{ id: string }>;
   const known = new Set(rows.map((r) => r.id));
-  const unknown = holdIds.filter((id) => !known.has(id));
+  const unknown = holdIds.filter((id) => !known.has(id.toLowerCase()));
   return unknown.length > 0 ? `not a legal hold in force on this request's subject for this target: ${unknown.join(', ')}` : null;
 }
 

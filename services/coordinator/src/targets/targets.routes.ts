@@ -19,7 +19,7 @@ import {
   type UrlRules,
   webhookTarget,
 } from './external-targets';
-import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECONDS, verifySignature } from './webhook-signature';
+import { SIGNATURE_HEADER, signedDigest, verifySignature } from './webhook-signature';
 
 export interface TargetRouteDeps {
   dataSource: DataSource;
@@ -95,14 +95,18 @@ export function targetRoutes(deps: TargetRouteDeps): AnyRoute[] {
     return deps.dataSource.transaction(async (manager) => {
       // A signature is good for SIGNATURE_TOLERANCE_SECONDS: one seen before in that window is a
       // replay (or a client resending the very same bytes), answered as a duplicate, applied never.
-      await manager.query(`DELETE FROM webhook_callbacks_seen WHERE seen_at < $1`, [new Date(at.getTime() - 2 * SIGNATURE_TOLERANCE_SECONDS * 1000)]);
+      // Keyed by what was signed (its timestamp and body), not by the header's text: the same
+      // signature written another way (spaces, extra fields) is the same message.
       const fresh = (await manager.query(
         `INSERT INTO webhook_callbacks_seen (target, signature, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
-        [params.name, String(signature), at],
+        [params.name, signedDigest(signature, rawBody), at],
       )) as unknown[];
       if (fresh.length === 0) return { requestId: body.requestId, target: params.name, status: body.status, outcome: 'duplicate' as const };
       const [request] = (await manager.query(`SELECT dry_run FROM retention_requests WHERE id = $1`, [body.requestId])) as Array<{ dry_run: boolean }>;
       if (!request) throw new ConflictError(`request ${body.requestId} has no target "${params.name}"`);
+      if (body.holdIds && body.status !== 'held') {
+        throw new ValidationError('invalid request body', [{ path: 'holdIds', message: 'only with status held' }]);
+      }
       if (body.status === 'held') {
         if (!body.holdIds) throw new ValidationError('invalid request body', [{ path: 'holdIds', message: 'required when status is held' }]);
         const problem = await heldAnswerProblem(manager, body.requestId, params.name, body.holdIds, at);
