@@ -307,8 +307,9 @@ async function notifyHolds(deps: DeliverExternalDeps, now: Date, tally: Delivery
   for (const d of due) {
     if (failing.has(d.service) || Date.now() - started > ROUND_BUDGET_MS) continue;
     try {
-      if (!(await notifyOne(deps, d, now))) failing.add(d.service);
-      else tally.holdNotices = (tally.holdNotices ?? 0) + 1;
+      const outcome = await notifyOne(deps, d, now);
+      if (outcome === 'failed') failing.add(d.service);
+      else if (outcome === 'sent') tally.holdNotices = (tally.holdNotices ?? 0) + 1;
     } catch (error) {
       failing.add(d.service);
       deps.logger.error(
@@ -319,12 +320,12 @@ async function notifyHolds(deps: DeliverExternalDeps, now: Date, tally: Delivery
   }
 }
 
-/** Sends one hold notice; false when the webhook did not accept it (retried later). */
+/** Sends one hold notice: `failed` when the webhook did not accept it (retried later), `skipped` when another tick has it or the target is gone. */
 async function notifyOne(
   deps: DeliverExternalDeps,
   d: { request_id: string; service: string; hold_ids: string[]; attempts: number },
   now: Date,
-): Promise<boolean> {
+): Promise<'sent' | 'skipped' | 'failed'> {
   {
     const attempt = d.attempts + 1;
     // Claimed first (the next attempt set), so an overlapping tick does not send it too.
@@ -336,10 +337,10 @@ async function notifyOne(
        RETURNING hold_id`,
       [d.request_id, d.service, d.hold_ids, attempt, new Date(now.getTime() + nextDelaySeconds(attempt, deps.retry) * 1000), now],
     )) as Array<{ hold_id: string }>;
-    if (claimed.length === 0) return true;
+    if (claimed.length === 0) return 'skipped';
     const holdIds = claimed.map((c) => c.hold_id).sort();
     const webhook = await webhookTarget(deps.dataSource.manager, d.service, deps.vault, new Date());
-    if (!webhook) return true;
+    if (!webhook) return 'skipped';
     const deliveryId = randomUUID();
     const body = JSON.stringify({
       type: 'erasure.hold_placed',
@@ -386,7 +387,7 @@ async function notifyOne(
         now,
       );
     });
-    return response.ok;
+    return response.ok ? 'sent' : 'failed';
   }
 }
 
